@@ -1,0 +1,57 @@
+/**
+ * The error classes of the mirror. Each names what a user needs to act on; `cli.ts` is the one
+ * place that turns them into exit codes and log lines.
+ */
+
+/** A configuration value that cannot be used. Exit code 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    readonly value: string,
+    readonly expected: string,
+  ) {
+    super(`${variable}=${JSON.stringify(value)} is not valid: expected ${expected}`);
+  }
+}
+
+/** The upstream could not give us a file: HTTP status, network fault, timeout. */
+export class UpstreamError extends Error {
+  override name = 'UpstreamError';
+  constructor(
+    message: string,
+    readonly url: string,
+    readonly details: { status?: number; attempt?: number; kind?: UpstreamFaultKind; cause?: unknown } = {},
+  ) {
+    super(message, { cause: details.cause });
+  }
+}
+
+/** How an upstream request failed; used for the metrics' `upstream errors by kind`. */
+export type UpstreamFaultKind = 'http' | 'network' | 'timeout' | 'short-body' | 'integrity' | 'aborted';
+
+/** Bytes that are not what an index or a checksum list promised. */
+export class IntegrityError extends Error {
+  override name = 'IntegrityError';
+  constructor(
+    readonly file: string,
+    readonly expected: string,
+    readonly actual: string,
+    what = 'content',
+  ) {
+    super(`${file}: ${what} mismatch: expected ${expected}, got ${actual}`);
+  }
+}
+
+/** Upstream data we refuse to act upon: an unsafe path, an oversized or malformed index, a bad signature. */
+export class UntrustedInputError extends Error {
+  override name = 'UntrustedInputError';
+}
+
+/** A run stopped on purpose (SIGTERM, SIGINT). */
+export class AbortedError extends Error {
+  override name = 'AbortedError';
+  constructor(message = 'stopped by signal') {
+    super(message);
+  }
+}

@@ -1,0 +1,25 @@
+/** The shape every index format is parsed into; closure, planning and publishing only see these. */
+
+export type VersionOp = '<<' | '<=' | '=' | '>=' | '>>';
+
+/** One name a package needs, with an optional version constraint. */
+export interface Dependency {
+  name: string;
+  op?: VersionOp;
+  version?: string;
+}
+
+export interface PackageRecord {
+  name: string;
+  version: string;
+  architecture?: string;
+  /** Bare file name inside the feed directory, already checked to be safe. */
+  filename: string;
+  size: number;
+  /** Lowercase hex SHA-256 of the file (opkg), or of the package identity (apk). */
+  sha256: string;
+  /** Each item lists alternatives (`a | b`); any one satisfies the item. */
+  depends: Dependency[][];
+  /** Virtual names this package provides (versions stripped). */
+  provides: string[];
+}
