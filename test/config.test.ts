@@ -1,0 +1,100 @@
+import path from 'node:path';
+import { expect } from 'chai';
+import { LAB_OPTIONAL, LAB_REQUIRED, loadConfig } from '../worker/config.js';
+import { ConfigError } from '../worker/errors.js';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env, '/work');
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  expect.fail(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('configuration', () => {
+  it('defaults describe the lab: 24.10.4, ramips/mt7621, the lab lists, polite limits', () => {
+    const config = loadConfig({}, '/work');
+    expect(config.version).to.equal('24.10.4');
+    expect(config.target).to.equal('ramips/mt7621');
+    expect(config.arch).to.equal(undefined);
+    expect(config.feeds).to.deep.equal(['base', 'luci', 'packages', 'routing', 'telephony']);
+    expect(config.mode).to.equal('selective');
+    expect(config.required).to.deep.equal(LAB_REQUIRED);
+    expect(config.optional).to.deep.equal(LAB_OPTIONAL);
+    expect(config.devices).to.deep.equal(['dlink_dir-1960-a1']);
+    expect(config.upstreamUrl).to.equal('https://downloads.openwrt.org');
+    expect(config.mirrorDir).to.equal(path.resolve('/work', 'openwrt-repo'));
+    expect(config.schedule).to.equal('0 3 * * *');
+    expect(config).to.include({
+      rateLimit: 2,
+      concurrency: 3,
+      maxRetries: 3,
+      retryDelayMs: 2000,
+      timeoutMs: 30000,
+    });
+    expect(config).to.include({
+      syncOnStart: true,
+      jitterSeconds: 0,
+      timezone: 'UTC',
+      httpPort: 8080,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads lists separated by commas or spaces, and an empty list where the variable is set but empty', () => {
+    const config = loadConfig(
+      { REQUIRED_PACKAGES: 'python3, ip-full  tcpdump-mini', OPTIONAL_PACKAGES: '', OPENWRT_DEVICES: '' },
+      '/work',
+    );
+    expect(config.required).to.deep.equal(['python3', 'ip-full', 'tcpdump-mini']);
+    expect(config.optional).to.deep.equal([]);
+    expect(config.devices).to.deep.equal([]);
+  });
+
+  it('accepts fractions where the table allows them and strips a trailing slash from the URL', () => {
+    const config = loadConfig(
+      {
+        RATE_LIMIT: '0.5',
+        RETRY_DELAY: '0.25',
+        DOWNLOAD_TIMEOUT: '1.5',
+        UPSTREAM_URL: 'http://127.0.0.1:8000/',
+      },
+      '/work',
+    );
+    expect(config.rateLimit).to.equal(0.5);
+    expect(config.retryDelayMs).to.equal(250);
+    expect(config.timeoutMs).to.equal(1500);
+    expect(config.upstreamUrl).to.equal('http://127.0.0.1:8000');
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ['MIRROR_MODE', 'mirror-all', /selective, full/],
+    ['RATE_LIMIT', '0', /> 0/],
+    ['RATE_LIMIT', 'fast', /number/],
+    ['CONCURRENCY', '2.5', /whole number/],
+    ['CONCURRENCY', '0', />= 1/],
+    ['MAX_RETRIES', '-1', /whole number/],
+    ['SYNC_SCHEDULE', '0 25 * * *', /cron expression/],
+    ['SYNC_SCHEDULE', 'nightly', /cron expression/],
+    ['UPSTREAM_URL', 'downloads.openwrt.org', /URL/],
+    ['UPSTREAM_URL', 'ftp://downloads.openwrt.org', /URL/],
+    ['OPENWRT_VERSION', '../../etc', /release/],
+    ['OPENWRT_TARGET', 'ramips', /target\/subtarget/],
+    ['OPENWRT_FEEDS', 'base,../x', /bad item/],
+    ['OPENWRT_FEEDS', 'core,base', /core and kmods/],
+    ['SYNC_ON_START', 'maybe', /true or false/],
+    ['TZ', 'Mars/Olympus', /time zone/],
+    ['LOG_LEVEL', 'loud', /one of/],
+    ['HTTP_PORT', '70000', /<= 65535/],
+  ];
+  for (const [variable, value, expected] of bad) {
+    it(`refuses ${variable}=${value} with a message naming the variable and the value`, () => {
+      const error = configError({ [variable]: value });
+      expect(error.variable).to.equal(variable);
+      expect(error.message).to.contain(variable).and.contain(JSON.stringify(value));
+      expect(error.message).to.match(expected);
+    });
+  }
+});

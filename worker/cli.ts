@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+/**
+ * `openwrt-mirror <command>`: parse the arguments, run one command, and map what went wrong to an
+ * exit code — 0 all good, 1 something failed (named in the output), 2 bad configuration or usage.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type Config, loadConfig } from './config.js';
+import { AbortedError, ConfigError } from './errors.js';
+import { createLogger } from './log.js';
+import { MirrorBusyError } from './publish/lock.js';
+
+const USAGE = `usage: openwrt-mirror <command>
+
+commands:
+  sync                  one sync from the upstream; exit 0 all good, 1 something failed, 2 bad configuration
+  worker                sync on start (SYNC_ON_START), then on SYNC_SCHEDULE, until SIGTERM
+  status [--json]       what is mirrored, sizes, counts, last sync and its result, next run
+  verify                re-hash every served file against the published indexes; exit 1 on any mismatch
+  distfeeds --url URL   print the distfeeds.conf a node should use
+
+Configuration comes from the environment; see README.md for every variable.`;
+
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  cwd: string;
+}
+
+class UsageError extends Error {}
+
+export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      io.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    }
+    const config = loadConfig(io.env, io.cwd);
+    switch (command) {
+      case 'sync':
+        return await syncCommand(config);
+      case 'worker': {
+        const { runWorker } = await import('./schedule/worker.js');
+        return await runWorker(config, { logger: createLogger({ level: config.logLevel }) });
+      }
+      case 'status': {
+        const { statusCommand } = await import('./status/status-command.js');
+        return await statusCommand(config, { json: rest.includes('--json'), stdout: io.stdout });
+      }
+      case 'verify': {
+        const { verifyCommand } = await import('./status/verify.js');
+        return await verifyCommand(config, {
+          stdout: io.stdout,
+          logger: createLogger({ level: config.logLevel }),
+        });
+      }
+      case 'distfeeds': {
+        const { distfeedsCommand } = await import('./status/status-command.js');
+        return await distfeedsCommand(config, { url: option(rest, '--url'), stdout: io.stdout });
+      }
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+async function syncCommand(config: Config): Promise<number> {
+  const { runSync } = await import('./sync/run.js');
+  const logger = createLogger({ level: config.logLevel });
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals) => {
+    logger.warn(`${signal}: stopping the sync; the tree served before stays served`);
+    controller.abort(new AbortedError(`stopped by ${signal}`));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    const { exitCode } = await runSync(config, { logger, signal: controller.signal });
+    return exitCode;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}
+
+function option(args: string[], name: string): string | undefined {
+  const index = args.indexOf(name);
+  if (index >= 0) {
+    const value = args[index + 1];
+    if (value === undefined || value.startsWith('--')) throw new UsageError(`${name} needs a value`);
+    return value;
+  }
+  const inline = args.find((arg) => arg.startsWith(`${name}=`));
+  return inline?.slice(name.length + 1);
+}
+
+function reportError(error: unknown, io: CliIo): number {
+  if (error instanceof ConfigError) {
+    io.stderr.write(`openwrt-mirror: configuration error: ${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof UsageError) {
+    io.stderr.write(`openwrt-mirror: ${error.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (error instanceof MirrorBusyError || error instanceof AbortedError) {
+    io.stderr.write(`openwrt-mirror: ${error.message}\n`);
+    return 1;
+  }
+  io.stderr.write(
+    `openwrt-mirror: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  return 1;
+}
+
+function defaultIo(): CliIo {
+  return { env: process.env, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() };
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`openwrt-mirror: ${String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,253 @@
+/**
+ * Configuration: the environment, parsed once into a typed, validated object. Every variable has a
+ * default; a bad value throws a ConfigError that names the variable, the value and what was expected.
+ */
+import path from 'node:path';
+import cron from 'node-cron';
+import { ConfigError } from './errors.js';
+import { BUNDLED_KEYS_DIR } from './feeds/trusted-keys.js';
+
+export type MirrorMode = 'selective' | 'full';
+
+export interface Config {
+  version: string;
+  /** `target/subtarget`, e.g. `ramips/mt7621`. */
+  target: string;
+  /** Package architecture; undefined means "take it from profiles.json". */
+  arch?: string;
+  /** Arch feeds besides core and kmods. */
+  feeds: string[];
+  mode: MirrorMode;
+  required: string[];
+  optional: string[];
+  devices: string[];
+  /** Base URL without a trailing slash. */
+  upstreamUrl: string;
+  /** Absolute path of the served tree. */
+  mirrorDir: string;
+  keysDir: string;
+  schedule: string;
+  syncOnStart: boolean;
+  jitterSeconds: number;
+  timezone: string;
+  rateLimit: number;
+  concurrency: number;
+  maxRetries: number;
+  retryDelayMs: number;
+  timeoutMs: number;
+  pruneGraceHours: number;
+  httpPort: number;
+  logLevel: LogLevel;
+}
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const LAB_REQUIRED = [
+  'python3',
+  'batctl-full',
+  'kmod-batman-adv',
+  'wpad-mesh-mbedtls',
+  'ip-full',
+  'tcpdump-mini',
+  'openssh-server',
+  'openssh-sftp-server',
+  'openssh-keygen',
+];
+
+export const LAB_OPTIONAL = [
+  'iperf3',
+  'ethtool',
+  'nano',
+  'htop',
+  'rsync',
+  'collectd',
+  'collectd-mod-cpu',
+  'collectd-mod-memory',
+  'collectd-mod-load',
+  'collectd-mod-interface',
+  'collectd-mod-ping',
+  'collectd-mod-rrdtool',
+  'collectd-mod-network',
+  'collectd-mod-iwinfo',
+  'luci-app-statistics',
+  'vnstat2',
+  'vnstat2-json',
+];
+
+const DEFAULT_FEEDS = ['base', 'luci', 'packages', 'routing', 'telephony'];
+
+type Env = Record<string, string | undefined>;
+
+/** Reads the configuration from `env` (process.env by default). Throws ConfigError on the first bad value. */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const read = new Reader(env);
+  const arch = read.scalar('OPENWRT_ARCH');
+  const config: Config = {
+    version: read.pattern(
+      'OPENWRT_VERSION',
+      '24.10.4',
+      VERSION_PATTERN,
+      'a release like 24.10.4 or 25.12.0-rc1',
+    ),
+    target: read.pattern(
+      'OPENWRT_TARGET',
+      'ramips/mt7621',
+      /^[a-z0-9_-]+\/[a-z0-9_-]+$/,
+      'target/subtarget, e.g. ramips/mt7621',
+    ),
+    arch:
+      arch === undefined
+        ? undefined
+        : read.pattern('OPENWRT_ARCH', '', /^[a-z0-9_]+$/, 'an architecture like mipsel_24kc'),
+    feeds: read.list('OPENWRT_FEEDS', DEFAULT_FEEDS, FEED_PATTERN, 'feed names like base,luci,packages'),
+    mode: read.oneOf('MIRROR_MODE', 'selective', ['selective', 'full'] as const),
+    required: read.list('REQUIRED_PACKAGES', LAB_REQUIRED, PACKAGE_PATTERN, 'package names'),
+    optional: read.list('OPTIONAL_PACKAGES', LAB_OPTIONAL, PACKAGE_PATTERN, 'package names'),
+    devices: read.list(
+      'OPENWRT_DEVICES',
+      ['dlink_dir-1960-a1'],
+      /^[a-z0-9][a-z0-9_.,-]*$/,
+      'device profile ids',
+    ),
+    upstreamUrl: read.url('UPSTREAM_URL', 'https://downloads.openwrt.org'),
+    mirrorDir: path.resolve(cwd, read.scalar('MIRROR_DIR') ?? './openwrt-repo'),
+    keysDir: path.resolve(cwd, read.scalar('OPENWRT_KEYS_DIR') ?? BUNDLED_KEYS_DIR),
+    schedule: read.cron('SYNC_SCHEDULE', '0 3 * * *'),
+    syncOnStart: read.boolean('SYNC_ON_START', true),
+    jitterSeconds: read.number('SYNC_JITTER', 0, { min: 0 }),
+    timezone: read.timezone('TZ', 'UTC'),
+    rateLimit: read.number('RATE_LIMIT', 2, { min: 0, exclusiveMin: true, max: 1000 }),
+    concurrency: read.number('CONCURRENCY', 3, { min: 1, max: 64, integer: true }),
+    maxRetries: read.number('MAX_RETRIES', 3, { min: 0, max: 20, integer: true }),
+    retryDelayMs: read.number('RETRY_DELAY', 2, { min: 0, max: 3600 }) * 1000,
+    timeoutMs: read.number('DOWNLOAD_TIMEOUT', 30, { min: 0, exclusiveMin: true, max: 3600 }) * 1000,
+    pruneGraceHours: read.number('PRUNE_GRACE_HOURS', 24, { min: 0, max: 24 * 365 }),
+    httpPort: read.number('HTTP_PORT', 8080, { min: 1, max: 65535, integer: true }),
+    logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+  };
+  for (const feed of config.feeds) {
+    if (feed === 'core' || feed === 'kmods') {
+      throw new ConfigError(
+        'OPENWRT_FEEDS',
+        env.OPENWRT_FEEDS ?? '',
+        'arch feeds only: core and kmods are always mirrored',
+      );
+    }
+  }
+  return config;
+}
+
+/** Release names become path segments, so only safe characters are allowed. */
+const VERSION_PATTERN = /^(?!.*\.\.)[0-9][0-9A-Za-z.+~-]*$/;
+const FEED_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
+const PACKAGE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+
+interface NumberRule {
+  min?: number;
+  max?: number;
+  exclusiveMin?: boolean;
+  integer?: boolean;
+}
+
+class Reader {
+  constructor(private readonly env: Env) {}
+
+  /** A scalar variable; set-but-empty counts as unset, as `VAR=` in a compose .env means "default". */
+  scalar(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  pattern(name: string, fallback: string, pattern: RegExp, expected: string): string {
+    const value = this.scalar(name) ?? fallback;
+    if (!pattern.test(value)) throw new ConfigError(name, value, expected);
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, choices: readonly T[]): T {
+    const value = this.scalar(name) ?? fallback;
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new ConfigError(name, value, `one of ${choices.join(', ')}`);
+    }
+    return value as T;
+  }
+
+  /** Comma- or space-separated; set-but-empty is an empty list (e.g. `OPENWRT_DEVICES=` means no images). */
+  list(name: string, fallback: string[], pattern: RegExp, expected: string): string[] {
+    const raw = this.env[name];
+    if (raw === undefined) return [...fallback];
+    const items = raw.split(/[\s,]+/).filter((item) => item !== '');
+    for (const item of items) {
+      if (!pattern.test(item))
+        throw new ConfigError(name, raw, `${expected} (bad item ${JSON.stringify(item)})`);
+    }
+    return [...new Set(items)];
+  }
+
+  number(name: string, fallback: number, rule: NumberRule): number {
+    const raw = this.scalar(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    const bounds = [
+      rule.min === undefined ? '' : `${rule.exclusiveMin ? '>' : '>='} ${rule.min}`,
+      rule.max === undefined ? '' : `<= ${rule.max}`,
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    const expected = `${rule.integer ? 'a whole number' : 'a number'} ${bounds}`.trim();
+    const ok =
+      /^[+]?(\d+\.?\d*|\.\d+)$/.test(raw) &&
+      Number.isFinite(value) &&
+      (!rule.integer || Number.isInteger(value)) &&
+      (rule.min === undefined || (rule.exclusiveMin ? value > rule.min : value >= rule.min)) &&
+      (rule.max === undefined || value <= rule.max);
+    if (!ok) throw new ConfigError(name, raw, expected);
+    return value;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.scalar(name);
+    if (raw === undefined) return fallback;
+    const value = raw.toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(value)) return true;
+    if (['false', '0', 'no', 'off'].includes(value)) return false;
+    throw new ConfigError(name, raw, 'true or false');
+  }
+
+  url(name: string, fallback: string): string {
+    const raw = this.scalar(name) ?? fallback;
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new ConfigError(name, raw, 'an http:// or https:// URL');
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username) {
+      throw new ConfigError(name, raw, 'an http:// or https:// URL without query, fragment or credentials');
+    }
+    return url.href.replace(/\/+$/, '');
+  }
+
+  cron(name: string, fallback: string): string {
+    const value = this.scalar(name) ?? fallback;
+    if (!cron.validate(value)) {
+      throw new ConfigError(
+        name,
+        value,
+        'a cron expression like "0 3 * * *" (an optional leading seconds field is allowed)',
+      );
+    }
+    return value;
+  }
+
+  timezone(name: string, fallback: string): string {
+    const value = this.scalar(name) ?? fallback;
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: value });
+    } catch {
+      throw new ConfigError(name, value, 'an IANA time zone like UTC or Europe/Berlin');
+    }
+    return value;
+  }
+}

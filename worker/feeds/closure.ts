@@ -1,0 +1,169 @@
+/**
+ * Selective mode: which packages the mirror must hold so that opkg on a node can install the
+ * listed ones. opkg picks one satisfier per dependency depending on what is installed, on feed
+ * order and on versions; the mirror cannot know which, so it holds every candidate opkg might pick:
+ * every alternative of `a | b`, every provider of a virtual name, in every feed.
+ */
+import type { Dependency, PackageRecord } from './types.js';
+import { compareVersions, satisfies } from './version.js';
+
+export interface FeedIndex {
+  feed: string;
+  packages: PackageRecord[];
+}
+
+export interface ClosureRequest {
+  feeds: FeedIndex[];
+  required: string[];
+  optional: string[];
+  /** Names the firmware provides, never looked up in a feed. Default `['libc', 'kernel']`. */
+  provided?: string[];
+}
+
+export interface SelectedPackage {
+  feed: string;
+  pkg: PackageRecord;
+}
+
+export interface UnresolvedDependency {
+  name: string;
+  /** `>= 1.2` when the name exists but no version satisfies this. */
+  constraint?: string;
+  neededBy: string;
+  /** Feed of the package that needs it. */
+  feed: string;
+  /** Whether the needing package is reachable from a required root (an error, not a warning). */
+  fromRequired: boolean;
+}
+
+export interface ClosureResult {
+  /** In feed order, then index order within each feed. */
+  selected: SelectedPackage[];
+  /** Roots found neither by name nor as a provided name. */
+  missingRequired: string[];
+  missingOptional: string[];
+  unresolved: UnresolvedDependency[];
+}
+
+export const DEFAULT_PROVIDED = ['libc', 'kernel'];
+
+interface Candidate {
+  /** Position in feed order then index order: identity and sort key. */
+  rank: number;
+  feed: string;
+  pkg: PackageRecord;
+}
+
+/** Every feed's packages indexed once by name and by provided name. */
+class Universe {
+  readonly all: Candidate[] = [];
+  private readonly byName = new Map<string, Candidate[]>();
+
+  constructor(feeds: FeedIndex[]) {
+    for (const { feed, packages } of feeds) {
+      for (const pkg of packages) {
+        const candidate: Candidate = { rank: this.all.length, feed, pkg };
+        this.all.push(candidate);
+        this.add(pkg.name, candidate);
+        for (const name of pkg.provides) if (name !== pkg.name) this.add(name, candidate);
+      }
+    }
+  }
+
+  private add(name: string, candidate: Candidate): void {
+    const list = this.byName.get(name);
+    if (list === undefined) this.byName.set(name, [candidate]);
+    else list.push(candidate);
+  }
+
+  /** Every package called `name` plus every package that provides it. */
+  lookup(name: string): Candidate[] {
+    return this.byName.get(name) ?? [];
+  }
+}
+
+/**
+ * Whether opkg's resolver takes `pkg` for `dep`. Its version_constraints_satisfied accepts an
+ * equal version whatever the operator (so `<<`/`>>` also match equality): follow opkg, not Debian,
+ * because the mirror must hold what opkg would pick. A provider is judged by its own version.
+ */
+function accepts(pkg: PackageRecord, dep: Dependency): boolean {
+  if (dep.op === undefined || dep.version === undefined) return true;
+  return compareVersions(pkg.version, dep.version) === 0 || satisfies(pkg.version, dep.op, dep.version);
+}
+
+const formatConstraint = (dep: Dependency): string | undefined =>
+  dep.op !== undefined && dep.version !== undefined ? `${dep.op} ${dep.version}` : undefined;
+
+/** The dependency closure of the required and optional roots over the union of all feeds. */
+export function resolveClosure(req: ClosureRequest): ClosureResult {
+  const universe = new Universe(req.feeds);
+  const provided = new Set(req.provided ?? DEFAULT_PROVIDED);
+  const selected = new Set<Candidate>();
+  const missingRequired: string[] = [];
+  const missingOptional: string[] = [];
+  const unresolved: UnresolvedDependency[] = [];
+  const reported = new Set<string>();
+
+  // Required roots first: everything they reach is complete before the optional walk starts,
+  // so whatever the optional walk adds is, correctly, not reachable from a required root.
+  const walk = (roots: string[], fromRequired: boolean, missing: string[]): void => {
+    const queue: Candidate[] = [];
+    const take = (candidate: Candidate): void => {
+      if (selected.has(candidate)) return;
+      selected.add(candidate);
+      queue.push(candidate);
+    };
+    for (const root of new Set(roots)) {
+      const found = universe.lookup(root);
+      if (found.length > 0) found.forEach(take);
+      else if (!provided.has(root)) missing.push(root);
+    }
+    for (let head = 0; head < queue.length; head++) {
+      const next = queue[head] as Candidate;
+      const { pkg, feed } = next;
+      for (const item of pkg.depends) {
+        const failed: Dependency[] = [];
+        let satisfied = false;
+        for (const dep of item) {
+          if (provided.has(dep.name)) {
+            satisfied = true;
+            continue;
+          }
+          const matching = universe.lookup(dep.name).filter((c) => accepts(c.pkg, dep));
+          if (matching.length === 0) {
+            failed.push(dep);
+            continue;
+          }
+          satisfied = true;
+          matching.forEach(take);
+        }
+        // An alternative that cannot be had is fine as long as another one can.
+        if (satisfied) continue;
+        for (const dep of failed) {
+          const constraint = universe.lookup(dep.name).length > 0 ? formatConstraint(dep) : undefined;
+          const key = `${next.rank}\0${dep.name}\0${constraint ?? ''}`;
+          if (reported.has(key)) continue;
+          reported.add(key);
+          const entry: UnresolvedDependency = { name: dep.name, neededBy: pkg.name, feed, fromRequired };
+          if (constraint !== undefined) entry.constraint = constraint;
+          unresolved.push(entry);
+        }
+      }
+    }
+  };
+  walk(req.required, true, missingRequired);
+  walk(req.optional, false, missingOptional);
+
+  return {
+    selected: [...selected].sort((a, b) => a.rank - b.rank).map(({ feed, pkg }) => ({ feed, pkg })),
+    missingRequired,
+    missingOptional,
+    unresolved,
+  };
+}
+
+/** Full mode: every package of every feed, in the same order as `resolveClosure`'s selection. */
+export function selectAll(feeds: FeedIndex[]): SelectedPackage[] {
+  return feeds.flatMap(({ feed, packages }) => packages.map((pkg) => ({ feed, pkg })));
+}

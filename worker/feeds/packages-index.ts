@@ -1,0 +1,204 @@
+/**
+ * The opkg `Packages` index: stanzas of `Field: value` lines separated by blank lines; a line
+ * starting with a space continues the previous field (multi-line descriptions). The index is
+ * untrusted: a stanza that cannot be mirrored safely is skipped and described, never a crash.
+ */
+import { UntrustedInputError } from '../errors.js';
+import { assertSafeFileName, quoteForMessage } from './filename.js';
+import type { Dependency, PackageRecord } from './types.js';
+import { parseVersionOp } from './version.js';
+
+/** Largest uncompressed index we accept; the biggest real feed (packages) is a few MiB. */
+export const MAX_INDEX_BYTES = 64 * 1024 * 1024;
+/** Most stanzas we accept by default; the biggest real feed has about 10k. */
+export const DEFAULT_MAX_ENTRIES = 100_000;
+
+export interface ParsedPackagesIndex {
+  packages: PackageRecord[];
+  /** One line per skipped stanza: which package, where, and why. */
+  problems: string[];
+}
+
+/** The fields a stanza must have for its file to be fetched and checked. */
+const REQUIRED_FIELDS = ['Package', 'Version', 'Filename', 'Size', 'SHA256sum'] as const;
+/** Fields whose repetition would make the stanza ambiguous (which file? which hash?). */
+const SINGLE_FIELDS = new Set<string>([...REQUIRED_FIELDS, 'Architecture', 'Provides']);
+/** Fields listing dependencies that opkg must install first; repeated lines add up, as in opkg. */
+const DEPENDS_FIELDS = new Set(['Depends', 'Pre-Depends']);
+
+// Characters that would change the meaning of a Depends/Provides list, or of a log line.
+const PACKAGE_NAME = /^[^\s,|()<>=*]+$/;
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
+const DECIMAL = /^\d+$/;
+
+/** A stanza's field that cannot be used; the stanza is skipped. */
+class StanzaError extends UntrustedInputError {}
+
+/** `name`, `name (>= 1.2)`, `name (=1.2)`, opkg's greedy marker `name *` after it. */
+const ALTERNATIVE = /^([^\s(]+)\s*(?:\(([^)]*)\))?\s*\*?$/;
+
+function parseAlternative(text: string): Dependency {
+  const m = ALTERNATIVE.exec(text);
+  const name = m?.[1];
+  if (m === null || name === undefined || !PACKAGE_NAME.test(name)) {
+    throw new StanzaError(`dependency ${quoteForMessage(text)} is not "name" or "name (op version)"`);
+  }
+  const constraint = m[2]?.trim();
+  if (constraint === undefined) return { name };
+  const op = parseVersionOp(constraint);
+  // opkg ignores a version without an operator; so do we, rather than invent a meaning.
+  if (op === undefined) return { name };
+  const version = constraint.slice(op.length).trim();
+  if (version === '' || /\s/.test(version)) {
+    throw new StanzaError(`dependency ${quoteForMessage(text)} has no usable version after ${op.op}`);
+  }
+  return { name, op: op.op, version };
+}
+
+/**
+ * Parses a `Depends:` value: comma-separated items, each a `|`-separated list of alternatives.
+ * Empty items and alternatives are dropped, as opkg's tokenizer does.
+ */
+export function parseDependsList(value: string): Dependency[][] {
+  const items: Dependency[][] = [];
+  for (const item of value.split(',')) {
+    const alternatives: Dependency[] = [];
+    for (const alt of item.split('|')) {
+      const text = alt.trim();
+      if (text !== '') alternatives.push(parseAlternative(text));
+    }
+    if (alternatives.length > 0) items.push(alternatives);
+  }
+  return items;
+}
+
+/** Parses a `Provides:` value into names; a `(= version)` after a name is dropped. */
+export function parseProvidesList(value: string): string[] {
+  const names: string[] = [];
+  for (const token of value.replace(/\([^)]*\)/g, ' ').split(/[\s,]+/)) {
+    if (token === '') continue;
+    if (!PACKAGE_NAME.test(token))
+      throw new StanzaError(`Provides entry ${quoteForMessage(token)} is not a name`);
+    if (!names.includes(token)) names.push(token);
+  }
+  return names;
+}
+
+function toRecord(fields: Map<string, string>, depends: string[]): PackageRecord {
+  for (const field of REQUIRED_FIELDS) {
+    if (!fields.get(field)) throw new StanzaError(`missing ${field}`);
+  }
+  // The checks above guarantee these; `?? ''` only satisfies the type checker.
+  const name = fields.get('Package') ?? '';
+  const version = fields.get('Version') ?? '';
+  const size = fields.get('Size') ?? '';
+  const sha256 = fields.get('SHA256sum') ?? '';
+  if (!PACKAGE_NAME.test(name))
+    throw new StanzaError(`Package ${quoteForMessage(name)} is not a package name`);
+  if (/\s/.test(version)) throw new StanzaError(`Version ${quoteForMessage(version)} contains white space`);
+  if (!DECIMAL.test(size) || !Number.isSafeInteger(Number(size))) {
+    throw new StanzaError(`Size ${quoteForMessage(size)} is not a byte count`);
+  }
+  if (!SHA256_HEX.test(sha256))
+    throw new StanzaError(`SHA256sum ${quoteForMessage(sha256)} is not 64 hex digits`);
+  let filename: string;
+  try {
+    filename = assertSafeFileName(fields.get('Filename') ?? '', 'Filename');
+  } catch (err) {
+    throw new StanzaError((err as Error).message);
+  }
+  const record: PackageRecord = {
+    name,
+    version,
+    filename,
+    size: Number(size),
+    sha256: sha256.toLowerCase(),
+    depends: depends.flatMap(parseDependsList),
+    provides: parseProvidesList(fields.get('Provides') ?? ''),
+  };
+  const architecture = fields.get('Architecture');
+  if (architecture) record.architecture = architecture;
+  return record;
+}
+
+/**
+ * Parses an opkg `Packages` index. Stanzas that lack a required field or carry an unusable value
+ * (unsafe Filename, bad Size, bad SHA256sum, garbled Depends) are left out and listed in
+ * `problems`. Throws `UntrustedInputError` only when the index as a whole is too large.
+ */
+export function parsePackagesIndex(text: string, options: { maxEntries?: number } = {}): ParsedPackagesIndex {
+  const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  // String length never exceeds the byte length, so this bound is conservative and cheap.
+  if (text.length > MAX_INDEX_BYTES) {
+    throw new UntrustedInputError(`index is larger than ${MAX_INDEX_BYTES} bytes`);
+  }
+  const packages: PackageRecord[] = [];
+  const problems: string[] = [];
+
+  let fields = new Map<string, string>();
+  let depends: string[] = [];
+  let fault: string | undefined;
+  let lastField: string | undefined;
+  let inStanza = false;
+  let startLine = 0;
+  let stanzas = 0;
+
+  const finish = (): void => {
+    if (inStanza) {
+      stanzas++;
+      if (stanzas > maxEntries) throw new UntrustedInputError(`index has more than ${maxEntries} entries`);
+      const name = fields.get('Package');
+      const where = `${name ? `package ${quoteForMessage(name)}` : 'stanza'} at line ${startLine}`;
+      try {
+        if (fault !== undefined) throw new StanzaError(fault);
+        packages.push(toRecord(fields, depends));
+      } catch (err) {
+        if (!(err instanceof StanzaError)) throw err;
+        problems.push(`${where} skipped: ${err.message}`);
+      }
+    }
+    fields = new Map();
+    depends = [];
+    fault = undefined;
+    lastField = undefined;
+    inStanza = false;
+  };
+
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i] ?? '';
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (line === '') {
+      finish();
+      continue;
+    }
+    if (!inStanza) {
+      inStanza = true;
+      startLine = i + 1;
+    }
+    if (line.startsWith(' ') || line.startsWith('\t')) {
+      // opkg reads continuations of Description and Conffiles only. A continued Depends or
+      // Provides is joined anyway: that can only make the mirror hold more, never less.
+      if (lastField !== undefined && DEPENDS_FIELDS.has(lastField)) depends.push(line);
+      else if (lastField === 'Provides') fields.set(lastField, `${fields.get(lastField) ?? ''} ${line}`);
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) {
+      fault ??= `line ${i + 1} ${quoteForMessage(line)} is not "Field: value"`;
+      continue;
+    }
+    const field = line.slice(0, colon);
+    const value = line.slice(colon + 1).trim();
+    lastField = field;
+    if (DEPENDS_FIELDS.has(field)) {
+      depends.push(value);
+    } else if (SINGLE_FIELDS.has(field) && fields.has(field)) {
+      fault ??= `duplicate ${field} field`;
+    } else if (!fields.has(field)) {
+      fields.set(field, value);
+    }
+  }
+  finish();
+  return { packages, problems };
+}

@@ -1,0 +1,128 @@
+/**
+ * Generations: a whole served tree of hard links into the pool, switched into view with one
+ * rename(2) of the `releases/<version>` symlink. A reader sees the old tree or the new one, never a
+ * mix; a run killed before the switch leaves the old tree served.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { UntrustedInputError } from '../errors.js';
+import { ensureDirectory, type MirrorDir } from './mirror-dir.js';
+
+const GENERATION_LINK = /^\.\.\/\.mirror\/generations\/([A-Za-z0-9-]+)$/;
+
+/** What a generation serves: release-relative path ('/'-separated) → content. */
+export type Manifest = Map<string, ServedFile>;
+
+export interface ServedFile {
+  sha256: string;
+  size: number;
+}
+
+export function manifestsEqual(a: Manifest, b: Manifest): boolean {
+  if (a.size !== b.size) return false;
+  for (const [file, served] of a) {
+    if (b.get(file)?.sha256 !== served.sha256) return false;
+  }
+  return true;
+}
+
+/** The generation id the release link points at, or undefined when nothing is published yet. */
+export async function currentGeneration(dir: MirrorDir, version: string): Promise<string | undefined> {
+  const link = dir.releaseLink(version);
+  const stat = await fs.lstat(link).catch(() => undefined);
+  if (stat === undefined) return undefined;
+  if (!stat.isSymbolicLink()) {
+    throw new UntrustedInputError(
+      `${link} is a real directory, not the mirror's link: move it away (openwrt-mirror did not create it)`,
+    );
+  }
+  const target = await fs.readlink(link);
+  const match = GENERATION_LINK.exec(target);
+  if (!match?.[1])
+    throw new UntrustedInputError(`${link} points at ${target}, which is not a generation of this mirror`);
+  return match[1];
+}
+
+export function generationDir(dir: MirrorDir, id: string): string {
+  return path.join(dir.generations, id);
+}
+
+/** Builds a new generation of hard links from the pool and switches the release link to it. */
+export async function publishGeneration(
+  dir: MirrorDir,
+  version: string,
+  manifest: Manifest,
+  now: Date,
+): Promise<string> {
+  const id = `${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${Math.random().toString(16).slice(2, 6)}`;
+  const root = generationDir(dir, id);
+  await fs.mkdir(root);
+  const made = new Set<string>();
+  for (const [file, served] of [...manifest].sort(([a], [b]) => a.localeCompare(b))) {
+    const parent = path.dirname(file);
+    if (!made.has(parent)) {
+      await ensureDirectory(root, parent);
+      made.add(parent);
+    }
+    await fs.link(dir.poolPath(served.sha256), path.join(root, file));
+  }
+  // The links must be on disk before the switch that makes them visible.
+  for (const parent of [...made, '.']) await syncDirectory(path.join(root, parent));
+
+  const staged = dir.tmpPath(`link-${version}`);
+  await fs.symlink(`../.mirror/generations/${id}`, staged);
+  await ensureDirectory(dir.root, path.relative(dir.root, dir.releasesDir));
+  await currentGeneration(dir, version); // refuses to replace a directory the mirror does not own
+  await fs.rename(staged, dir.releaseLink(version));
+  await syncDirectory(dir.releasesDir);
+  return id;
+}
+
+/**
+ * Removes every generation no release link points at: half-built ones from killed runs and ones
+ * already switched away from. Links of other releases in the same directory keep theirs.
+ */
+export async function removeUnlinkedGenerations(dir: MirrorDir): Promise<number> {
+  const linked = new Set<string>();
+  for (const entry of await fs.readdir(dir.releasesDir).catch(() => [] as string[])) {
+    const target = await fs.readlink(path.join(dir.releasesDir, entry)).catch(() => '');
+    const id = GENERATION_LINK.exec(target)?.[1];
+    if (id) linked.add(id);
+  }
+  let removed = 0;
+  for (const name of await fs.readdir(dir.generations)) {
+    if (linked.has(name)) continue;
+    await fs.rm(path.join(dir.generations, name), { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
+/** Reads the manifest of a published generation from the tree itself (used by verify and status). */
+export async function readGenerationFiles(root: string): Promise<Map<string, { size: number; ino: number }>> {
+  const files = new Map<string, { size: number; ino: number }>();
+  async function walk(rel: string): Promise<void> {
+    for (const entry of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
+      const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) await walk(child);
+      else if (entry.isFile()) {
+        const stat = await fs.stat(path.join(root, child));
+        files.set(child, { size: stat.size, ino: stat.ino });
+      }
+    }
+  }
+  await walk('');
+  return files;
+}
+
+async function syncDirectory(dirPath: string): Promise<void> {
+  const handle = await fs.open(dirPath, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The layout of MIRROR_DIR and the only ways the mirror writes into it: directories are created one
+ * checked segment at a time (a symlink the mirror did not make is never followed), and files at
+ * served paths appear by rename(2) only.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { UntrustedInputError } from '../errors.js';
+
+export class MirrorDir {
+  readonly internal: string;
+  readonly pool: string;
+  readonly generations: string;
+  readonly tmp: string;
+  readonly lockFile: string;
+  readonly releasesDir: string;
+
+  constructor(readonly root: string) {
+    this.internal = path.join(root, '.mirror');
+    this.pool = path.join(this.internal, 'pool');
+    this.generations = path.join(this.internal, 'generations');
+    this.tmp = path.join(this.internal, 'tmp');
+    this.lockFile = path.join(this.internal, 'lock');
+    this.releasesDir = path.join(root, 'releases');
+  }
+
+  /** The served link of a release: `releases/<version>`. */
+  releaseLink(version: string): string {
+    return path.join(this.releasesDir, version);
+  }
+
+  poolPath(sha256: string): string {
+    return path.join(this.pool, sha256);
+  }
+
+  /** Creates the internal directories, refusing any that is a planted symlink. */
+  async prepare(): Promise<void> {
+    await fs.mkdir(this.root, { recursive: true });
+    for (const dir of [this.internal, this.pool, this.generations, this.tmp, this.releasesDir]) {
+      await ensureDirectory(this.root, path.relative(this.root, dir));
+    }
+  }
+
+  /** Empties tmp/: downloads a killed run left behind are never reused unverified. */
+  async cleanTmp(): Promise<number> {
+    const entries = await fs.readdir(this.tmp);
+    await Promise.all(
+      entries.map((name) => fs.rm(path.join(this.tmp, name), { recursive: true, force: true })),
+    );
+    return entries.length;
+  }
+
+  /** A fresh path inside tmp/ for a download or a file about to be renamed into place. */
+  tmpPath(hint: string): string {
+    return path.join(
+      this.tmp,
+      `${randomBytes(6).toString('hex')}-${hint.replace(/[^A-Za-z0-9._-]/g, '_').slice(-60)}`,
+    );
+  }
+
+  /** Writes `data` to `relPath` under the root atomically (temp file, fsync, rename). */
+  async writeAtomic(relPath: string, data: string | Buffer): Promise<void> {
+    const target = path.join(this.root, relPath);
+    await ensureDirectory(this.root, path.dirname(relPath));
+    const tmp = this.tmpPath(path.basename(relPath));
+    const handle = await fs.open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, target);
+  }
+}
+
+/**
+ * Makes `relPath` (relative to `root`) a directory, creating missing segments. Every existing
+ * segment must be a real directory: a symlink there would let upstream data or a stranger redirect
+ * writes outside the mirror.
+ */
+export async function ensureDirectory(root: string, relPath: string): Promise<string> {
+  let current = root;
+  for (const segment of relPath.split(path.sep).filter((s) => s !== '' && s !== '.')) {
+    if (segment === '..') throw new UntrustedInputError(`refusing path ${relPath}: it climbs out of ${root}`);
+    current = path.join(current, segment);
+    const stat = await fs.lstat(current).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (stat === undefined) {
+      await fs.mkdir(current).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+      continue;
+    }
+    if (stat.isSymbolicLink()) {
+      throw new UntrustedInputError(
+        `refusing to write through ${current}: it is a symlink the mirror did not create`,
+      );
+    }
+    if (!stat.isDirectory())
+      throw new UntrustedInputError(`refusing to write into ${current}: it is not a directory`);
+  }
+  return current;
+}

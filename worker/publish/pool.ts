@@ -1,0 +1,69 @@
+/**
+ * The content pool: every verified file once, named by its SHA-256. A file only enters it after its
+ * bytes were checked, so a name here is a promise about the content; `verify` re-checks the promise.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import type { MirrorDir } from './mirror-dir.js';
+
+export class Pool {
+  constructor(private readonly dir: MirrorDir) {}
+
+  path(sha256: string): string {
+    return this.dir.poolPath(sha256);
+  }
+
+  /** True when the pool holds `sha256` as a regular file of the expected size. */
+  async has(sha256: string, size?: number): Promise<boolean> {
+    const stat = await fs.lstat(this.path(sha256)).catch(() => undefined);
+    return stat?.isFile() === true && (size === undefined || stat.size === size);
+  }
+
+  /** Moves a verified temporary file into the pool, durably: its data reaches the disk before its name. */
+  async admitFile(tmpPath: string, sha256: string): Promise<void> {
+    const handle = await fs.open(tmpPath, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.chmod(tmpPath, 0o644);
+    await fs.rename(tmpPath, this.path(sha256));
+  }
+
+  /** Stores bytes already held in memory (indexes, which are verified as a whole before this). */
+  async admitBuffer(data: Buffer): Promise<string> {
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    if (await this.has(sha256, data.length)) return sha256;
+    const tmp = this.dir.tmpPath(sha256);
+    await fs.writeFile(tmp, data, { flag: 'wx', mode: 0o644 });
+    await this.admitFile(tmp, sha256);
+    return sha256;
+  }
+
+  async sizeOf(sha256: string): Promise<number> {
+    return (await fs.stat(this.path(sha256))).size;
+  }
+
+  async read(sha256: string): Promise<Buffer> {
+    return fs.readFile(this.path(sha256));
+  }
+
+  /**
+   * Deletes every pool file that no generation links to (link count 1). Generations of every
+   * release hold links, so an older release left in place keeps its files.
+   */
+  async pruneUnlinked(): Promise<{ files: number; bytes: number }> {
+    let files = 0;
+    let bytes = 0;
+    for (const name of await fs.readdir(this.dir.pool)) {
+      const file = this.path(name);
+      const stat = await fs.lstat(file).catch(() => undefined);
+      if (stat?.isFile() && stat.nlink > 1) continue;
+      await fs.rm(file, { force: true, recursive: true });
+      files++;
+      bytes += stat?.size ?? 0;
+    }
+    return { files, bytes };
+  }
+}

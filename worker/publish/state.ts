@@ -1,0 +1,66 @@
+/**
+ * What the mirror remembers between runs, per release: the manifest it published, the validators
+ * (ETag, Last-Modified) of the upstream files it revalidates, each feed's last good index, and the
+ * files kept for the grace period. Written atomically; a missing or unreadable file means a first run.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { ServedFile } from './generation.js';
+import type { MirrorDir } from './mirror-dir.js';
+
+export interface Validators {
+  etag?: string;
+  lastModified?: string;
+  /** Pool entry of the body these validators belong to. */
+  sha256: string;
+  size: number;
+}
+
+export interface FeedState {
+  name: string;
+  dir: string;
+  /** The index files served for this feed (Packages, Packages.gz, ...), by file name. */
+  indexFiles: Record<string, ServedFile>;
+  packages: number;
+}
+
+export interface DroppedFile extends ServedFile {
+  /** When the file stopped being referenced by any index. */
+  since: string;
+}
+
+export interface ReleaseState {
+  schema: 1;
+  release: string;
+  generation?: string;
+  files: Record<string, ServedFile>;
+  validators: Record<string, Validators>;
+  feeds: Record<string, FeedState>;
+  dropped: Record<string, DroppedFile>;
+  lastSuccessAt?: string;
+}
+
+export function emptyState(release: string): ReleaseState {
+  return { schema: 1, release, files: {}, validators: {}, feeds: {}, dropped: {} };
+}
+
+function stateFile(dir: MirrorDir, release: string): string {
+  return path.join(dir.internal, `state-${release}.json`);
+}
+
+export async function readState(dir: MirrorDir, release: string): Promise<ReleaseState> {
+  try {
+    const parsed = JSON.parse(await fs.readFile(stateFile(dir, release), 'utf8')) as ReleaseState;
+    if (parsed.schema !== 1 || parsed.release !== release) return emptyState(release);
+    return { ...emptyState(release), ...parsed };
+  } catch {
+    return emptyState(release);
+  }
+}
+
+export async function writeState(dir: MirrorDir, state: ReleaseState): Promise<void> {
+  await dir.writeAtomic(
+    path.relative(dir.root, stateFile(dir, state.release)),
+    `${JSON.stringify(state, null, 1)}\n`,
+  );
+}

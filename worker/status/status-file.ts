@@ -1,0 +1,147 @@
+/**
+ * MIRROR_DIR/status.json: what is served and how the last run went. Written atomically at the end of
+ * every sync; read by `openwrt-mirror status`, the landing page and monitoring. Shape: docs/architecture.md.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Manifest } from '../publish/generation.js';
+import type { MirrorDir } from '../publish/mirror-dir.js';
+import type { Failure, FeedOutcome, SyncReport } from '../sync/report.js';
+
+export interface StatusFeed {
+  name: string;
+  distName: string;
+  path: string;
+  state: FeedOutcome;
+  packages: number;
+  bytes: number;
+}
+
+export interface StatusFile {
+  schema: 1;
+  mirror: {
+    release: string;
+    target: string;
+    arch?: string;
+    format: 'opkg';
+    mode: string;
+    upstream: string;
+    generation?: string;
+  };
+  feeds: StatusFeed[];
+  images: { path: string; bytes: number }[];
+  served: { packages: number; images: number; bytes: number; files: number };
+  lastRun: {
+    startedAt: string;
+    finishedAt?: string;
+    durationMs?: number;
+    result?: string;
+    planned: number;
+    downloaded: number;
+    skipped: number;
+    failed: number;
+    bytes: number;
+    failures: Failure[];
+    warnings: string[];
+    feeds: SyncReport['feeds'];
+  };
+  lastSuccessAt?: string;
+  nextRunAt?: string;
+}
+
+export const STATUS_FILE = 'status.json';
+
+export function buildStatus(input: {
+  report: SyncReport;
+  upstream: string;
+  manifest: Manifest;
+  generation?: string;
+  lastSuccessAt?: string;
+  nextRunAt?: Date;
+}): StatusFile {
+  const { report, manifest } = input;
+  const releaseDir = `releases/${report.release}`;
+  const feeds: StatusFeed[] = report.feeds
+    .filter((feed) => [...manifest.keys()].some((file) => file.startsWith(`${feed.dir}/`)))
+    .map((feed) => {
+      let packages = 0;
+      let bytes = 0;
+      for (const [file, served] of manifest) {
+        if (path.posix.dirname(file) === feed.dir && isPackageFile(file)) {
+          packages++;
+          bytes += served.size;
+        }
+      }
+      return {
+        name: feed.name,
+        distName: feed.distName,
+        path: `${releaseDir}/${feed.dir}`,
+        state: feed.state,
+        packages,
+        bytes,
+      };
+    });
+  const images: StatusFile['images'] = [];
+  let bytes = 0;
+  for (const [file, served] of manifest) {
+    bytes += served.size;
+    if (isImageFile(file)) images.push({ path: `${releaseDir}/${file}`, bytes: served.size });
+  }
+  return {
+    schema: 1,
+    mirror: {
+      release: report.release,
+      target: report.target,
+      arch: report.arch,
+      format: 'opkg',
+      mode: report.mode,
+      upstream: input.upstream,
+      generation: input.generation,
+    },
+    feeds,
+    images,
+    served: {
+      packages: feeds.reduce((sum, feed) => sum + feed.packages, 0),
+      images: images.length,
+      bytes,
+      files: manifest.size,
+    },
+    lastRun: {
+      startedAt: report.startedAt,
+      finishedAt: report.finishedAt,
+      durationMs: report.durationMs,
+      result: report.result,
+      planned: report.planned,
+      downloaded: report.downloaded,
+      skipped: report.skipped,
+      failed: report.failed,
+      bytes: report.bytes,
+      failures: report.failures,
+      warnings: report.warnings,
+      feeds: report.feeds,
+    },
+    lastSuccessAt: input.lastSuccessAt,
+    nextRunAt: input.nextRunAt?.toISOString(),
+  };
+}
+
+export function isPackageFile(file: string): boolean {
+  return file.endsWith('.ipk') || file.endsWith('.apk');
+}
+
+/** Images sit directly in the target directory, beside profiles.json. */
+export function isImageFile(file: string): boolean {
+  return /^targets\/[^/]+\/[^/]+\/[^/]+$/.test(file) && !/\/(profiles\.json|sha256sums(\.sig)?)$/.test(file);
+}
+
+export async function writeStatus(dir: MirrorDir, status: StatusFile): Promise<void> {
+  await dir.writeAtomic(STATUS_FILE, `${JSON.stringify(status, null, 2)}\n`);
+}
+
+export async function readStatus(root: string): Promise<StatusFile | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(root, STATUS_FILE), 'utf8')) as StatusFile;
+  } catch {
+    return undefined;
+  }
+}

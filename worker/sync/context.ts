@@ -1,0 +1,67 @@
+/** What every step of one sync shares. */
+import type { Config } from '../config.js';
+import type { TrustedKeys } from '../feeds/trusted-keys.js';
+import type { Logger } from '../log.js';
+import type { MirrorDir } from '../publish/mirror-dir.js';
+import type { Pool } from '../publish/pool.js';
+import type { ReleaseState, Validators } from '../publish/state.js';
+import type { Upstream } from '../upstream/client.js';
+import type { SyncReport } from './report.js';
+
+export interface SyncContext {
+  config: Config;
+  dir: MirrorDir;
+  pool: Pool;
+  upstream: Upstream;
+  keys: TrustedKeys;
+  /** The state of the last run; read-only during the run. */
+  previous: ReleaseState;
+  /** Validators learnt in this run, committed to the state only for what was published. */
+  validators: Record<string, Validators>;
+  logger: Logger;
+  report: SyncReport;
+  now: () => Date;
+  signal?: AbortSignal;
+}
+
+/** The upstream path of a release-relative path. */
+export function upstreamPath(ctx: SyncContext, rel: string): string {
+  return `releases/${ctx.config.version}/${rel}`;
+}
+
+/**
+ * Fetches a small file, revalidating it with the validators of the last good copy. Returns the
+ * body (from the pool when unchanged) and whether it changed. The body is unverified.
+ */
+export async function fetchRevalidated(
+  ctx: SyncContext,
+  rel: string,
+  maxBytes: number,
+): Promise<{ body: Buffer; changed: boolean }> {
+  const known = ctx.previous.validators[rel];
+  if (known && (await ctx.pool.has(known.sha256))) {
+    const result = await ctx.upstream.fetch(upstreamPath(ctx, rel), {
+      maxBytes,
+      etag: known.etag,
+      lastModified: known.lastModified,
+    });
+    if (result.notModified) {
+      ctx.validators[rel] = known;
+      return { body: await ctx.pool.read(known.sha256), changed: false };
+    }
+    return remember(ctx, rel, result, known.sha256);
+  }
+  return remember(ctx, rel, await ctx.upstream.fetch(upstreamPath(ctx, rel), { maxBytes }), undefined);
+}
+
+async function remember(
+  ctx: SyncContext,
+  rel: string,
+  result: { body?: Buffer; etag?: string; lastModified?: string },
+  previousSha: string | undefined,
+): Promise<{ body: Buffer; changed: boolean }> {
+  const body = result.body ?? Buffer.alloc(0);
+  const sha256 = await ctx.pool.admitBuffer(body);
+  ctx.validators[rel] = { etag: result.etag, lastModified: result.lastModified, sha256, size: body.length };
+  return { body, changed: sha256 !== previousSha };
+}

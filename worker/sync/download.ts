@@ -1,0 +1,124 @@
+/**
+ * Brings every wanted file into the pool: skipped when the pool already holds its content,
+ * otherwise streamed from the upstream into tmp/, checked, and admitted. The upstream client holds
+ * the rate and concurrency limits; this only keeps the queue of waiting downloads short.
+ */
+import pLimit from 'p-limit';
+import { AbortedError } from '../errors.js';
+import type { ServedFile } from '../publish/generation.js';
+import { type SyncContext, upstreamPath } from './context.js';
+import { type Counters, emptyCounters } from './report.js';
+
+export interface WantedFile {
+  rel: string;
+  /** Key for counters: the feed directory, or `images`. */
+  group: string;
+  sha256: string;
+  /** Unknown for images: profiles.json and sha256sums carry only the hash. */
+  size?: number;
+  maxBytes?: number;
+}
+
+export type FetchOutcome = { ok: true; served: ServedFile } | { ok: false; reason: string; error: unknown };
+
+const PROGRESS_EVERY_MS = 5000;
+
+export async function fetchAll(
+  ctx: SyncContext,
+  wanted: WantedFile[],
+): Promise<{
+  outcomes: Map<string, FetchOutcome>;
+  counters: Map<string, Counters>;
+}> {
+  const outcomes = new Map<string, FetchOutcome>();
+  const counters = new Map<string, Counters>();
+  const countersOf = (group: string): Counters => {
+    let c = counters.get(group);
+    if (!c) {
+      c = emptyCounters();
+      counters.set(group, c);
+    }
+    return c;
+  };
+  const total = emptyCounters();
+  const toFetch: WantedFile[] = [];
+  for (const file of wanted) {
+    const c = countersOf(file.group);
+    c.planned++;
+    total.planned++;
+    if (await ctx.pool.has(file.sha256, file.size)) {
+      const size = file.size ?? (await ctx.pool.sizeOf(file.sha256));
+      outcomes.set(file.rel, { ok: true, served: { sha256: file.sha256, size } });
+      c.skipped++;
+      total.skipped++;
+    } else {
+      toFetch.push(file);
+    }
+  }
+  if (toFetch.length === 0) return { outcomes, counters };
+
+  ctx.logger.info(`downloading ${toFetch.length} files (${total.skipped} already verified)`, {
+    phase: 'download',
+  });
+  const startedAt = Date.now();
+  const progress = setInterval(() => {
+    const done = total.downloaded + total.failed;
+    const seconds = (Date.now() - startedAt) / 1000;
+    ctx.logger.info(
+      `progress ${done}/${toFetch.length} files, ${formatBytes(total.bytes)}, ${formatBytes(total.bytes / seconds)}/s, ${total.failed} failed`,
+      { phase: 'download', done, of: toFetch.length, bytes: total.bytes, failed: total.failed },
+    );
+  }, PROGRESS_EVERY_MS);
+  progress.unref();
+
+  // Enough queued to keep every connection busy, without thousands of pending promises holding temp paths.
+  const limit = pLimit(Math.max(4, ctx.config.concurrency * 2));
+  try {
+    await Promise.all(
+      toFetch.map((file) =>
+        limit(async () => {
+          if (ctx.signal?.aborted) throw new AbortedError();
+          const c = countersOf(file.group);
+          const tmp = ctx.dir.tmpPath(file.rel.split('/').pop() ?? 'download');
+          try {
+            const result = await ctx.upstream.download(upstreamPath(ctx, file.rel), tmp, {
+              size: file.size,
+              sha256: file.sha256,
+              maxBytes: file.maxBytes,
+            });
+            await ctx.pool.admitFile(tmp, result.sha256);
+            outcomes.set(file.rel, { ok: true, served: { sha256: result.sha256, size: result.bytes } });
+            c.downloaded++;
+            total.downloaded++;
+            c.bytes += result.bytes;
+            total.bytes += result.bytes;
+            ctx.logger.debug(`fetched ${file.rel}`, { bytes: result.bytes });
+          } catch (error) {
+            if (error instanceof AbortedError) throw error;
+            outcomes.set(file.rel, { ok: false, reason: (error as Error).message, error });
+            c.failed++;
+            total.failed++;
+            ctx.logger.warn(`failed ${file.rel}: ${(error as Error).message}`, {
+              phase: 'download',
+              file: file.rel,
+            });
+          }
+        }),
+      ),
+    );
+  } finally {
+    clearInterval(progress);
+  }
+  return { outcomes, counters };
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}

@@ -1,0 +1,73 @@
+/**
+ * Planning, pure: which package files each feed must serve. Selective mode takes the dependency
+ * closure of the configured lists over all feeds at once; full mode takes everything.
+ */
+import { type FeedIndex as ClosureFeed, resolveClosure, selectAll } from '../feeds/closure.js';
+import type { PackageRecord } from '../feeds/types.js';
+import type { Failure } from './report.js';
+
+export interface PlanInput {
+  mode: 'selective' | 'full';
+  required: string[];
+  optional: string[];
+  feeds: { dir: string; name: string; packages: PackageRecord[] }[];
+}
+
+export interface PlannedFile {
+  /** Release-relative path. */
+  rel: string;
+  feedDir: string;
+  pkg: PackageRecord;
+}
+
+export interface Plan {
+  files: PlannedFile[];
+  failures: Failure[];
+  warnings: string[];
+}
+
+export function planPackages(input: PlanInput): Plan {
+  const closureFeeds: ClosureFeed[] = input.feeds.map((feed) => ({
+    feed: feed.dir,
+    packages: feed.packages,
+  }));
+  const failures: Failure[] = [];
+  const warnings: string[] = [];
+  let selected: { feed: string; pkg: PackageRecord }[];
+  if (input.mode === 'full') {
+    selected = selectAll(closureFeeds);
+  } else {
+    const closure = resolveClosure({
+      feeds: closureFeeds,
+      required: input.required,
+      optional: input.optional,
+    });
+    selected = closure.selected;
+    for (const name of closure.missingRequired) {
+      failures.push({ package: name, reason: `required package ${name} is in no feed (REQUIRED_PACKAGES)` });
+    }
+    for (const name of closure.missingOptional) {
+      warnings.push(`optional package ${name} is in no feed (OPTIONAL_PACKAGES): skipped`);
+    }
+    for (const item of closure.unresolved) {
+      const wanted = item.constraint ? `${item.name} (${item.constraint})` : item.name;
+      const reason = `${item.neededBy} depends on ${wanted}, which no feed provides`;
+      if (item.fromRequired)
+        failures.push({ package: item.neededBy, feed: nameOf(input, item.feed), reason });
+      else warnings.push(reason);
+    }
+  }
+  const seen = new Set<string>();
+  const files: PlannedFile[] = [];
+  for (const { feed, pkg } of selected) {
+    const rel = `${feed}/${pkg.filename}`;
+    if (seen.has(rel)) continue;
+    seen.add(rel);
+    files.push({ rel, feedDir: feed, pkg });
+  }
+  return { files, failures, warnings };
+}
+
+function nameOf(input: PlanInput, dir: string): string {
+  return input.feeds.find((feed) => feed.dir === dir)?.name ?? dir;
+}

@@ -1,0 +1,65 @@
+/** The outcome of one sync, per feed and in total: what status.json, the log and the exit code say. */
+
+export type FeedOutcome = 'updated' | 'unchanged' | 'kept' | 'failed';
+
+export interface Counters {
+  planned: number;
+  downloaded: number;
+  skipped: number;
+  failed: number;
+  bytes: number;
+}
+
+export interface FeedReport extends Counters {
+  name: string;
+  distName: string;
+  dir: string;
+  state: FeedOutcome;
+  packagesInIndex: number;
+  durationMs: number;
+  error?: string;
+}
+
+export interface Failure {
+  feed?: string;
+  file?: string;
+  package?: string;
+  reason: string;
+}
+
+export interface SyncReport extends Counters {
+  release: string;
+  target: string;
+  arch?: string;
+  mode: string;
+  startedAt: string;
+  finishedAt?: string;
+  durationMs?: number;
+  result?: 'success' | 'partial' | 'failed';
+  feeds: FeedReport[];
+  images: (Counters & { devices: string[] }) | undefined;
+  failures: Failure[];
+  warnings: string[];
+  generation?: string;
+  published: boolean;
+  /** Set once status.json describes this run. */
+  statusWritten?: boolean;
+  upstream?: { requests: number; retries: number; errors: Record<string, number> };
+}
+
+export function emptyCounters(): Counters {
+  return { planned: 0, downloaded: 0, skipped: 0, failed: 0, bytes: 0 };
+}
+
+export function addCounters(into: Counters, from: Counters): void {
+  into.planned += from.planned;
+  into.downloaded += from.downloaded;
+  into.skipped += from.skipped;
+  into.failed += from.failed;
+  into.bytes += from.bytes;
+}
+
+/** 0 when everything that was asked for is served and verified, 1 otherwise. */
+export function exitCodeOf(report: SyncReport): 0 | 1 {
+  return report.failures.length === 0 ? 0 : 1;
+}

@@ -1,0 +1,486 @@
+/**
+ * One sync: discover → check each feed's index → plan → download into the pool → assemble the
+ * next generation → switch it into view → prune → report. Whatever fails, the tree that was served
+ * before stays served, whole.
+ */
+import type { Config } from '../config.js';
+import { AbortedError, ConfigError } from '../errors.js';
+import { parsePackagesIndex } from '../feeds/packages-index.js';
+import { loadTrustedKeys } from '../feeds/trusted-keys.js';
+import type { PackageRecord } from '../feeds/types.js';
+import { type Logger, silentLogger } from '../log.js';
+import {
+  currentGeneration,
+  type Manifest,
+  manifestsEqual,
+  publishGeneration,
+  removeUnlinkedGenerations,
+  type ServedFile,
+} from '../publish/generation.js';
+import { acquireLock } from '../publish/lock.js';
+import { MirrorDir } from '../publish/mirror-dir.js';
+import { Pool } from '../publish/pool.js';
+import {
+  type DroppedFile,
+  type FeedState,
+  type ReleaseState,
+  readState,
+  writeState,
+} from '../publish/state.js';
+import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js';
+import { buildStatus, readStatus, writeStatus } from '../status/status-file.js';
+import { Upstream } from '../upstream/client.js';
+import type { SyncContext } from './context.js';
+import { discoverRelease, type FeedRef, type Release } from './discover.js';
+import { type FetchOutcome, fetchAll, formatBytes, type WantedFile } from './download.js';
+import { type FeedIndex, fetchFeedIndex } from './feed-index.js';
+import { checkDevices, type ImagePlan, planImages } from './images.js';
+import { planPackages } from './plan.js';
+import { addCounters, emptyCounters, exitCodeOf, type FeedReport, type SyncReport } from './report.js';
+
+export interface SyncOptions {
+  logger?: Logger;
+  /** Aborts downloads in flight (SIGTERM); the run then throws AbortedError and changes nothing served. */
+  signal?: AbortSignal;
+  now?: () => Date;
+  /** Written into status.json by the worker so people see when the next run is. */
+  nextRunAt?: Date;
+}
+
+export interface SyncResult {
+  report: SyncReport;
+  exitCode: 0 | 1;
+}
+
+export async function runSync(config: Config, options: SyncOptions = {}): Promise<SyncResult> {
+  const logger = options.logger ?? silentLogger();
+  const now = options.now ?? (() => new Date());
+  const started = now();
+  const report: SyncReport = {
+    release: config.version,
+    target: config.target,
+    mode: config.mode,
+    startedAt: started.toISOString(),
+    ...emptyCounters(),
+    feeds: [],
+    images: undefined,
+    failures: [],
+    warnings: [],
+    published: false,
+  };
+
+  const dir = new MirrorDir(config.mirrorDir);
+  await dir.prepare();
+  const lock = await acquireLock(dir.lockFile);
+  let upstream: Upstream | undefined;
+  try {
+    const leftovers = await dir.cleanTmp();
+    const stale = await removeUnlinkedGenerations(dir);
+    if (leftovers + stale > 0) {
+      logger.info(
+        `cleaned up after an interrupted run: ${leftovers} temporary files, ${stale} unfinished generations`,
+      );
+    }
+    const previous = await readState(dir, config.version);
+    const { keys, problems } = await loadKeys(config);
+    for (const problem of problems) report.warnings.push(problem);
+    upstream = new Upstream({
+      baseUrl: config.upstreamUrl,
+      rateLimit: config.rateLimit,
+      concurrency: config.concurrency,
+      maxRetries: config.maxRetries,
+      retryDelayMs: config.retryDelayMs,
+      timeoutMs: config.timeoutMs,
+      signal: options.signal,
+      onRetry: ({ url, attempt, delayMs, reason }) =>
+        logger.warn(`retrying ${url} in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt}): ${reason}`, {
+          phase: 'download',
+        }),
+    });
+    const ctx: SyncContext = {
+      config,
+      dir,
+      pool: new Pool(dir),
+      upstream,
+      keys,
+      previous,
+      validators: {},
+      logger,
+      report,
+      now,
+      signal: options.signal,
+    };
+    logger.info(
+      `sync started: ${config.version} ${config.target} (${config.mode}) from ${config.upstreamUrl}`,
+      {
+        phase: 'start',
+      },
+    );
+    await syncRelease(ctx, options);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof AbortedError || options.signal?.aborted) throw error;
+    report.failures.push({ reason: (error as Error).message });
+    logger.error(error as Error);
+  } finally {
+    if (upstream) report.upstream = { ...upstream.stats, errors: { ...upstream.stats.errors } };
+    await lock.release();
+  }
+  const finished = now();
+  report.finishedAt = finished.toISOString();
+  report.durationMs = finished.getTime() - started.getTime();
+  report.result = report.failures.length === 0 ? 'success' : report.published ? 'partial' : 'failed';
+  if (!report.statusWritten) await recordFailedRun(dir, report);
+  logSummary(logger, report);
+  return { report, exitCode: exitCodeOf(report) };
+}
+
+async function loadKeys(config: Config) {
+  let keys: Awaited<ReturnType<typeof loadTrustedKeys>>;
+  try {
+    keys = await loadTrustedKeys(config.keysDir);
+  } catch (error) {
+    throw new ConfigError(
+      'OPENWRT_KEYS_DIR',
+      config.keysDir,
+      `a readable directory of public keys (${(error as Error).message})`,
+    );
+  }
+  if (keys.usign.size === 0) {
+    throw new ConfigError(
+      'OPENWRT_KEYS_DIR',
+      config.keysDir,
+      'a directory holding at least one usign public key',
+    );
+  }
+  return { keys, problems: keys.problems };
+}
+
+async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void> {
+  const { config, report, logger, previous } = ctx;
+  const release = await discoverRelease(ctx);
+  report.arch = release.arch;
+  for (const problem of release.profiles.problems) report.warnings.push(`${release.profilesRel}: ${problem}`);
+  if (config.devices.length > 0) checkDevices(release, config.devices, config.target);
+  logger.info(`release ${config.version}: arch ${release.arch}, kernel modules in ${release.kmodsDir}`, {
+    phase: 'discover',
+  });
+
+  // Indexes, checked before anything they list is fetched.
+  const indexes = await Promise.all(
+    release.feeds.map(async (ref) => {
+      const startedAt = Date.now();
+      try {
+        return { ref, index: await fetchFeedIndex(ctx, ref), startedAt };
+      } catch (error) {
+        if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
+        return { ref, error: error as Error, startedAt };
+      }
+    }),
+  );
+  const feedReports = new Map<string, FeedReport>();
+  const usable: { ref: FeedRef; packages: PackageRecord[]; index?: FeedIndex; lastGood?: FeedState }[] = [];
+  for (const { ref, index, error, startedAt } of indexes) {
+    const lastGood = previous.feeds[ref.dir];
+    const feedReport: FeedReport = {
+      name: ref.name,
+      distName: ref.distName,
+      dir: ref.dir,
+      state: index ? (index.changed ? 'updated' : 'unchanged') : lastGood ? 'kept' : 'failed',
+      packagesInIndex: index?.packages.length ?? lastGood?.packages ?? 0,
+      durationMs: Date.now() - startedAt,
+      ...emptyCounters(),
+    };
+    feedReports.set(ref.dir, feedReport);
+    report.feeds.push(feedReport);
+    if (index) {
+      for (const problem of index.problems) report.warnings.push(`${ref.dir}/Packages: ${problem}`);
+      usable.push({ ref, packages: index.packages, index, lastGood });
+      logger.info(
+        `${ref.distName}: index ${index.changed ? 'updated' : 'unchanged'}, ${index.packages.length} packages`,
+        {
+          phase: 'index',
+          feed: ref.name,
+        },
+      );
+      continue;
+    }
+    const reason = error?.message ?? 'unknown error';
+    feedReport.error = reason;
+    report.failures.push({ feed: ref.name, file: `${ref.dir}/Packages`, reason });
+    logger.error(
+      `${ref.distName}: index refused: ${reason}${lastGood ? ' (keeping the last good state)' : ''}`,
+      {
+        phase: 'index',
+        feed: ref.name,
+      },
+    );
+    const packages = lastGood ? await lastGoodPackages(ctx, lastGood) : undefined;
+    if (lastGood && packages) usable.push({ ref, packages, lastGood });
+  }
+
+  const plan = planPackages({
+    mode: config.mode,
+    required: config.required,
+    optional: config.optional,
+    feeds: usable.map(({ ref, packages }) => ({ dir: ref.dir, name: ref.name, packages })),
+  });
+  report.failures.push(...plan.failures);
+  report.warnings.push(...plan.warnings);
+  for (const failure of plan.failures) logger.error(failure.reason, { phase: 'plan' });
+  for (const warning of plan.warnings) logger.warn(warning, { phase: 'plan' });
+  logger.info(`plan: ${plan.files.length} package files over ${usable.length} feeds`, { phase: 'plan' });
+
+  let images: ImagePlan | undefined;
+  if (config.devices.length > 0) {
+    try {
+      images = await planImages(ctx, release);
+    } catch (error) {
+      if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
+      report.failures.push({ file: `targets/${config.target}/sha256sums`, reason: (error as Error).message });
+      logger.error(`images: ${(error as Error).message} (keeping the images already served)`, {
+        phase: 'images',
+      });
+    }
+  }
+
+  const wanted: WantedFile[] = plan.files.map((file) => ({
+    rel: file.rel,
+    group: file.feedDir,
+    sha256: file.pkg.sha256,
+    size: file.pkg.size,
+  }));
+  wanted.push(...(images?.wanted ?? []));
+  const { outcomes, counters } = await fetchAll(ctx, wanted);
+  if (ctx.signal?.aborted) throw new AbortedError();
+
+  // The next generation: each feed whole with its new index, or as it was.
+  const manifest: Manifest = new Map();
+  const feeds: Record<string, FeedState> = {};
+  const validatorKeys = new Set<string>();
+  const previousFiles = new Map(Object.entries(previous.files));
+  for (const { ref, packages, index, lastGood } of usable) {
+    const feedReport = feedReports.get(ref.dir) as FeedReport;
+    addCounters(feedReport, counters.get(ref.dir) ?? emptyCounters());
+    const files = plan.files.filter((file) => file.feedDir === ref.dir);
+    const failed = files.filter((file) => !outcomes.get(file.rel)?.ok);
+    for (const file of failed) {
+      const outcome = outcomes.get(file.rel) as Extract<FetchOutcome, { ok: false }>;
+      report.failures.push({
+        feed: ref.name,
+        file: file.rel,
+        package: file.pkg.name,
+        reason: outcome.reason,
+      });
+    }
+    if (index && failed.length > 0 && lastGood) {
+      // A new index is only served with every file it needs; until then the last good one stays.
+      copyFeed(previousFiles, manifest, ref.dir);
+      feeds[ref.dir] = lastGood;
+      validatorKeys.add(`${ref.dir}/Packages.sig`);
+      feedReport.state = 'kept';
+      continue;
+    }
+    const indexFiles = index?.indexFiles ?? lastGood?.indexFiles ?? {};
+    for (const [name, served] of Object.entries(indexFiles)) manifest.set(`${ref.dir}/${name}`, served);
+    for (const file of files) {
+      const outcome = outcomes.get(file.rel);
+      if (outcome?.ok) manifest.set(file.rel, outcome.served);
+    }
+    feeds[ref.dir] = { name: ref.name, dir: ref.dir, indexFiles, packages: packages.length };
+    if (index) validatorKeys.add(`${ref.dir}/Packages.sig`);
+  }
+  // Feeds refused without a last good state are reported but have nothing to serve.
+
+  const targetDir = `targets/${config.target}`;
+  addProfiles(ctx, release, manifest, validatorKeys);
+  if (images) {
+    const imageCounters = counters.get('images') ?? emptyCounters();
+    report.images = { devices: config.devices, ...imageCounters };
+    const failed = images.wanted.filter((file) => !outcomes.get(file.rel)?.ok);
+    for (const file of failed) {
+      const outcome = outcomes.get(file.rel) as Extract<FetchOutcome, { ok: false }>;
+      report.failures.push({ file: file.rel, reason: outcome.reason });
+    }
+    if (failed.length === 0) {
+      for (const [name, served] of Object.entries(images.indexFiles))
+        manifest.set(`${targetDir}/${name}`, served);
+      for (const file of images.wanted) {
+        const outcome = outcomes.get(file.rel);
+        if (outcome?.ok) manifest.set(file.rel, outcome.served);
+      }
+      validatorKeys.add(`${targetDir}/sha256sums`).add(`${targetDir}/sha256sums.sig`);
+    } else {
+      copyTargetFiles(previousFiles, manifest, targetDir);
+    }
+  } else if (config.devices.length > 0) {
+    copyTargetFiles(previousFiles, manifest, targetDir);
+  }
+  for (const counter of counters.values()) addCounters(report, counter);
+
+  const dropped = keepForGrace(previousFiles, manifest, previous.dropped, ctx.now(), config.pruneGraceHours);
+
+  // Switch, unless the tree would be the same as the one served.
+  const current = await currentGeneration(ctx.dir, config.version);
+  let generation = current;
+  const unchanged =
+    current !== undefined && current === previous.generation && manifestsEqual(manifest, previousFiles);
+  if (manifest.size > 0 && !unchanged) {
+    generation = await publishGeneration(ctx.dir, config.version, manifest, ctx.now());
+    await removeUnlinkedGenerations(ctx.dir);
+    logger.info(`published generation ${generation}: ${manifest.size} files`, { phase: 'publish' });
+  } else {
+    logger.info('nothing changed: the served tree stays as it is', { phase: 'publish' });
+  }
+  report.published = generation !== undefined;
+  report.generation = generation;
+  if (report.failures.length === 0) {
+    const pruned = await ctx.pool.pruneUnlinked();
+    if (pruned.files > 0) {
+      logger.info(`pruned ${pruned.files} files no index references (${formatBytes(pruned.bytes)})`, {
+        phase: 'prune',
+      });
+    }
+  }
+
+  const state: ReleaseState = {
+    schema: 1,
+    release: config.version,
+    generation,
+    files: Object.fromEntries(manifest),
+    validators: committedValidators(previous, ctx.validators, validatorKeys),
+    feeds,
+    dropped,
+    lastSuccessAt: report.failures.length === 0 ? ctx.now().toISOString() : previous.lastSuccessAt,
+  };
+  await writeState(ctx.dir, state);
+  const servedFeeds = release.feeds.filter((ref) => feeds[ref.dir] !== undefined);
+  await ctx.dir.writeAtomic(
+    'distfeeds.conf',
+    renderDistfeeds(servedFeeds, config.version, MIRROR_URL_PLACEHOLDER),
+  );
+  const finished = ctx.now();
+  report.finishedAt = finished.toISOString();
+  report.durationMs = finished.getTime() - new Date(report.startedAt).getTime();
+  report.result = report.failures.length === 0 ? 'success' : report.published ? 'partial' : 'failed';
+  report.statusWritten = true;
+  await writeStatus(
+    ctx.dir,
+    buildStatus({
+      report,
+      upstream: config.upstreamUrl,
+      manifest,
+      generation,
+      lastSuccessAt: state.lastSuccessAt,
+      nextRunAt: options.nextRunAt,
+    }),
+  );
+}
+
+/** A run that ended before publishing: status.json keeps describing what is served, with this run's failure. */
+async function recordFailedRun(dir: MirrorDir, report: SyncReport): Promise<void> {
+  const existing = await readStatus(dir.root);
+  const fresh = buildStatus({ report, upstream: '', manifest: new Map() });
+  const status = existing ? { ...existing, lastRun: fresh.lastRun } : fresh;
+  await writeStatus(dir, status);
+}
+
+/** The packages of a feed's last good index, from the pool. */
+async function lastGoodPackages(ctx: SyncContext, lastGood: FeedState): Promise<PackageRecord[] | undefined> {
+  const packages = lastGood.indexFiles.Packages;
+  if (!packages || !(await ctx.pool.has(packages.sha256))) return undefined;
+  return parsePackagesIndex((await ctx.pool.read(packages.sha256)).toString('utf8')).packages;
+}
+
+function addProfiles(
+  ctx: SyncContext,
+  release: Release,
+  manifest: Manifest,
+  validatorKeys: Set<string>,
+): void {
+  const validators = ctx.validators[release.profilesRel];
+  if (!validators) return;
+  manifest.set(release.profilesRel, { sha256: validators.sha256, size: validators.size });
+  validatorKeys.add(release.profilesRel);
+}
+
+function copyFeed(from: Map<string, ServedFile>, into: Manifest, feedDir: string): void {
+  for (const [file, served] of from) {
+    if (file.startsWith(`${feedDir}/`) && !file.slice(feedDir.length + 1).includes('/'))
+      into.set(file, served);
+  }
+}
+
+function copyTargetFiles(from: Map<string, ServedFile>, into: Manifest, targetDir: string): void {
+  for (const [file, served] of from) {
+    const name = file.slice(targetDir.length + 1);
+    if (file.startsWith(`${targetDir}/`) && !name.includes('/') && name !== 'profiles.json')
+      into.set(file, served);
+  }
+}
+
+/**
+ * Files the previous generation served and this one does not stay for the grace period, so a node
+ * holding a slightly older index still finds them. Returns the new grace list.
+ */
+function keepForGrace(
+  previousFiles: Map<string, ServedFile>,
+  manifest: Manifest,
+  dropped: Record<string, DroppedFile>,
+  now: Date,
+  graceHours: number,
+): Record<string, DroppedFile> {
+  const next: Record<string, DroppedFile> = {};
+  for (const [file, served] of previousFiles) {
+    if (manifest.has(file)) continue;
+    const since = dropped[file]?.since ?? now.toISOString();
+    if (now.getTime() - new Date(since).getTime() < graceHours * 3_600_000) {
+      manifest.set(file, served);
+      next[file] = { ...served, since };
+    }
+  }
+  return next;
+}
+
+function committedValidators(
+  previous: ReleaseState,
+  learnt: SyncContext['validators'],
+  keys: Set<string>,
+): ReleaseState['validators'] {
+  const result: ReleaseState['validators'] = {};
+  for (const key of keys) {
+    const value = learnt[key] ?? previous.validators[key];
+    if (value) result[key] = value;
+  }
+  return result;
+}
+
+function logSummary(logger: Logger, report: SyncReport): void {
+  const line =
+    `sync ${report.result}: ${report.planned} files planned, ${report.downloaded} downloaded ` +
+    `(${formatBytes(report.bytes)}), ${report.skipped} already there, ${report.failed} failed, ` +
+    `${((report.durationMs ?? 0) / 1000).toFixed(1)} s`;
+  const meta = {
+    phase: 'summary',
+    result: report.result,
+    planned: report.planned,
+    downloaded: report.downloaded,
+    skipped: report.skipped,
+    failed: report.failed,
+    bytes: report.bytes,
+    durationMs: report.durationMs,
+    requests: report.upstream?.requests,
+    retries: report.upstream?.retries,
+  };
+  if (report.failures.length === 0) logger.info(line, meta);
+  else {
+    logger.error(line, meta);
+    for (const failure of report.failures) {
+      logger.error(
+        `failed: ${[failure.feed, failure.package, failure.file].filter(Boolean).join(' ')}: ${failure.reason}`,
+        {
+          phase: 'summary',
+        },
+      );
+    }
+  }
+}
