@@ -17,7 +17,7 @@ import {
   removeUnlinkedGenerations,
   type ServedFile,
 } from '../publish/generation.js';
-import { acquireLock } from '../publish/lock.js';
+import { acquireLock, type MirrorLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
 import {
@@ -70,10 +70,11 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
   };
 
   const dir = new MirrorDir(config.mirrorDir);
-  await dir.prepare();
-  const lock = await acquireLock(dir.lockFile);
+  let lock: MirrorLock | undefined;
   let upstream: Upstream | undefined;
   try {
+    await dir.prepare();
+    lock = await acquireLock(dir.lockFile);
     const leftovers = await dir.cleanTmp();
     const stale = await removeUnlinkedGenerations(dir);
     if (leftovers + stale > 0) {
@@ -123,13 +124,16 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     logger.error(error as Error);
   } finally {
     if (upstream) report.upstream = { ...upstream.stats, errors: { ...upstream.stats.errors } };
-    await lock.release();
+    const finished = now();
+    report.finishedAt = finished.toISOString();
+    report.durationMs = finished.getTime() - started.getTime();
+    report.result = report.failures.length === 0 ? 'success' : report.published ? 'partial' : 'failed';
+    // Without the lock another run owns status.json; a stopped run changed nothing worth recording.
+    if (lock && !report.statusWritten && report.failures.length > 0 && !options.signal?.aborted) {
+      await recordFailedRun(dir, report);
+    }
+    await lock?.release();
   }
-  const finished = now();
-  report.finishedAt = finished.toISOString();
-  report.durationMs = finished.getTime() - started.getTime();
-  report.result = report.failures.length === 0 ? 'success' : report.published ? 'partial' : 'failed';
-  if (!report.statusWritten) await recordFailedRun(dir, report);
   logSummary(logger, report);
   return { report, exitCode: exitCodeOf(report) };
 }

@@ -1,0 +1,310 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { expect } from 'chai';
+import { ConfigError } from '../worker/errors.js';
+import { readStatus } from '../worker/status/status-file.js';
+import { verifyMirror } from '../worker/status/verify.js';
+import { labClosure } from './helpers/openwrt-tree.js';
+import { createHarness, type Harness } from './helpers/sync-harness.js';
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** Every file under `dir`, relative, following the release symlink like nginx does. */
+async function listFiles(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    const child = rel ? `${rel}/${entry.name}` : entry.name;
+    const stat = await fs.stat(path.join(dir, child));
+    if (stat.isDirectory()) out.push(...(await listFiles(dir, child)));
+    else out.push(child);
+  }
+  return out;
+}
+
+const isPackageRequest = (p: string) => p.endsWith('.ipk');
+
+describe('sync', function () {
+  this.timeout(60_000);
+  let h: Harness;
+
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  it('mirrors every file opkg needs for the lab lists, verified, at the upstream paths, with byte-identical indexes', async () => {
+    h = await createHarness();
+    const { exitCode, report } = await h.sync();
+    expect(report.failures, JSON.stringify(report.failures)).to.deep.equal([]);
+    expect(exitCode).to.equal(0);
+
+    const expected = labClosure(h.tree);
+    expect(expected.size).to.be.greaterThan(20);
+    for (const upstreamPath of expected) {
+      const served = await fs.readFile(path.join(h.mirrorDir, upstreamPath)).catch(() => undefined);
+      expect(served, `${upstreamPath} is served`).to.not.equal(undefined);
+      expect(sha256(served as Buffer)).to.equal(sha256(h.tree.files.get(upstreamPath) as Buffer));
+    }
+    for (const feed of h.tree.feeds) {
+      for (const name of ['Packages', 'Packages.gz', 'Packages.sig', 'Packages.manifest', 'index.json']) {
+        const upstreamPath = `${feed.dir}/${name}`;
+        const served = await fs.readFile(path.join(h.mirrorDir, upstreamPath));
+        expect(
+          served.equals(h.tree.files.get(upstreamPath) as Buffer),
+          `${upstreamPath} byte-identical`,
+        ).to.equal(true);
+      }
+    }
+    // Selective: nothing outside the closure.
+    const servedPackages = (await listFiles(h.mirrorDir, 'releases')).filter((p) => p.endsWith('.ipk'));
+    expect(servedPackages.sort()).to.deep.equal([...expected].sort());
+  });
+
+  it('serves the device images verified against profiles.json and the signed sha256sums', async () => {
+    h = await createHarness();
+    const { exitCode } = await h.sync();
+    expect(exitCode).to.equal(0);
+    const images = h.tree.images.filter((image) => image.device === 'dlink_dir-1960-a1');
+    expect(images.map((image) => image.type)).to.include.members(['sysupgrade', 'recovery']);
+    for (const image of images) {
+      const served = await fs.readFile(path.join(h.mirrorDir, image.path));
+      expect(sha256(served)).to.equal(image.sha256);
+    }
+    const other = h.tree.images.filter((image) => image.device !== 'dlink_dir-1960-a1');
+    for (const image of other) {
+      expect(await fs.stat(path.join(h.mirrorDir, image.path)).catch(() => undefined), image.path).to.equal(
+        undefined,
+      );
+    }
+    for (const name of ['profiles.json', 'sha256sums', 'sha256sums.sig']) {
+      const upstreamPath = `${h.tree.releaseDir}/targets/ramips/mt7621/${name}`;
+      expect(
+        (await fs.readFile(path.join(h.mirrorDir, upstreamPath))).equals(
+          h.tree.files.get(upstreamPath) as Buffer,
+        ),
+      ).to.be.true;
+    }
+  });
+
+  it('a second run with nothing new downloads no package and sends only conditional requests', async () => {
+    h = await createHarness();
+    expect((await h.sync()).exitCode).to.equal(0);
+    const before = await fs.readlink(path.join(h.mirrorDir, h.tree.releaseDir));
+    h.upstream.resetLog();
+    const { exitCode, report } = await h.sync();
+    expect(exitCode).to.equal(0);
+    expect(h.upstream.requests.filter((r) => isPackageRequest(r.path))).to.deep.equal([]);
+    expect(
+      h.upstream.requests.every((r) => r.conditional && r.status === 304),
+      JSON.stringify(h.upstream.requests),
+    ).to.be.true;
+    expect(report.downloaded).to.equal(0);
+    expect(report.skipped).to.equal(report.planned);
+    expect(await fs.readlink(path.join(h.mirrorDir, h.tree.releaseDir))).to.equal(before);
+  });
+
+  it('follows the upstream to new versions, keeps replaced files for the grace period, then prunes them', async () => {
+    h = await createHarness();
+    let clock = new Date('2026-11-26T03:00:00Z');
+    const now = () => clock;
+    expect((await h.sync({}, { now })).exitCode).to.equal(0);
+    const oldClosure = labClosure(h.tree);
+    h.moveTo(1);
+    const newClosure = labClosure(h.tree);
+    const replaced = [...oldClosure].filter((p) => !newClosure.has(p));
+    expect(replaced.length).to.be.greaterThan(0);
+
+    h.upstream.resetLog();
+    clock = new Date('2026-11-27T03:00:00Z');
+    const second = await h.sync({}, { now });
+    expect(second.exitCode).to.equal(0);
+    const fetched = h.upstream.requests.filter((r) => isPackageRequest(r.path)).map((r) => r.path);
+    expect(fetched.sort()).to.deep.equal([...newClosure].filter((p) => !oldClosure.has(p)).sort());
+    for (const p of newClosure)
+      expect(await fs.stat(path.join(h.mirrorDir, p)).catch(() => undefined), p).to.exist;
+    // Within the grace period a node holding the old index still finds the old files.
+    for (const p of replaced)
+      expect(await fs.stat(path.join(h.mirrorDir, p)).catch(() => undefined), p).to.exist;
+
+    clock = new Date('2026-11-28T04:00:00Z');
+    expect((await h.sync({}, { now })).exitCode).to.equal(0);
+    for (const p of replaced)
+      expect(await fs.stat(path.join(h.mirrorDir, p)).catch(() => undefined), p).to.equal(undefined);
+    const pool = await fs.readdir(path.join(h.mirrorDir, '.mirror/pool'));
+    const served = await listFiles(h.mirrorDir, 'releases');
+    expect(pool.length).to.equal(
+      new Set(await Promise.all(served.map(async (p) => (await fs.stat(path.join(h.mirrorDir, p))).ino)))
+        .size,
+    );
+  });
+
+  it('rides out transient faults: 503, 429 with Retry-After, reset, stall, short body, wrong bytes', async () => {
+    h = await createHarness({ env: { DOWNLOAD_TIMEOUT: '0.5' } });
+    const targets = [...labClosure(h.tree)].slice(0, 6);
+    const kinds = ['503', '429', 'reset', 'stall', 'short', 'corrupt'] as const;
+    kinds.forEach((kind, i) => {
+      h.upstream.fault({
+        match: targets[i] as string,
+        kind,
+        times: 1,
+        retryAfter: kind === '429' ? 1 : undefined,
+      });
+    });
+    const { exitCode, report } = await h.sync();
+    expect(report.failures).to.deep.equal([]);
+    expect(exitCode).to.equal(0);
+    for (const target of targets) {
+      const served = await fs.readFile(path.join(h.mirrorDir, target));
+      expect(served.equals(h.tree.files.get(target) as Buffer), target).to.be.true;
+      const hits = h.upstream.requests.filter((r) => r.path === target);
+      expect(hits.length, `${target} was retried`).to.equal(2);
+    }
+    const limited = h.upstream.requests.filter((r) => r.path === targets[1]);
+    expect((limited[1]?.start ?? 0) - (limited[0]?.start ?? 0)).to.be.at.least(950);
+    expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
+  });
+
+  it('a permanent fault fails with exit 1 naming the file, and the previous state stays served', async () => {
+    h = await createHarness();
+    expect((await h.sync()).exitCode).to.equal(0);
+    const before = new Map<string, Buffer>();
+    for (const feed of h.tree.feeds) {
+      before.set(
+        `${feed.dir}/Packages`,
+        (await fs.readFile(path.join(h.mirrorDir, feed.dir, 'Packages'))) as Buffer,
+      );
+    }
+    const oldClosure = labClosure(h.tree);
+    h.moveTo(1);
+    const added = [...labClosure(h.tree)].filter((p) => !oldClosure.has(p));
+    const broken = added[0] as string;
+    h.upstream.fault({ match: broken, kind: 'corrupt' });
+    const { exitCode, report } = await h.sync();
+    expect(exitCode).to.equal(1);
+    const failure = report.failures.find((f) => broken.endsWith(f.file ?? '\0'));
+    expect(failure, JSON.stringify(report.failures)).to.exist;
+    expect(failure?.reason).to.match(/sha256|mismatch/i);
+    expect(h.upstream.requests.filter((r) => r.path === broken)).to.have.length(4); // 1 + MAX_RETRIES
+    expect(await fs.stat(path.join(h.mirrorDir, broken)).catch(() => undefined)).to.equal(undefined);
+    // The feed of the broken file still serves its previous index, whole.
+    const feed = h.tree.feeds.find((f) => broken.startsWith(`${f.dir}/`));
+    expect(feed).to.exist;
+    const served = await fs.readFile(path.join(h.mirrorDir, feed?.dir ?? '', 'Packages'));
+    expect(served.equals(before.get(`${feed?.dir}/Packages`) as Buffer)).to.be.true;
+    for (const p of oldClosure) {
+      if (p.startsWith(`${feed?.dir}/`))
+        expect(await fs.stat(path.join(h.mirrorDir, p)).catch(() => undefined), p).to.exist;
+    }
+    const status = await readStatus(h.mirrorDir);
+    expect(status?.lastRun.result).to.equal('partial');
+    expect(status?.lastRun.failures.some((f) => broken.endsWith(f.file ?? '\0'))).to.be.true;
+    expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
+  });
+
+  it('refuses an index whose signature does not verify and keeps serving the last good one', async () => {
+    h = await createHarness();
+    expect((await h.sync()).exitCode).to.equal(0);
+    const feed = h.tree.feeds.find((f) => f.name === 'packages');
+    const goodPackages = await fs.readFile(path.join(h.mirrorDir, feed?.dir ?? '', 'Packages'));
+    const tree = h.moveTo(1);
+    // A CDN serving a Packages that its signature does not cover.
+    const tampered = Buffer.concat([tree.files.get(`${feed?.dir}/Packages`) as Buffer, Buffer.from('\n')]);
+    h.upstream.files.set(`${feed?.dir}/Packages`, tampered);
+    const { exitCode, report } = await h.sync();
+    expect(exitCode).to.equal(1);
+    const failure = report.failures.find((f) => f.feed === 'packages');
+    expect(failure?.reason).to.match(/signature/);
+    expect(report.feeds.find((f) => f.name === 'packages')?.state).to.equal('kept');
+    expect((await fs.readFile(path.join(h.mirrorDir, feed?.dir ?? '', 'Packages'))).equals(goodPackages)).to
+      .be.true;
+    // The other feeds moved on.
+    const base = h.tree.feeds.find((f) => f.name === 'base');
+    expect(
+      (await fs.readFile(path.join(h.mirrorDir, base?.dir ?? '', 'Packages'))).equals(
+        h.tree.files.get(`${base?.dir}/Packages`) as Buffer,
+      ),
+    ).to.be.true;
+  });
+
+  it('refuses an index signed by a key it does not trust, naming the key', async () => {
+    h = await createHarness();
+    await fs.rm(path.join(h.keysDir, h.signer.fingerprint));
+    await fs.copyFile(
+      new URL('../keys/d310c6f2833e97f7', import.meta.url),
+      path.join(h.keysDir, 'd310c6f2833e97f7'),
+    );
+    const { exitCode, report } = await h.sync();
+    expect(exitCode).to.equal(1);
+    expect(
+      report.failures.some((f) => f.reason.includes(h.signer.fingerprint) && /not trusted/.test(f.reason)),
+    ).to.be.true;
+    expect(
+      await fs.stat(path.join(h.mirrorDir, h.tree.releaseDir, 'packages')).catch(() => undefined),
+    ).to.equal(undefined);
+  });
+
+  it('fails with exit 1 naming a required package that no feed has; a missing optional one only warns', async () => {
+    h = await createHarness();
+    const optionalOnly = await h.sync({ OPTIONAL_PACKAGES: 'no-such-optional' });
+    expect(optionalOnly.exitCode).to.equal(0);
+    expect(optionalOnly.report.warnings.some((w) => w.includes('no-such-optional'))).to.be.true;
+    const required = await h.sync({ REQUIRED_PACKAGES: 'python3,no-such-required' });
+    expect(required.exitCode).to.equal(1);
+    expect(required.report.failures.map((f) => f.package)).to.include('no-such-required');
+  });
+
+  it('an unknown device stops the run with a configuration error suggesting the closest ids', async () => {
+    h = await createHarness();
+    let error: unknown;
+    try {
+      await h.sync({ OPENWRT_DEVICES: 'dlink_dir-1960-a2' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).to.be.instanceOf(ConfigError);
+    expect((error as Error).message)
+      .to.contain('OPENWRT_DEVICES')
+      .and.contain('dlink_dir-1960-a1');
+  });
+
+  it('mirrors every package of every feed in full mode', async () => {
+    h = await createHarness();
+    const { exitCode } = await h.sync({ MIRROR_MODE: 'full', OPENWRT_DEVICES: '' });
+    expect(exitCode).to.equal(0);
+    for (const feed of h.tree.feeds) {
+      for (const pkg of feed.packages) {
+        const served = await fs
+          .readFile(path.join(h.mirrorDir, feed.dir, pkg.filename))
+          .catch(() => undefined);
+        expect(served && sha256(served), `${feed.dir}/${pkg.filename}`).to.equal(pkg.sha256);
+      }
+    }
+  });
+
+  it('never starts more than RATE_LIMIT requests in a second nor runs more than CONCURRENCY at once', async () => {
+    h = await createHarness({ upstream: { latencyMs: 30 }, env: { RATE_LIMIT: '20', CONCURRENCY: '3' } });
+    h.upstream.fault({ match: /\.ipk$/, kind: '503', times: 5 });
+    const { exitCode } = await h.sync();
+    expect(exitCode).to.equal(0);
+    expect(h.upstream.requests.length).to.be.greaterThan(40);
+    expect(h.upstream.maxStartsInWindow(1000)).to.be.at.most(20);
+    expect(h.upstream.maxInFlight()).to.be.at.most(3);
+  });
+
+  it('verify finds a served file whose bytes changed on disk, and names it', async () => {
+    h = await createHarness();
+    expect((await h.sync()).exitCode).to.equal(0);
+    expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
+    const victim = [...labClosure(h.tree)][0] as string;
+    const file = path.join(h.mirrorDir, victim);
+    const bytes = await fs.readFile(file);
+    bytes[10] = (bytes[10] ?? 0) ^ 0xff;
+    await fs.writeFile(file, bytes);
+    const { problems } = await verifyMirror(h.config());
+    // The same bytes may be served from two feeds (core and kmods share kernel modules): both are named.
+    expect(problems.length).to.be.at.least(1);
+    for (const problem of problems) expect(problem).to.contain(path.basename(victim));
+    expect(problems.some((problem) => victim.endsWith(problem.split(':')[0] as string))).to.be.true;
+  });
+});

@@ -1,0 +1,118 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { expect } from 'chai';
+import { createHarness, type Harness } from './helpers/sync-harness.js';
+
+/** Publishes `text` as a feed's index on the upstream, properly signed: only the content is hostile. */
+function replaceIndex(h: Harness, feedDir: string, text: string): void {
+  const packages = Buffer.from(text);
+  h.upstream.files.set(`${feedDir}/Packages`, packages);
+  h.upstream.files.set(`${feedDir}/Packages.gz`, gzipSync(packages));
+  h.upstream.files.set(`${feedDir}/Packages.sig`, Buffer.from(h.signer.sign(packages)));
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.lstat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+describe('untrusted upstream data', function () {
+  this.timeout(60_000);
+  let h: Harness;
+
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  for (const filename of ['../../../escaped.ipk', '/tmp/absolute.ipk', 'sub/dir.ipk', '..']) {
+    it(`refuses a package whose Filename is ${JSON.stringify(filename)} and writes nothing outside the mirror`, async () => {
+      h = await createHarness();
+      const feed = h.tree.feeds.find((f) => f.name === 'packages');
+      const original = h.tree.files.get(`${feed?.dir}/Packages`)?.toString() ?? '';
+      const hostile =
+        `Package: evil\nVersion: 1.0-r1\nDepends: libc\nArchitecture: mipsel_24kc\nFilename: ${filename}\n` +
+        `Size: 5\nSHA256sum: ${'a'.repeat(64)}\nDescription: hostile\n\n`;
+      replaceIndex(h, feed?.dir ?? '', original + hostile);
+      h.upstream.files.set(path.posix.join(feed?.dir ?? '', filename), Buffer.from('owned'));
+
+      const { exitCode, report } = await h.sync({ REQUIRED_PACKAGES: 'python3,evil' });
+      expect(exitCode).to.equal(1);
+      expect(
+        report.warnings.some((w) => w.includes('evil') && w.includes(JSON.stringify(filename).slice(1, -1))),
+      ).to.be.true;
+      expect(report.failures.map((f) => f.package)).to.include('evil');
+      expect(await exists(path.join(h.root, 'escaped.ipk'))).to.be.false;
+      expect(await exists(path.join(h.mirrorDir, 'escaped.ipk'))).to.be.false;
+      expect(await exists(path.join(h.mirrorDir, h.tree.releaseDir, 'escaped.ipk'))).to.be.false;
+      expect(h.upstream.requests.some((r) => r.path.includes('escaped') || r.path.includes('absolute'))).to.be
+        .false;
+      // The rest of the feed is still mirrored.
+      expect(report.feeds.find((f) => f.name === 'packages')?.state).to.equal('updated');
+    });
+  }
+
+  it('refuses to write through a symlink planted in MIRROR_DIR', async () => {
+    h = await createHarness();
+    const outside = path.join(h.root, 'outside');
+    await fs.mkdir(outside);
+    await fs.mkdir(h.mirrorDir);
+    await fs.symlink(outside, path.join(h.mirrorDir, 'releases'));
+    const { exitCode, report } = await h.sync();
+    expect(exitCode).to.equal(1);
+    expect(report.failures[0]?.reason).to.match(/symlink/);
+    expect(await fs.readdir(outside)).to.deep.equal([]);
+  });
+
+  it('refuses a release link that points outside the mirror', async () => {
+    h = await createHarness();
+    const outside = path.join(h.root, 'outside');
+    await fs.mkdir(outside);
+    await fs.mkdir(path.join(h.mirrorDir, 'releases'), { recursive: true });
+    await fs.symlink(outside, path.join(h.mirrorDir, h.tree.releaseDir));
+    const { exitCode, report } = await h.sync();
+    expect(exitCode).to.equal(1);
+    expect(report.failures[0]?.reason).to.match(/not a generation of this mirror/);
+    expect(await fs.readdir(outside)).to.deep.equal([]);
+  });
+
+  it('refuses an index that suddenly lists far fewer packages, keeping the last good state', async () => {
+    h = await createHarness();
+    expect((await h.sync()).exitCode).to.equal(0);
+    const feed = h.tree.feeds.find((f) => f.name === 'base');
+    const servedBefore = await fs.readFile(path.join(h.mirrorDir, feed?.dir ?? '', 'Packages'));
+    const stanzas = servedBefore.toString().split('\n\n').filter(Boolean);
+    expect(stanzas.length).to.be.greaterThan(40);
+    replaceIndex(h, feed?.dir ?? '', `${stanzas.slice(0, 5).join('\n\n')}\n\n`);
+
+    const { exitCode, report } = await h.sync();
+    expect(exitCode).to.equal(1);
+    const failure = report.failures.find((f) => f.feed === 'base');
+    expect(failure?.reason).to.match(/lists 5 packages where the last good index listed \d+/);
+    expect((await fs.readFile(path.join(h.mirrorDir, feed?.dir ?? '', 'Packages'))).equals(servedBefore)).to
+      .be.true;
+  });
+
+  it('refuses a Packages.gz that does not unpack to Packages', async () => {
+    h = await createHarness();
+    const feed = h.tree.feeds.find((f) => f.name === 'luci');
+    h.upstream.files.set(`${feed?.dir}/Packages.gz`, gzipSync(Buffer.from('Package: other\n')));
+    const { exitCode, report } = await h.sync({ OPENWRT_DEVICES: '' });
+    expect(exitCode).to.equal(1);
+    expect(report.failures.find((f) => f.feed === 'luci')?.file).to.match(/luci\/Packages/);
+    expect(await exists(path.join(h.mirrorDir, feed?.dir ?? '', 'Packages.gz'))).to.be.false;
+  });
+
+  it('refuses a corrupted image: it is never served', async () => {
+    h = await createHarness();
+    const image = h.tree.images.find((i) => i.device === 'dlink_dir-1960-a1' && i.type === 'sysupgrade');
+    h.upstream.fault({ match: image?.path ?? '', kind: 'corrupt' });
+    const { exitCode, report } = await h.sync();
+    expect(exitCode).to.equal(1);
+    expect(report.failures.some((f) => f.file === image?.path.replace(`${h.tree.releaseDir}/`, ''))).to.be
+      .true;
+    expect(await exists(path.join(h.mirrorDir, image?.path ?? ''))).to.be.false;
+  });
+});
