@@ -1,0 +1,407 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { expect } from 'chai';
+import { AbortedError, IntegrityError, UntrustedInputError, UpstreamError } from '../../worker/errors.js';
+import { backoffDelay, parseRetryAfter } from '../../worker/upstream/backoff.js';
+import { type StreamCheck, Upstream, type UpstreamOptions } from '../../worker/upstream/client.js';
+import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+const pattern = (size: number, seed = 0) =>
+  Buffer.from(Array.from({ length: size }, (_, i) => (i * 31 + seed) % 253));
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => expect.fail('expected a rejection'),
+    (error: unknown) => error,
+  );
+
+const FEED = 'releases/24.10.4/packages/mipsel_24kc/packages';
+const PKG = `${FEED}/tcpdump-mini_4.99.5-r1_mipsel_24kc.ipk`;
+const INDEX = `${FEED}/Packages.gz`;
+
+describe('upstream client', function () {
+  this.slow(2000);
+  const pkg = pattern(300_000, 1);
+  const index = pattern(5_000, 2);
+  let upstream: FakeUpstream;
+  let dir: string;
+  let dest: string;
+
+  const client = (opts: Partial<UpstreamOptions> = {}) =>
+    new Upstream({
+      baseUrl: upstream.url,
+      rateLimit: 1000,
+      concurrency: 4,
+      maxRetries: 3,
+      retryDelayMs: 20,
+      timeoutMs: 2000,
+      ...opts,
+    });
+  const expectPkg = { size: pkg.length, sha256: sha256(pkg) };
+
+  beforeEach(async () => {
+    upstream = await startFakeUpstream({
+      files: new Map([
+        [PKG, pkg],
+        [INDEX, index],
+      ]),
+    });
+    dir = await mkdtemp(join(tmpdir(), 'openwrt-mirror-upstream-'));
+    dest = join(dir, 'download.tmp');
+  });
+  afterEach(async () => {
+    await upstream.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  describe('download', () => {
+    it('streams a package to disk byte-exact and reports its SHA-256', async () => {
+      const upstreamClient = client();
+      const result = await upstreamClient.download(PKG, dest, expectPkg);
+      expect(result).to.deep.equal({ bytes: pkg.length, sha256: sha256(pkg) });
+      expect((await readFile(dest)).equals(pkg)).to.equal(true);
+      expect(upstream.requests.map((r) => [r.method, r.path])).to.deep.equal([['GET', PKG]]);
+      expect(upstreamClient.stats).to.deep.include({ requests: 1, retries: 0, bytes: pkg.length });
+    });
+
+    it('replaces a leftover temporary file', async () => {
+      await writeFile(dest, 'half of an earlier run');
+      await client().download(PKG, dest, expectPkg);
+      expect((await readFile(dest)).equals(pkg)).to.equal(true);
+    });
+
+    it('gets through 503 twice with two retries', async () => {
+      upstream.fault({ match: PKG, kind: '503', times: 2 });
+      const retries: { attempt: number; reason: string }[] = [];
+      const upstreamClient = client({ onRetry: ({ attempt, reason }) => retries.push({ attempt, reason }) });
+      await upstreamClient.download(PKG, dest, expectPkg);
+      expect(upstream.requests.map((r) => r.status)).to.deep.equal([503, 503, 200]);
+      expect(retries.map((r) => r.attempt)).to.deep.equal([1, 2]);
+      expect(retries[0]?.reason).to.contain('503');
+      expect(upstreamClient.stats).to.deep.include({ requests: 3, retries: 2 });
+      expect(upstreamClient.stats.errors.http).to.equal(2);
+    });
+
+    it('waits as long as a 429 Retry-After asks', async () => {
+      upstream.fault({ match: PKG, kind: '429', times: 1, retryAfter: 1 });
+      await client().download(PKG, dest, expectPkg);
+      const [refused, served] = upstream.requests;
+      expect(refused?.status).to.equal(429);
+      expect(served?.status).to.equal(200);
+      expect((served?.start ?? 0) - (refused?.end ?? 0)).to.be.at.least(990);
+    });
+
+    for (const kind of ['reset', 'short', 'corrupt'] as const) {
+      it(`retries a body broken by "${kind}" and ends with the right bytes`, async () => {
+        upstream.fault({ match: PKG, kind, times: 1, afterBytes: 100_000 });
+        const result = await client().download(PKG, dest, expectPkg);
+        expect(result.sha256).to.equal(sha256(pkg));
+        expect((await readFile(dest)).equals(pkg)).to.equal(true);
+        expect(upstream.requests.map((r) => r.fault)).to.deep.equal([kind, undefined]);
+      });
+    }
+
+    it('gives up on a stalled body after timeoutMs without a byte and retries', async () => {
+      upstream.fault({ match: PKG, kind: 'stall', times: 1, afterBytes: 50_000 });
+      const upstreamClient = client({ timeoutMs: 300 });
+      await upstreamClient.download(PKG, dest, expectPkg);
+      expect((await readFile(dest)).equals(pkg)).to.equal(true);
+      const [stalled, served] = upstream.requests;
+      expect(stalled?.fault).to.equal('stall');
+      expect((served?.start ?? 0) - (stalled?.start ?? 0)).to.be.within(280, 1500);
+      expect(upstreamClient.stats.errors.timeout).to.equal(1);
+    });
+
+    it('gives up on a server that sends no headers at all', async () => {
+      await upstream.close();
+      upstream = await startFakeUpstream({ files: new Map([[PKG, pkg]]), latencyMs: 2000 });
+      const started = performance.now();
+      const error = await failure(client({ timeoutMs: 200, maxRetries: 1 }).download(PKG, dest, expectPkg));
+      expect(error).to.be.instanceOf(UpstreamError);
+      expect((error as UpstreamError).details).to.include({ kind: 'timeout', attempt: 2 });
+      expect(upstream.requests).to.have.length(2);
+      expect(performance.now() - started).to.be.below(1500);
+    });
+
+    it('fails a 404 at once, naming the URL and the status, with one request', async () => {
+      const missing = `${FEED}/nonexistent_1.0_mipsel_24kc.ipk`;
+      const error = await failure(client().download(missing, dest, expectPkg));
+      expect(error).to.be.instanceOf(UpstreamError);
+      const upstreamError = error as UpstreamError;
+      expect(upstreamError.url).to.equal(`${upstream.url}/${missing}`);
+      expect(upstreamError.details).to.include({ status: 404, attempt: 1, kind: 'http' });
+      expect(upstreamError.message).to.contain(upstreamError.url).and.contain('404');
+      expect(upstream.requests).to.have.length(1);
+      expect(existsSync(dest)).to.equal(false);
+    });
+
+    it('stops after 1 + maxRetries requests when a 503 never clears, leaving no file', async () => {
+      await writeFile(dest, 'leftover');
+      upstream.fault({ match: PKG, kind: '503' });
+      const error = await failure(client({ maxRetries: 3 }).download(PKG, dest, expectPkg));
+      expect(error).to.be.instanceOf(UpstreamError);
+      expect((error as UpstreamError).details).to.include({ status: 503, attempt: 4 });
+      expect(upstream.requests).to.have.length(4);
+      expect(existsSync(dest)).to.equal(false);
+    });
+
+    it('stops after 1 + maxRetries requests when the body always breaks', async () => {
+      upstream.fault({ match: PKG, kind: 'reset', afterBytes: 1000 });
+      const error = await failure(client({ maxRetries: 2 }).download(PKG, dest, expectPkg));
+      expect(error).to.be.instanceOf(UpstreamError);
+      expect((error as UpstreamError).details).to.include({ attempt: 3, kind: 'short-body' });
+      expect(upstream.requests).to.have.length(3);
+      expect(existsSync(dest)).to.equal(false);
+    });
+
+    it('spends one budget on faults before and inside the body', async () => {
+      upstream.fault({ match: PKG, kind: '503', times: 2 });
+      upstream.fault({ match: PKG, kind: 'short' });
+      const error = await failure(client({ maxRetries: 3 }).download(PKG, dest, expectPkg));
+      expect(error).to.be.instanceOf(UpstreamError);
+      expect(upstream.requests.map((r) => r.fault)).to.deep.equal(['503', '503', 'short', 'short']);
+    });
+
+    it('never leaves a file whose SHA-256 does not match', async () => {
+      const wrong = { size: pkg.length, sha256: sha256(Buffer.from('something else')) };
+      const error = await failure(client({ maxRetries: 1 }).download(PKG, dest, wrong));
+      expect(error).to.be.instanceOf(IntegrityError);
+      expect(error as IntegrityError).to.include({ file: PKG, expected: wrong.sha256, actual: sha256(pkg) });
+      expect(upstream.requests, 'retried: a CDN may serve a stale copy once').to.have.length(2);
+      expect(existsSync(dest)).to.equal(false);
+    });
+
+    it('refuses a size that differs from the index without reading the body', async () => {
+      const error = await failure(client({ maxRetries: 0 }).download(PKG, dest, { size: 1234 }));
+      expect(error).to.be.instanceOf(IntegrityError);
+      expect((error as IntegrityError).message).to.contain('1234 bytes');
+      expect(existsSync(dest)).to.equal(false);
+    });
+
+    it('feeds the bytes to a pluggable check and fails when it does', async () => {
+      let seen = 0;
+      const counting = (): StreamCheck => ({
+        update: (chunk) => {
+          seen += chunk.length;
+        },
+        finish: () => {
+          throw new IntegrityError(PKG, 'an apk identity', 'another');
+        },
+      });
+      const error = await failure(
+        client({ maxRetries: 0 }).download(PKG, dest, { ...expectPkg, check: counting }),
+      );
+      expect(error).to.be.instanceOf(IntegrityError);
+      expect(seen).to.equal(pkg.length);
+      expect(existsSync(dest)).to.equal(false);
+    });
+
+    it('refuses a body over maxBytes without retrying', async () => {
+      const error = await failure(client().download(PKG, dest, { maxBytes: 1000 }));
+      expect(error).to.be.instanceOf(UntrustedInputError);
+      expect(upstream.requests).to.have.length(1);
+      expect(existsSync(dest)).to.equal(false);
+    });
+
+    it('stops promptly with AbortedError when shut down in the middle of a stall, leaving no file', async () => {
+      upstream.fault({ match: PKG, kind: 'stall', afterBytes: 50_000 });
+      const shutdown = new AbortController();
+      const download = failure(
+        client({ signal: shutdown.signal, timeoutMs: 10_000 }).download(PKG, dest, expectPkg),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(upstream.requests[0]?.bytes).to.equal(50_000);
+      const aborted = performance.now();
+      shutdown.abort();
+      const error = await download;
+      expect(performance.now() - aborted).to.be.below(100);
+      expect(error).to.be.instanceOf(AbortedError);
+      expect(existsSync(dest)).to.equal(false);
+      expect(upstream.requests).to.have.length(1);
+    });
+
+    it('stops promptly when shut down while waiting out a Retry-After', async () => {
+      upstream.fault({ match: PKG, kind: '503', retryAfter: 30 });
+      const shutdown = new AbortController();
+      const download = failure(client({ signal: shutdown.signal }).download(PKG, dest, expectPkg));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const aborted = performance.now();
+      shutdown.abort();
+      expect(await download).to.be.instanceOf(AbortedError);
+      expect(performance.now() - aborted).to.be.below(100);
+      expect(upstream.requests).to.have.length(1);
+    });
+
+    it('follows a redirect, and each hop is a request of its own', async () => {
+      const redirector = createServer((req, res) => {
+        res.writeHead(302, { Location: `${upstream.url}${req.url}` }).end();
+      });
+      await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (redirector.address() as AddressInfo).port;
+        const upstreamClient = client({ baseUrl: `http://127.0.0.1:${port}` });
+        await upstreamClient.download(PKG, dest, expectPkg);
+        expect((await readFile(dest)).equals(pkg)).to.equal(true);
+        expect(upstreamClient.stats.requests).to.equal(2);
+      } finally {
+        redirector.closeAllConnections();
+        await new Promise((resolve) => redirector.close(resolve));
+      }
+    });
+
+    it('refuses a path that climbs out of the base URL', async () => {
+      const error = await failure(client().download(`${FEED}/../../../../etc/passwd`, dest, {}));
+      expect(error).to.be.instanceOf(UntrustedInputError);
+      expect(upstream.requests).to.have.length(0);
+    });
+  });
+
+  describe('fetch', () => {
+    it('returns a small file with its validators, then notModified for a conditional request', async () => {
+      const upstreamClient = client();
+      const first = await upstreamClient.fetch(INDEX);
+      expect(first.notModified).to.equal(false);
+      expect(first.body?.equals(index)).to.equal(true);
+      expect(first.etag).to.be.a('string');
+      expect(first.lastModified).to.be.a('string');
+
+      const byTag = await upstreamClient.fetch(INDEX, { etag: first.etag });
+      expect(byTag).to.deep.include({ notModified: true, etag: first.etag });
+      expect(byTag.body).to.equal(undefined);
+      const byDate = await upstreamClient.fetch(INDEX, { lastModified: first.lastModified });
+      expect(byDate.notModified).to.equal(true);
+      expect(upstream.requests.map((r) => [r.conditional, r.status])).to.deep.equal([
+        [false, 200],
+        [true, 304],
+        [true, 304],
+      ]);
+    });
+
+    it('gets the new file when the validators no longer match', async () => {
+      const first = await client().fetch(INDEX);
+      upstream.files.set(INDEX, pattern(10, 9));
+      const second = await client().fetch(INDEX, { etag: first.etag });
+      expect(second.notModified).to.equal(false);
+      expect(second.body?.equals(pattern(10, 9))).to.equal(true);
+    });
+
+    it('refuses an index larger than maxBytes, without retrying', async () => {
+      const error = await failure(client().fetch(INDEX, { maxBytes: 1000 }));
+      expect(error).to.be.instanceOf(UntrustedInputError);
+      expect((error as Error).message).to.contain('1000');
+      expect(upstream.requests).to.have.length(1);
+    });
+
+    it('retries a reset in the middle of an index', async () => {
+      upstream.fault({ match: INDEX, kind: 'reset', times: 1, afterBytes: 100 });
+      const result = await client().fetch(INDEX);
+      expect(result.body?.equals(index)).to.equal(true);
+      expect(upstream.requests).to.have.length(2);
+    });
+  });
+
+  describe('rate and concurrency', function () {
+    this.timeout(15_000);
+    const files = new Map(Array.from({ length: 30 }, (_, i) => [`${FEED}/p${i}.ipk`, pattern(20_000, i)]));
+    const downloadAll = (upstreamClient: Upstream) =>
+      Promise.all(
+        [...files].map(([path, bytes], i) =>
+          upstreamClient.download(path, join(dir, `p${i}.tmp`), {
+            size: bytes.length,
+            sha256: sha256(bytes),
+          }),
+        ),
+      );
+
+    it('starts no more than rateLimit requests in any second', async () => {
+      upstream.setFiles(files);
+      await downloadAll(client({ rateLimit: 10, concurrency: 3 }));
+      expect(upstream.requests).to.have.length(30);
+      expect(upstream.maxStartsInWindow(1000)).to.be.at.most(10);
+      expect(upstream.maxInFlight()).to.be.at.most(3);
+      const starts = upstream.requests.map((r) => r.start);
+      // …and no slower than the limit needs: 29 gaps of 100 ms (plus the safety margin).
+      expect(Math.max(...starts) - Math.min(...starts)).to.be.below(3400);
+    });
+
+    it('keeps no more than concurrency requests in flight, bodies included, when responses are slow', async () => {
+      await upstream.close();
+      // ~150 ms to the headers and ~250 ms of body: unlimited, about 4 would be in flight.
+      upstream = await startFakeUpstream({ files, latencyMs: 150, bytesPerSecond: 80_000 });
+      await downloadAll(client({ rateLimit: 10, concurrency: 3 }));
+      expect(upstream.maxInFlight()).to.equal(3);
+      expect(upstream.maxStartsInWindow(1000)).to.be.at.most(10);
+    });
+
+    it('rejects every queued download at once on shutdown, starting no more requests', async () => {
+      upstream.setFiles(files);
+      const shutdown = new AbortController();
+      const upstreamClient = client({ rateLimit: 10, concurrency: 3, signal: shutdown.signal });
+      const all = Promise.allSettled(
+        [...files].map(([path], i) => upstreamClient.download(path, join(dir, `p${i}.tmp`), {})),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const aborted = performance.now();
+      shutdown.abort();
+      const results = await all;
+      expect(performance.now() - aborted).to.be.below(100);
+      const rejected = results.filter((r) => r.status === 'rejected');
+      expect(rejected.length).to.be.at.least(25);
+      for (const r of rejected) expect(r.reason).to.be.instanceOf(AbortedError);
+      const started = upstream.requests.length;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(upstream.requests).to.have.length(started);
+    });
+
+    it('passes retries through the same throttle', async () => {
+      upstream.setFiles(new Map([...files].slice(0, 8)));
+      upstream.fault({ match: /p\d+\.ipk$/, kind: '503', times: 8 });
+      upstream.fault({ match: /p[0-3]\.ipk$/, kind: 'reset', times: 4, afterBytes: 100 });
+      const upstreamClient = client({ rateLimit: 8, concurrency: 8 });
+      await Promise.all(
+        [...files]
+          .slice(0, 8)
+          .map(([path, bytes], i) =>
+            upstreamClient.download(path, join(dir, `p${i}.tmp`), { size: bytes.length }),
+          ),
+      );
+      expect(upstream.requests).to.have.length(20);
+      expect(upstreamClient.stats.retries).to.equal(12);
+      expect(upstream.maxStartsInWindow(1000)).to.be.at.most(8);
+    });
+  });
+
+  describe('backoff', () => {
+    it('doubles from the first delay and never waits less than Retry-After', () => {
+      const none = () => 0;
+      expect([1, 2, 3, 4].map((retry) => backoffDelay(retry, 2000, 0, none))).to.deep.equal([
+        2000, 4000, 8000, 16000,
+      ]);
+      expect(backoffDelay(1, 20, 1000, none)).to.equal(1000);
+      expect(backoffDelay(1, 2000, 0, () => 0.999)).to.be.within(2000, 2200);
+    });
+
+    it('reads Retry-After as seconds or as an HTTP date', () => {
+      const now = Date.parse('2026-11-26T03:00:00Z');
+      expect(parseRetryAfter('120', now)).to.equal(120_000);
+      expect(parseRetryAfter('Thu, 26 Nov 2026 03:00:30 GMT', now)).to.equal(30_000);
+      expect(parseRetryAfter('Thu, 26 Nov 2026 02:00:00 GMT', now)).to.equal(0);
+      expect(parseRetryAfter('soon', now)).to.equal(undefined);
+      expect(parseRetryAfter(undefined, now)).to.equal(undefined);
+    });
+  });
+
+  describe('options', () => {
+    it('names the option and the bad value', () => {
+      expect(() => client({ rateLimit: 0 })).to.throw(TypeError, /rateLimit.*0/);
+      expect(() => client({ concurrency: 1.5 })).to.throw(TypeError, /concurrency/);
+      expect(() => client({ baseUrl: 'ftp://example.org' })).to.throw(TypeError, /baseUrl/);
+    });
+  });
+});
