@@ -99,6 +99,10 @@ describe('sync', function () {
       h.upstream.requests.every((r) => r.conditional && r.status === 304),
       JSON.stringify(h.upstream.requests),
     ).to.be.true;
+    // One revalidation per feed's signature plus profiles.json; sha256sums is unchanged with profiles.json.
+    expect(h.upstream.requests.map((r) => r.path).sort()).to.deep.equal(
+      [`${h.tree.targetDir}/profiles.json`, ...h.tree.feeds.map((f) => `${f.dir}/Packages.sig`)].sort(),
+    );
     expect(report.downloaded).to.equal(0);
     expect(report.skipped).to.equal(report.planned);
     expect(await fs.readlink(path.join(h.mirrorDir, h.tree.releaseDir))).to.equal(before);

@@ -54,6 +54,17 @@ export async function fetchRevalidated(
   return remember(ctx, rel, await ctx.upstream.fetch(upstreamPath(ctx, rel), { maxBytes }), undefined);
 }
 
+/**
+ * The last good copy of a file, without asking the upstream, when the caller knows it cannot have
+ * changed (sha256sums while profiles.json, which lists the same image hashes, is unchanged).
+ */
+export async function lastGoodCopy(ctx: SyncContext, rel: string): Promise<Buffer | undefined> {
+  const known = ctx.previous.validators[rel];
+  if (!known || !(await ctx.pool.has(known.sha256, known.size))) return undefined;
+  ctx.validators[rel] = known;
+  return ctx.pool.read(known.sha256);
+}
+
 async function remember(
   ctx: SyncContext,
   rel: string,

@@ -19,6 +19,8 @@ export interface Release {
   kmodsDir: string;
   profiles: Profiles;
   profilesRel: string;
+  /** False when profiles.json revalidated as unchanged: the images it lists are unchanged too. */
+  profilesChanged: boolean;
   feeds: FeedRef[];
 }
 
@@ -27,7 +29,7 @@ const PROFILES_MAX_BYTES = 32 * 1024 * 1024;
 export async function discoverRelease(ctx: SyncContext): Promise<Release> {
   const { config } = ctx;
   const profilesRel = `targets/${config.target}/profiles.json`;
-  const { body } = await fetchRevalidated(ctx, profilesRel, PROFILES_MAX_BYTES);
+  const { body, changed } = await fetchRevalidated(ctx, profilesRel, PROFILES_MAX_BYTES);
   const profiles = parseProfiles(body.toString('utf8'));
   const arch = config.arch ?? profiles.arch;
   if (config.arch && config.arch !== profiles.arch) {
@@ -38,6 +40,7 @@ export async function discoverRelease(ctx: SyncContext): Promise<Release> {
     kmodsDir: profiles.kmodsDir,
     profiles,
     profilesRel,
+    profilesChanged: changed,
     feeds: feedRefs(config.target, arch, profiles.kmodsDir, config.feeds),
   };
 }

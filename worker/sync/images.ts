@@ -6,7 +6,7 @@ import { ConfigError, IntegrityError, UntrustedInputError } from '../errors.js';
 import { closestIds, parseSha256Sums } from '../feeds/profiles.js';
 import { verifyUsign } from '../feeds/usign.js';
 import type { ServedFile } from '../publish/generation.js';
-import { fetchRevalidated, type SyncContext } from './context.js';
+import { fetchRevalidated, lastGoodCopy, type SyncContext } from './context.js';
 import type { Release } from './discover.js';
 import type { WantedFile } from './download.js';
 
@@ -36,14 +36,22 @@ export function checkDevices(release: Release, devices: string[], target: string
 
 export async function planImages(ctx: SyncContext, release: Release): Promise<ImagePlan> {
   const targetDir = `targets/${ctx.config.target}`;
-  const sums = await fetchRevalidated(ctx, `${targetDir}/sha256sums`, 8 * 1024 * 1024);
-  const sig = await fetchRevalidated(ctx, `${targetDir}/sha256sums.sig`, 64 * 1024);
+  // profiles.json carries the same image hashes: while it is unchanged, so are the images and their sums.
+  const unchanged = release.profilesChanged
+    ? undefined
+    : await Promise.all([
+        lastGoodCopy(ctx, `${targetDir}/sha256sums`),
+        lastGoodCopy(ctx, `${targetDir}/sha256sums.sig`),
+      ]);
+  const sums =
+    unchanged?.[0] ?? (await fetchRevalidated(ctx, `${targetDir}/sha256sums`, 8 * 1024 * 1024)).body;
+  const sig = unchanged?.[1] ?? (await fetchRevalidated(ctx, `${targetDir}/sha256sums.sig`, 64 * 1024)).body;
   try {
-    verifyUsign(sums.body, sig.body.toString('utf8'), ctx.keys);
+    verifyUsign(sums, sig.toString('utf8'), ctx.keys);
   } catch (error) {
     throw new UntrustedInputError(`${targetDir}/sha256sums: ${(error as Error).message}`, { cause: error });
   }
-  const listed = parseSha256Sums(sums.body.toString('utf8'));
+  const listed = parseSha256Sums(sums.toString('utf8'));
   const plan: ImagePlan = {
     indexFiles: {
       sha256sums: servedOf(ctx, `${targetDir}/sha256sums`),

@@ -367,6 +367,7 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   report.durationMs = finished.getTime() - new Date(report.startedAt).getTime();
   report.result = report.failures.length === 0 ? 'success' : report.published ? 'partial' : 'failed';
   report.statusWritten = true;
+  report.upstream = { ...ctx.upstream.stats, errors: { ...ctx.upstream.stats.errors } };
   await writeStatus(
     ctx.dir,
     buildStatus({
