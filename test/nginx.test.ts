@@ -1,0 +1,322 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { expect } from 'chai';
+import {
+  FEEDS,
+  GENERATION,
+  PLACEHOLDER,
+  RELEASE,
+  type RunningNginx,
+  rawRequest,
+  request,
+  type ServedTree,
+  startNginx,
+  writeServedTree,
+} from './helpers/nginx.js';
+
+describe('nginx serving a synced mirror', () => {
+  let dir: string;
+  let tree: ServedTree;
+  let nginx: RunningNginx;
+  const get = (urlPath: string, headers: Record<string, string> = {}) =>
+    request(`${nginx.url}${urlPath}`, { headers });
+  const core = FEEDS[0].dir;
+
+  before(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'openwrt-mirror-served-'));
+    tree = await writeServedTree(dir);
+    nginx = await startNginx({ mirrorRoot: dir });
+  });
+
+  after(async () => {
+    await nginx?.stop();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('lists the release tree through the releases/<version> symlink, without hidden files', async () => {
+    const releases = await get('/releases/');
+    expect(releases.status).to.equal(200);
+    expect(releases.body.toString()).to.include(`href="${RELEASE}/"`);
+
+    const feed = await get(`/${FEEDS[1].dir}/`);
+    expect(feed.status).to.equal(200);
+    expect(feed.headers['content-type']).to.match(/^text\/html/);
+    const listing = feed.body.toString();
+    expect(listing).to.include(path.basename(tree.ipk));
+    expect(listing).to.include('Packages.gz');
+
+    const coreListing = (await get(`/${core}/`)).body.toString();
+    expect(coreListing).to.include('Packages.sig');
+    expect(coreListing).not.to.include('.lock');
+  });
+
+  it('redirects a directory without its slash relatively, not to the port nginx listens on', async () => {
+    const reply = await get(`/releases/${RELEASE}`);
+    expect(reply.status).to.equal(301);
+    expect(reply.headers.location).to.equal(`/releases/${RELEASE}/`);
+  });
+
+  it('serves the new generation as soon as the worker switches the symlink', async () => {
+    const next = '20261127T030000Z';
+    const newCore = path.join(
+      dir,
+      '.mirror/generations',
+      next,
+      RELEASE,
+      core.replace(`releases/${RELEASE}/`, ''),
+    );
+    await fs.mkdir(newCore, { recursive: true });
+    await fs.writeFile(path.join(newCore, 'Packages'), 'Package: base-files\nVersion: 1650\n\n');
+    const link = path.join(dir, 'releases', RELEASE);
+    const switchTo = async (generation: string) => {
+      await fs.symlink(`../.mirror/generations/${generation}/${RELEASE}`, `${link}.new`);
+      await fs.rename(`${link}.new`, link);
+    };
+
+    expect((await get(`/${core}/Packages`)).body.toString()).to.include('Version: 1649');
+    await switchTo(next);
+    try {
+      expect((await get(`/${core}/Packages`)).body.toString()).to.equal(
+        'Package: base-files\nVersion: 1650\n\n',
+      );
+    } finally {
+      await switchTo(GENERATION);
+    }
+  });
+
+  it('gives every kind of file its content type', async () => {
+    const target = path.posix.dirname(tree.image);
+    const expected: [string, RegExp][] = [
+      [`/${tree.ipk}`, /^application\/octet-stream$/],
+      [`/${tree.apk}`, /^application\/octet-stream$/],
+      [`/${tree.image}`, /^application\/octet-stream$/],
+      [
+        `/${target}/openwrt-${RELEASE}-ramips-mt7621-dlink_dir-1960-a1-squashfs-recovery.img`,
+        /^application\/octet-stream$/,
+      ],
+      [
+        `/${target}/openwrt-${RELEASE}-ramips-mt7621-dlink_dir-1960-a1-initramfs.itb`,
+        /^application\/octet-stream$/,
+      ],
+      [`/${core}/Packages`, /^text\/plain/],
+      [`/${core}/Packages.manifest`, /^text\/plain/],
+      [`/${core}/Packages.sig`, /^text\/plain/],
+      [`/${target}/sha256sums`, /^text\/plain/],
+      [`/${target}/sha256sums.sig`, /^text\/plain/],
+      [`/${core}/Packages.gz`, /^application\/(x-)?gzip$/],
+      [`/${core}/index.json`, /^application\/json/],
+      [`/${target}/profiles.json`, /^application\/json/],
+      ['/status.json', /^application\/json/],
+      ['/metrics', /^text\/plain; version=0\.0\.4/],
+    ];
+    for (const [urlPath, type] of expected) {
+      const reply = await get(urlPath);
+      expect(reply.status, urlPath).to.equal(200);
+      expect(reply.headers['content-type'], urlPath).to.match(type);
+    }
+  });
+
+  it('serves Packages.gz as the gzip file it is, also to a client that accepts gzip', async () => {
+    const urlPath = `${core}/Packages.gz`;
+    const reply = await get(`/${urlPath}`, { 'Accept-Encoding': 'gzip, deflate' });
+    expect(reply.status).to.equal(200);
+    expect(reply.headers['content-encoding']).to.equal(undefined);
+    expect(reply.body.equals(tree.files.get(urlPath) as Buffer)).to.equal(true);
+    expect(gunzipSync(reply.body).toString()).to.equal(
+      (tree.files.get(`${core}/Packages`) as Buffer).toString(),
+    );
+  });
+
+  it('serves indexes and packages byte for byte, even when they contain the distfeeds placeholder', async () => {
+    for (const urlPath of [`${core}/Packages`, tree.ipk]) {
+      const reply = await get(`/${urlPath}`, { 'Accept-Encoding': 'gzip' });
+      expect(reply.headers['content-encoding'], urlPath).to.equal(undefined);
+      expect(reply.body.includes(PLACEHOLDER), urlPath).to.equal(true);
+      expect(reply.body.equals(tree.files.get(urlPath) as Buffer), urlPath).to.equal(true);
+    }
+  });
+
+  it('answers a Range request with 206 and exactly those bytes', async () => {
+    const image = tree.files.get(tree.image) as Buffer;
+    const middle = await get(`/${tree.image}`, { Range: 'bytes=1000-1999' });
+    expect(middle.status).to.equal(206);
+    expect(middle.headers['content-range']).to.equal(`bytes 1000-1999/${image.length}`);
+    expect(middle.body.equals(image.subarray(1000, 2000))).to.equal(true);
+
+    const tail = await get(`/${tree.image}`, { Range: 'bytes=-16' });
+    expect(tail.status).to.equal(206);
+    expect(tail.body.equals(image.subarray(-16))).to.equal(true);
+  });
+
+  it('answers HEAD with the length and no body', async () => {
+    const reply = await request(`${nginx.url}/${tree.ipk}`, { method: 'HEAD' });
+    expect(reply.status).to.equal(200);
+    expect(Number(reply.headers['content-length'])).to.equal((tree.files.get(tree.ipk) as Buffer).length);
+    expect(reply.body.length).to.equal(0);
+  });
+
+  it('makes caches revalidate indexes and keep versioned packages and images', async () => {
+    for (const name of ['Packages', 'Packages.gz', 'Packages.sig', 'index.json']) {
+      const reply = await get(`/${core}/${name}`);
+      expect(reply.headers['cache-control'], name).to.equal('no-cache');
+      expect(reply.headers.etag, name).to.be.a('string');
+      expect(reply.headers['last-modified'], name).to.be.a('string');
+    }
+    const first = await get(`/${core}/Packages.gz`);
+    const again = await get(`/${core}/Packages.gz`, { 'If-None-Match': first.headers.etag as string });
+    expect(again.status).to.equal(304);
+
+    for (const urlPath of [tree.ipk, tree.apk, tree.image]) {
+      expect((await get(`/${urlPath}`)).headers['cache-control'], urlPath).to.equal('public, max-age=86400');
+    }
+    for (const urlPath of ['/status.json', '/metrics', '/distfeeds.conf', '/setup.sh', '/healthz']) {
+      expect((await get(urlPath)).headers['cache-control'], urlPath).to.equal('no-store');
+    }
+  });
+
+  it('never serves the .mirror directory, hidden files or temporary files', async () => {
+    for (const urlPath of [
+      '/.mirror/tmp/partial',
+      '/.mirror/state.json',
+      `/.mirror/pool/${'a'.repeat(64)}`,
+      `/.mirror/generations/${GENERATION}/${RELEASE}/${core.replace(`releases/${RELEASE}/`, '')}/Packages`,
+      '/.mirror/',
+      '/.hidden',
+      `/${core}/.lock`,
+      '/status.json.tmp',
+      '/%2emirror/state.json',
+      '/releases/../.mirror/state.json',
+    ]) {
+      const reply = await rawRequest(nginx.port, urlPath);
+      expect(reply.status, urlPath).to.equal(404);
+      expect(reply.text, urlPath).not.to.match(
+        /half a download|validators|pooled|Package:|hidden|half-written/,
+      );
+    }
+  });
+
+  it('refuses paths that climb out of the served root', async () => {
+    for (const urlPath of [
+      '/releases/../../etc/passwd',
+      '/../etc/passwd',
+      '/%2e%2e/%2e%2e/etc/passwd',
+      '/releases/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+      '/releases/..%2f..%2f..%2fetc/passwd',
+      `/releases/${RELEASE}/../../../../etc/passwd`,
+      '//etc/passwd',
+    ]) {
+      const reply = await rawRequest(nginx.port, urlPath);
+      expect([400, 404], urlPath).to.include(reply.status);
+      expect(reply.text, urlPath).not.to.include('root:');
+    }
+  });
+
+  it('serves a file whose name has a ~ whether the client sends it raw or as %7e', async () => {
+    const raw = await rawRequest(nginx.port, `/${tree.apk}`);
+    const encoded = await rawRequest(nginx.port, `/${tree.apk.replace('~', '%7e')}`);
+    expect(raw.status).to.equal(200);
+    expect(encoded.status).to.equal(200);
+  });
+
+  it('fills /distfeeds.conf with the host and port each client used', async () => {
+    const lines = (host: string) =>
+      FEEDS.map((feed) => `src/gz ${feed.name} http://${host}/${feed.dir}`)
+        .join('\n')
+        .concat('\n');
+
+    const byName = await get('/distfeeds.conf', { Host: 'a.example:8080', 'Accept-Encoding': 'gzip' });
+    expect(byName.status).to.equal(200);
+    expect(byName.headers['content-type']).to.match(/^text\/plain/);
+    expect(byName.headers['content-encoding']).to.equal(undefined);
+    expect(byName.body.toString()).to.equal(lines('a.example:8080'));
+
+    const byAddress = await get('/distfeeds.conf', { Host: '10.0.0.5' });
+    expect(byAddress.body.toString()).to.equal(lines('10.0.0.5'));
+  });
+
+  it('fills /distfeeds.list for an apk release, and answers 404 while there is none', async () => {
+    expect((await get('/distfeeds.list')).status).to.equal(404);
+    const list = path.join(dir, 'distfeeds.list');
+    await fs.writeFile(list, `${PLACEHOLDER}/releases/25.12.0/targets/ramips/mt7621/packages/packages.adb\n`);
+    try {
+      const reply = await get('/distfeeds.list', { Host: 'mirror.lan:8080' });
+      expect(reply.status).to.equal(200);
+      expect(reply.body.toString()).to.equal(
+        'http://mirror.lan:8080/releases/25.12.0/targets/ramips/mt7621/packages/packages.adb\n',
+      );
+    } finally {
+      await fs.rm(list);
+    }
+  });
+
+  it('serves /setup.sh with the URL the node used filled in', async () => {
+    const reply = await get('/setup.sh', { Host: 'mirror.lan:8080' });
+    expect(reply.status).to.equal(200);
+    expect(reply.body.toString()).to.match(/^#!\/bin\/sh\n/);
+    expect(reply.body.toString()).to.include('MIRROR="http://mirror.lan:8080"');
+    expect(reply.body.toString()).not.to.include(PLACEHOLDER);
+  });
+
+  it('shows a landing page that reads status.json and the feed lines', async () => {
+    const reply = await get('/');
+    expect(reply.status).to.equal(200);
+    expect(reply.headers['content-type']).to.match(/^text\/html/);
+    expect(reply.body.toString()).to.include("fetch('/status.json'");
+    expect(reply.body.toString()).to.include('/setup.sh | sh');
+  });
+
+  it('answers /healthz with ok', async () => {
+    const reply = await get('/healthz');
+    expect(reply.status).to.equal(200);
+    expect(reply.body.toString().trim()).to.equal('ok');
+  });
+
+  it('substitutes only its own variables into the template, leaving nginx variables alone', () => {
+    expect(nginx.config).not.to.match(/\$\{[A-Z_]+\}|\$(MIRROR_ROOT|LISTEN_PORT|NGINX_STATIC)\b/);
+    expect(nginx.config).to.include('$scheme://$mirror_authority');
+    expect(nginx.config).to.include(`root ${dir};`);
+  });
+});
+
+describe('nginx before the first sync has finished', () => {
+  let dir: string;
+  let nginx: RunningNginx;
+
+  before(async () => {
+    // A first sync in progress on a fresh volume: the worker has made its directories, nothing more.
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'openwrt-mirror-empty-'));
+    await fs.mkdir(path.join(dir, 'releases'));
+    await fs.mkdir(path.join(dir, '.mirror/tmp'), { recursive: true });
+    nginx = await startNginx({ mirrorRoot: dir });
+  });
+
+  after(async () => {
+    await nginx?.stop();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers /distfeeds.conf with 503 and says why', async () => {
+    const reply = await request(`${nginx.url}/distfeeds.conf`);
+    expect(reply.status).to.equal(503);
+    expect(reply.headers['retry-after']).to.equal('300');
+    expect(reply.body.toString()).to.include('no sync has finished yet');
+  });
+
+  it('still shows the landing page and has no status.json yet', async () => {
+    expect((await request(`${nginx.url}/`)).status).to.equal(200);
+    expect((await request(`${nginx.url}/status.json`)).status).to.equal(404);
+  });
+
+  it('answers /healthz without touching the disk, even with no mirror directory at all', async () => {
+    const missing = await startNginx({ mirrorRoot: path.join(dir, 'not-there') });
+    try {
+      const reply = await request(`${missing.url}/healthz`);
+      expect(reply.status).to.equal(200);
+      expect(reply.body.toString()).to.equal('ok\n');
+    } finally {
+      await missing.stop();
+    }
+  });
+});
