@@ -17,12 +17,14 @@ describe('feeds/trusted-keys', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('loads the bundled keys: the OpenWrt 24.10 release key, nothing skipped', async () => {
+  it('loads the bundled keys: the OpenWrt 24.10 usign key and the 25.12 apk key, nothing skipped', async () => {
     const keys = await loadTrustedKeys(BUNDLED_KEYS_DIR);
     expect([...keys.usign.keys()]).to.deep.equal(['d310c6f2833e97f7']);
+    expect([...keys.ecdsa.keys()]).to.deep.equal(['026c4bef63b5dcffaf46115a5f610f76']);
     expect(keys.problems).to.deep.equal([]);
     expect(keys.describe()).to.deep.equal([
       'usign d310c6f2833e97f7 (Public usign key for 24.10 release builds)',
+      'apk 026c4bef63b5dcffaf46115a5f610f76 (openwrt-25.12.pem)',
     ]);
   });
 

@@ -18,6 +18,11 @@ export interface ClosureRequest {
   optional: string[];
   /** Names the firmware provides, never looked up in a feed. Default `['libc', 'kernel']`. */
   provided?: string[];
+  /**
+   * Whether `pkg`, found by name or as a provider, meets `dep`'s version constraint (only asked
+   * for versioned deps). Default `opkgAccepts`; apk feeds pass `apkAccepts` (apk-version.ts).
+   */
+  accepts?: (pkg: PackageRecord, dep: Dependency) => boolean;
 }
 
 export interface SelectedPackage {
@@ -87,7 +92,7 @@ class Universe {
  * equal version whatever the operator (so `<<`/`>>` also match equality): follow opkg, not Debian,
  * because the mirror must hold what opkg would pick. A provider is judged by its own version.
  */
-function accepts(pkg: PackageRecord, dep: Dependency): boolean {
+export function opkgAccepts(pkg: PackageRecord, dep: Dependency): boolean {
   if (dep.op === undefined || dep.version === undefined) return true;
   return compareVersions(pkg.version, dep.version) === 0 || satisfies(pkg.version, dep.op, dep.version);
 }
@@ -95,9 +100,18 @@ function accepts(pkg: PackageRecord, dep: Dependency): boolean {
 const formatConstraint = (dep: Dependency): string | undefined =>
   dep.op !== undefined && dep.version !== undefined ? `${dep.op} ${dep.version}` : undefined;
 
-/** The dependency closure of the required and optional roots over the union of all feeds. */
+/**
+ * The dependency closure of the required and optional roots over the union of all feeds. apk's
+ * install-if is honoured: once the dependencies reach a fixpoint, every package whose every
+ * install-if item is met by the selection joins it (apk would add it on its own), and its
+ * dependencies are closed over in turn, until nothing changes.
+ */
 export function resolveClosure(req: ClosureRequest): ClosureResult {
   const universe = new Universe(req.feeds);
+  const acceptsVersion = req.accepts ?? opkgAccepts;
+  const accepts = (pkg: PackageRecord, dep: Dependency): boolean =>
+    dep.op === undefined || dep.version === undefined || acceptsVersion(pkg, dep);
+  const withInstallIf = universe.all.filter((c) => (c.pkg.installIf?.length ?? 0) > 0);
   const provided = new Set(req.provided ?? DEFAULT_PROVIDED);
   const selected = new Set<Candidate>();
   const missingRequired: string[] = [];
@@ -119,7 +133,22 @@ export function resolveClosure(req: ClosureRequest): ClosureResult {
       if (found.length > 0) found.forEach(take);
       else if (!provided.has(root)) missing.push(root);
     }
-    for (let head = 0; head < queue.length; head++) {
+    // Every package whose every install-if item the selection meets; true when there were any.
+    const takeInstallIf = (): boolean => {
+      const triggered = withInstallIf.filter(
+        (candidate) =>
+          !selected.has(candidate) &&
+          (candidate.pkg.installIf ?? []).every(
+            (dep) =>
+              provided.has(dep.name) ||
+              universe.lookup(dep.name).some((c) => selected.has(c) && accepts(c.pkg, dep)),
+          ),
+      );
+      triggered.forEach(take);
+      return triggered.length > 0;
+    };
+    // When the queue runs dry, install-if may add more: apk installs those on its own.
+    for (let head = 0; head < queue.length || takeInstallIf(); head++) {
       const next = queue[head] as Candidate;
       const { pkg, feed } = next;
       for (const item of pkg.depends) {

@@ -7,6 +7,8 @@ export interface Dependency {
   name: string;
   op?: VersionOp;
   version?: string;
+  /** apk's `~`: `version` is a token-wise prefix to match, with `op`'s direction (see apk-version.ts). */
+  fuzzy?: boolean;
 }
 
 export interface PackageRecord {
@@ -22,4 +24,8 @@ export interface PackageRecord {
   depends: Dependency[][];
   /** Virtual names this package provides (versions stripped). */
   provides: string[];
+  /** apk: installed automatically once every item is installed (conflict items dropped). */
+  installIf?: Dependency[];
+  /** apk: the source package it was built from, e.g. `feeds/base/system/fstools`. */
+  origin?: string;
 }

@@ -69,8 +69,8 @@ export interface DownloadExpectation {
 
 export interface StreamCheck {
   update(chunk: Buffer): void;
-  /** Throws IntegrityError when the bytes are not what was expected. */
-  finish(): void;
+  /** Throws (or rejects with) IntegrityError when the bytes are not what was expected. */
+  finish(): void | Promise<void>;
 }
 
 export interface DownloadResult {
@@ -431,7 +431,7 @@ export class Upstream {
       if (expect.sha256 !== undefined && sha256 !== expect.sha256.toLowerCase()) {
         throw new IntegrityError(file, expect.sha256, sha256, 'sha256');
       }
-      check?.finish();
+      await check?.finish();
       return { bytes, sha256 };
     } catch (error) {
       await rm(dest, { force: true });
