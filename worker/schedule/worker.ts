@@ -2,11 +2,15 @@
  * `openwrt-mirror worker`: sync on start (SYNC_ON_START), then on SYNC_SCHEDULE in TZ, until SIGTERM.
  * A tick that arrives while a sync runs is logged and skipped; SYNC_JITTER spreads a fleet of mirrors
  * over a few seconds; a stop aborts downloads in flight and leaves the served tree as it was.
+ * Nothing a sync throws ends the worker: it is logged and the schedule goes on.
  */
 import cron from 'node-cron';
 import type { Config } from '../config.js';
 import { AbortedError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { acquireLock } from '../publish/lock.js';
+import { MirrorDir } from '../publish/mirror-dir.js';
+import { readStatus, writeStatus } from '../status/status-file.js';
 import { runSync, type SyncOptions, type SyncResult } from '../sync/run.js';
 
 export interface WorkerOptions {
@@ -19,6 +23,14 @@ export interface WorkerOptions {
   random?: () => number;
 }
 
+type Reason = 'start' | 'schedule';
+
+/**
+ * A timer that fires late (a busy host, a throttled container) still runs the tick within this
+ * margin; node-cron's default of 1 s would silently drop a nightly sync.
+ */
+const MISSED_TICK_TOLERANCE_MS = 60_000;
+
 export async function runWorker(config: Config, options: WorkerOptions): Promise<number> {
   const { logger } = options;
   const sync = options.sync ?? runSync;
@@ -26,30 +38,39 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   const stopping = new AbortController();
   cron.setLogger({
     info: (message) => logger.debug(message),
-    warn: (message) => logger.warn(message),
+    warn: (message) => logger.warn(message, { phase: 'schedule' }),
     error: (message) => logger.error(message),
     debug: (message) => logger.debug(message),
   });
 
-  let running: Promise<void> | undefined;
-  const task = cron.createTask(config.schedule, () => trigger('schedule'), {
+  let running: { since: Date; done: Promise<void> } | undefined;
+  const task = cron.createTask(config.schedule, ({ date }) => trigger('schedule', date), {
     timezone: config.timezone,
     name: 'openwrt-mirror-sync',
+    missedExecutionTolerance: MISSED_TICK_TOLERANCE_MS,
   });
   const nextRun = () => task.getNextRun() ?? undefined;
 
-  function trigger(reason: 'start' | 'schedule'): void {
+  function trigger(reason: Reason, tick = new Date()): void {
     if (stopping.signal.aborted) return;
     if (running) {
-      logger.warn(`scheduled sync skipped: the previous sync is still running`, { phase: 'schedule' });
+      logger.warn(
+        `scheduled sync of ${tick.toISOString()} skipped: the sync started at ${running.since.toISOString()} is still running`,
+        { phase: 'schedule', skipped: tick.toISOString() },
+      );
       return;
     }
-    running = runOne(reason).finally(() => {
-      running = undefined;
-    });
+    const done = runOne(reason)
+      .catch((error: unknown) => {
+        logger.error(asError(error));
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    running = { since: new Date(), done };
   }
 
-  async function runOne(reason: 'start' | 'schedule'): Promise<void> {
+  async function runOne(reason: Reason): Promise<void> {
     const delayMs = config.jitterSeconds > 0 ? Math.round(random() * config.jitterSeconds * 1000) : 0;
     if (delayMs > 0) {
       logger.info(`sync (${reason}) starts in ${(delayMs / 1000).toFixed(1)} s (SYNC_JITTER)`, {
@@ -66,8 +87,10 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
         logger.warn('sync stopped; the tree served before stays served', { phase: 'schedule' });
         return;
       }
-      logger.error(error as Error);
+      logger.error(asError(error));
     }
+    // A long sync may have outlived the tick it was started for.
+    await recordNextRun(nextRun());
     logNext();
   }
 
@@ -75,41 +98,76 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     const next = nextRun();
     logger.info(
       `next sync at ${next ? next.toISOString() : 'never'} (${config.schedule}, ${config.timezone})`,
-      {
-        phase: 'schedule',
-        nextRunAt: next?.toISOString(),
-      },
+      { phase: 'schedule', nextRunAt: next?.toISOString() },
     );
   }
 
-  const stopped = new Promise<string>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => resolve(signal);
-    if (options.handleSignals ?? true) {
-      process.once('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
+  /** status.json (and the metrics beside it) say when the next run is; never fails the worker. */
+  async function recordNextRun(next: Date | undefined): Promise<void> {
+    try {
+      await writeNextRun(config.mirrorDir, next);
+    } catch (error) {
+      logger.warn(`could not record the next run in status.json: ${asError(error).message}`, {
+        phase: 'schedule',
+      });
     }
-    options.signal?.addEventListener('abort', () => resolve('stop'), { once: true });
-    if (options.signal?.aborted) resolve('stop');
+  }
+
+  let stop: (why: string) => void = () => {};
+  const stopped = new Promise<string>((resolve) => {
+    stop = resolve;
   });
+  const onSignal = (signal: NodeJS.Signals) => stop(signal);
+  if (options.handleSignals ?? true) {
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+  options.signal?.addEventListener('abort', () => stop('stop'), { once: true });
+  if (options.signal?.aborted) stop('stop');
 
   await task.start();
   logger.info(
     `worker started: ${config.version} ${config.target}, schedule "${config.schedule}" in ${config.timezone}`,
-    {
-      phase: 'schedule',
-    },
+    { phase: 'schedule' },
   );
+  await recordNextRun(nextRun());
   if (config.syncOnStart) trigger('start');
   else logNext();
 
   const why = await stopped;
+  // A second signal finds no listener and ends the process the hard way.
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
   logger.info(`${why}: stopping`, { phase: 'schedule' });
   await task.stop();
   await task.destroy();
   stopping.abort(new AbortedError(`stopped by ${why}`));
-  await running;
+  await running?.done;
+  await recordNextRun(undefined);
   logger.info('worker stopped', { phase: 'schedule' });
   return 0;
+}
+
+/**
+ * Rewrites status.json's `nextRunAt` (undefined: no run scheduled). Skipped before the first sync,
+ * which writes the file, and while another process syncs: the lock guards the read-modify-write.
+ */
+async function writeNextRun(mirrorDir: string, next: Date | undefined): Promise<void> {
+  const dir = new MirrorDir(mirrorDir);
+  const nextRunAt = next?.toISOString();
+  const before = await readStatus(dir.root);
+  if (!before || before.nextRunAt === nextRunAt) return;
+  const lock = await acquireLock(dir.lockFile);
+  try {
+    const status = await readStatus(dir.root);
+    if (status) await writeStatus(dir, { ...status, nextRunAt });
+  } finally {
+    await lock.release();
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 /** Resolves true after `ms`, or false as soon as `signal` aborts. */

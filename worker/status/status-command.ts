@@ -1,70 +1,118 @@
 /** `openwrt-mirror status` and `openwrt-mirror distfeeds`: read what the last sync wrote. */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { formatBytes } from '../sync/download.js';
 import { renderDistfeeds } from './distfeeds.js';
-import { readStatus, type StatusFile } from './status-file.js';
+import { readStatus, STATUS_FILE, type StatusFile } from './status-file.js';
+
+/** Failures and warnings beyond this many are counted, not listed; `--json` has them all. */
+const LISTED = 20;
 
 export async function statusCommand(
   config: Config,
   options: { json: boolean; stdout: NodeJS.WritableStream },
 ): Promise<number> {
-  const status = await readStatus(config.mirrorDir);
+  const file = path.join(config.mirrorDir, STATUS_FILE);
+  const raw = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
   if (options.json) {
-    options.stdout.write(`${JSON.stringify(status ?? null, null, 2)}\n`);
+    // The file's own bytes, so a script sees exactly what nginx serves; `null` before the first sync.
+    options.stdout.write(raw ?? 'null\n');
     return 0;
+  }
+  let status: StatusFile | undefined;
+  try {
+    status = raw === undefined ? undefined : (JSON.parse(raw) as StatusFile);
+  } catch (error) {
+    throw new Error(`${file} is not valid JSON (${(error as Error).message})`);
   }
   options.stdout.write(renderStatus(config, status));
   return 0;
 }
 
+/** What `status` prints for people: the seed's repo-status lines first, then feeds, last and next run. */
 export function renderStatus(config: Config, status: StatusFile | undefined): string {
   const lines: string[] = [];
-  const row = (label: string, value: string) => lines.push(`${label.padEnd(14)}${value}`);
+  const row = (label: string, value: string) => lines.push(`${label.padEnd(17)}${value}`.trimEnd());
   row('location', config.mirrorDir);
   if (!status) {
     row('state', 'nothing mirrored yet: run `openwrt-mirror sync` or start the worker');
     return `${lines.join('\n')}\n`;
   }
   const { mirror, served, lastRun } = status;
+  row('total size', `${formatBytes(served.bytes)} in ${served.files} files`);
+  row('packages cached', `${served.packages} in ${status.feeds.length} feeds`);
+  row('images cached', String(served.images));
   row(
     'release',
-    `${mirror.release} ${mirror.target}${mirror.arch ? ` (${mirror.arch})` : ''}, ${mirror.mode} mode`,
+    `${mirror.release} ${mirror.target}${mirror.arch ? ` (${mirror.arch})` : ''}, ${mirror.format}, ${mirror.mode} mode`,
   );
-  row('upstream', mirror.upstream);
-  row('total size', `${formatBytes(served.bytes)} in ${served.files} files`);
-  row('packages', `${served.packages} cached in ${status.feeds.length} feeds`);
-  row('images', `${served.images} cached`);
+  if (mirror.upstream) row('upstream', mirror.upstream);
+  if (mirror.generation) row('generation', mirror.generation);
+  if (served.files === 0) row('state', 'nothing served yet: the last sync did not publish');
+
   if (status.feeds.length > 0) {
-    lines.push('feeds');
+    lines.push('', 'feeds');
     for (const feed of status.feeds) {
+      const run = lastRun.feeds.find((f) => f.name === feed.name);
+      const fetched =
+        run && (run.downloaded > 0 || run.failed > 0)
+          ? `, last sync: ${run.downloaded} downloaded, ${run.failed} failed`
+          : '';
       lines.push(
-        `  ${feed.distName.padEnd(20)}${String(feed.packages).padStart(6)} packages ${formatBytes(feed.bytes).padStart(9)}  ${feed.state}`,
+        `  ${feed.distName.padEnd(20)}${String(feed.packages).padStart(6)} packages ${formatBytes(feed.bytes).padStart(9)}  ${feed.state}${fetched}`,
       );
     }
   }
-  for (const image of status.images) lines.push(`  ${image.path} (${formatBytes(image.bytes)})`);
-  const duration = lastRun.durationMs === undefined ? '' : ` (${(lastRun.durationMs / 1000).toFixed(1)} s)`;
+  if (status.images.length > 0) {
+    lines.push('', 'images');
+    for (const image of status.images) lines.push(`  ${image.path} (${formatBytes(image.bytes)})`);
+  }
+
+  lines.push('');
+  row('last sync', `${lastRun.startedAt} → ${lastRun.finishedAt ?? 'not finished'}`);
+  row('result', lastRun.result ?? 'unknown (the sync did not finish)');
+  if (lastRun.durationMs !== undefined) row('duration', formatDuration(lastRun.durationMs));
   row(
-    'last sync',
-    `${lastRun.startedAt} → ${lastRun.finishedAt ?? 'running'}${duration}: ${lastRun.result ?? 'running'}`,
+    'files',
+    `${lastRun.planned} planned: ${lastRun.downloaded} downloaded (${formatBytes(lastRun.bytes)}), ${lastRun.skipped} already there, ${lastRun.failed} failed`,
   );
-  row(
-    '',
-    `${lastRun.planned} planned, ${lastRun.downloaded} downloaded (${formatBytes(lastRun.bytes)}), ${lastRun.skipped} already there, ${lastRun.failed} failed`,
-  );
-  row('last success', status.lastSuccessAt ?? 'never');
-  for (const failure of lastRun.failures) {
+  if (lastRun.upstream) {
+    const errors = Object.entries(lastRun.upstream.errors)
+      .filter(([, count]) => count > 0)
+      .map(([kind, count]) => `${count} ${kind}`);
     row(
-      'failed',
-      `${[failure.feed, failure.package, failure.file].filter(Boolean).join(' ')}: ${failure.reason}`,
+      'upstream',
+      `${lastRun.upstream.requests} requests, ${lastRun.upstream.retries} retries${errors.length > 0 ? `, errors: ${errors.join(', ')}` : ''}`,
     );
   }
-  for (const warning of lastRun.warnings.slice(0, 20)) row('warning', warning);
-  if (lastRun.warnings.length > 20)
-    row('', `… and ${lastRun.warnings.length - 20} more warnings (status --json)`);
-  row('next run', status.nextRunAt ?? 'not scheduled (no worker running)');
+  listed(
+    'failures',
+    lastRun.failures.map((f) => `${[f.feed, f.package, f.file].filter(Boolean).join(' ')}: ${f.reason}`),
+  );
+  listed('warnings', lastRun.warnings);
+  row('last success', status.lastSuccessAt ?? 'never');
+  row('next run', status.nextRunAt ?? 'none scheduled (the worker is not running)');
   return `${lines.join('\n')}\n`;
+
+  function listed(label: string, items: string[]): void {
+    if (items.length === 0) return;
+    row(label, String(items.length));
+    for (const item of items.slice(0, LISTED)) lines.push(`  ${item}`);
+    if (items.length > LISTED) lines.push(`  … and ${items.length - LISTED} more (status --json)`);
+  }
+}
+
+function formatDuration(ms: number): string {
+  const seconds = ms / 1000;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
 export async function distfeedsCommand(

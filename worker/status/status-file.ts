@@ -1,12 +1,13 @@
 /**
  * MIRROR_DIR/status.json: what is served and how the last run went. Written atomically at the end of
- * every sync; read by `openwrt-mirror status`, the landing page and monitoring. Shape: docs/architecture.md.
+ * every sync; read by `openwrt-mirror status`, the landing page and monitoring. Shape: docs/status.md.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Manifest } from '../publish/generation.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { Failure, FeedOutcome, SyncReport } from '../sync/report.js';
+import { writeMetrics } from './metrics.js';
 
 export interface StatusFeed {
   name: string;
@@ -44,6 +45,8 @@ export interface StatusFile {
     failures: Failure[];
     warnings: string[];
     feeds: SyncReport['feeds'];
+    /** What the upstream saw of this run; absent when it ended before the first request. */
+    upstream?: { requests: number; retries: number; errors: Record<string, number> };
   };
   lastSuccessAt?: string;
   nextRunAt?: string;
@@ -119,6 +122,11 @@ export function buildStatus(input: {
       failures: report.failures,
       warnings: report.warnings,
       feeds: report.feeds,
+      upstream: report.upstream && {
+        requests: report.upstream.requests,
+        retries: report.upstream.retries,
+        errors: { ...report.upstream.errors },
+      },
     },
     lastSuccessAt: input.lastSuccessAt,
     nextRunAt: input.nextRunAt?.toISOString(),
@@ -136,6 +144,8 @@ export function isImageFile(file: string): boolean {
 
 export async function writeStatus(dir: MirrorDir, status: StatusFile): Promise<void> {
   await dir.writeAtomic(STATUS_FILE, `${JSON.stringify(status, null, 2)}\n`);
+  // Both files always describe the same run.
+  await writeMetrics(dir, status);
 }
 
 export async function readStatus(root: string): Promise<StatusFile | undefined> {

@@ -1,0 +1,73 @@
+import { expect } from 'chai';
+import { LAB_REQUIRED } from './helpers/openwrt-tree.js';
+import { runCli } from './helpers/spawn-cli.js';
+import { createHarness, type Harness } from './helpers/sync-harness.js';
+
+describe('command line', function () {
+  this.timeout(60_000);
+  let h: Harness | undefined;
+
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('a bad configuration value: exit 2 and one line naming the variable', async () => {
+    const cases: [string, string][] = [
+      ['MIRROR_MODE', 'bogus'],
+      ['RATE_LIMIT', '0'],
+      ['SYNC_SCHEDULE', 'nope'],
+      ['UPSTREAM_URL', 'notaurl'],
+    ];
+    const runs = await Promise.all(
+      cases.map(([name, value]) => runCli(['sync'], { MIRROR_DIR: '/nonexistent/mirror', [name]: value })),
+    );
+    runs.forEach(({ code, stdout, stderr }, i) => {
+      const [name, value] = cases[i] as [string, string];
+      const output = `${stdout}${stderr}`;
+      expect(code, `${name}=${value}: ${output}`).to.equal(2);
+      expect(output.trimEnd().split('\n'), output).to.have.length(1);
+      expect(output).to.contain(name).and.contain(value);
+    });
+  });
+
+  it('an unknown command: exit 2 and the usage', async () => {
+    const { code, stdout, stderr } = await runCli(['frobnicate'], {});
+    expect(code).to.equal(2);
+    expect(stderr).to.contain('frobnicate').and.contain('usage: openwrt-mirror');
+    expect(stdout).to.equal('');
+  });
+
+  it('sync: exit 0 against a good upstream; then distfeeds prints the seven feeds in distfeeds.conf order', async () => {
+    h = await createHarness();
+    const sync = await runCli(['sync'], h.env);
+    expect(sync.code, sync.stdout + sync.stderr).to.equal(0);
+    expect(sync.stdout).to.match(/sync success/);
+
+    const distfeeds = await runCli(['distfeeds', '--url', 'http://10.1.2.3:8080'], h.env);
+    expect(distfeeds.code, distfeeds.stderr).to.equal(0);
+    const lines = distfeeds.stdout.trimEnd().split('\n');
+    expect(lines.map((line) => line.split(' ')[1])).to.deep.equal([
+      'openwrt_core',
+      'openwrt_base',
+      'openwrt_kmods',
+      'openwrt_luci',
+      'openwrt_packages',
+      'openwrt_routing',
+      'openwrt_telephony',
+    ]);
+    expect(lines).to.deep.equal(
+      h.tree.feeds.map((feed) => `src/gz ${feed.distName} http://10.1.2.3:8080/${feed.dir}`),
+    );
+  });
+
+  it('sync: exit 1 naming the required package that no feed has', async () => {
+    h = await createHarness();
+    const { code, stdout, stderr } = await runCli(['sync'], {
+      ...h.env,
+      REQUIRED_PACKAGES: [...LAB_REQUIRED, 'no-such-package'].join(','),
+    });
+    expect(code).to.equal(1);
+    expect(stdout + stderr).to.contain('no-such-package');
+  });
+});

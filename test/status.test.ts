@@ -1,0 +1,103 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { expect } from 'chai';
+import { statusCommand } from '../worker/status/status-command.js';
+import { formatBytes } from '../worker/sync/download.js';
+import { LAB_REQUIRED, labClosure } from './helpers/openwrt-tree.js';
+import { createHarness, type Harness } from './helpers/sync-harness.js';
+
+/** Runs `openwrt-mirror status [--json]` in process; returns what it printed and its exit code. */
+async function status(h: Harness, json = false): Promise<{ code: number; out: string }> {
+  let out = '';
+  const stdout = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      out += chunk.toString();
+      done();
+    },
+  });
+  const code = await statusCommand(h.config(), { json, stdout });
+  return { code, out };
+}
+
+/** The value printed after a label such as `total size`. */
+function row(out: string, label: string): string | undefined {
+  const line = out.split('\n').find((l) => l.startsWith(`${label} `));
+  return line?.slice(label.length).trim();
+}
+
+describe('status', function () {
+  this.timeout(60_000);
+  let h: Harness;
+
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  it('before any sync says nothing is mirrored yet; --json prints null', async () => {
+    h = await createHarness();
+    const people = await status(h);
+    expect(people.code).to.equal(0);
+    expect(row(people.out, 'location')).to.equal(h.mirrorDir);
+    expect(people.out).to.match(/nothing mirrored yet/);
+    const machine = await status(h, true);
+    expect(machine.code).to.equal(0);
+    expect(JSON.parse(machine.out)).to.equal(null);
+  });
+
+  it('after a sync shows location, total size, counts per feed, the last sync and the next run', async () => {
+    h = await createHarness();
+    const nextRunAt = new Date(Date.now() + 3_600_000);
+    expect((await h.sync({}, { nextRunAt })).exitCode).to.equal(0);
+    const { code, out } = await status(h);
+    expect(code).to.equal(0);
+
+    const closure = labClosure(h.tree);
+    const images = h.tree.images.filter((image) => image.device === 'dlink_dir-1960-a1');
+    let bytes = 0;
+    for (const [upstreamPath, data] of h.tree.files) {
+      const served = await fs.stat(path.join(h.mirrorDir, upstreamPath)).catch(() => undefined);
+      if (served) bytes += data.length;
+    }
+    expect(row(out, 'location')).to.equal(h.mirrorDir);
+    expect(row(out, 'total size')).to.match(new RegExp(`^${formatBytes(bytes)} in \\d+ files$`));
+    expect(row(out, 'packages cached')).to.equal(`${closure.size} in 7 feeds`);
+    expect(row(out, 'images cached')).to.equal(String(images.length));
+    for (const feed of h.tree.feeds) {
+      const packages = [...closure].filter((p) => path.posix.dirname(p) === feed.dir).length;
+      expect(out, feed.distName).to.match(new RegExp(`^  ${feed.distName} +${packages} packages `, 'm'));
+    }
+    for (const image of images) expect(out).to.contain(image.path);
+    expect(row(out, 'result')).to.equal('success');
+    expect(row(out, 'last sync')).to.match(/^\d{4}-\d\d-\d\dT[\d:.]+Z → \d{4}-\d\d-\d\dT[\d:.]+Z$/);
+    expect(row(out, 'duration')).to.match(/^\d+\.\d s$/);
+    expect(row(out, 'files')).to.match(new RegExp(`^${closure.size + images.length} planned: `));
+    expect(row(out, 'next run')).to.equal(nextRunAt.toISOString());
+  });
+
+  it('lists each failure with its reason', async () => {
+    h = await createHarness();
+    const missing = [...labClosure(h.tree)][5] as string;
+    h.upstream.fault({ match: missing, kind: '404' });
+    expect(
+      (await h.sync({ REQUIRED_PACKAGES: [...LAB_REQUIRED, 'no-such-package'].join(',') })).exitCode,
+    ).to.equal(1);
+    const { out } = await status(h);
+    expect(row(out, 'result')).to.equal('partial');
+    expect(row(out, 'failures')).to.equal('2');
+    expect(out).to.match(
+      new RegExp(`^  .*${path.posix.basename(missing).replace(/[.+]/g, '\\$&')}.*: .*404`, 'm'),
+    );
+    expect(out).to.match(/^ {2}.*no-such-package.*: /m);
+    expect(row(out, 'next run')).to.match(/none scheduled/);
+  });
+
+  it('--json prints exactly MIRROR_DIR/status.json', async () => {
+    h = await createHarness();
+    expect((await h.sync({}, { nextRunAt: new Date(Date.now() + 60_000) })).exitCode).to.equal(0);
+    const { code, out } = await status(h, true);
+    expect(code).to.equal(0);
+    expect(out).to.equal(await fs.readFile(path.join(h.mirrorDir, 'status.json'), 'utf8'));
+    expect(JSON.parse(out).schema).to.equal(1);
+  });
+});

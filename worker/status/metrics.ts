@@ -1,0 +1,157 @@
+/**
+ * MIRROR_DIR/metrics: status.json as Prometheus text (exposition format 0.0.4), served by nginx at
+ * /metrics. Rendered from the status alone, so the worker can refresh the next-run time without a
+ * sync. Per-run numbers are gauges, not counters: each run starts from zero, and `rate()` over a
+ * counter that resets every night would mislead.
+ */
+import type { UpstreamFaultKind } from '../errors.js';
+import type { MirrorDir } from '../publish/mirror-dir.js';
+import type { StatusFile } from './status-file.js';
+
+export const METRICS_FILE = 'metrics';
+
+const PREFIX = 'openwrt_mirror_';
+const RESULTS = ['success', 'partial', 'failed'] as const;
+const OUTCOMES = ['downloaded', 'skipped', 'failed'] as const;
+const UPSTREAM_ERROR_KINDS: readonly UpstreamFaultKind[] = [
+  'http',
+  'network',
+  'timeout',
+  'short-body',
+  'integrity',
+  'aborted',
+];
+
+type Labels = Record<string, string | undefined>;
+
+interface Sample {
+  labels?: Labels;
+  value: number;
+}
+
+export function renderMetrics(status: StatusFile): string {
+  const { mirror, served, lastRun } = status;
+  const out: string[] = [];
+  const gauge = (name: string, help: string, samples: Sample | Sample[]) => {
+    out.push(`# HELP ${PREFIX}${name} ${escapeHelp(help)}`, `# TYPE ${PREFIX}${name} gauge`);
+    for (const sample of Array.isArray(samples) ? samples : [samples]) {
+      out.push(`${PREFIX}${name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
+    }
+  };
+
+  gauge('info', 'What this mirror serves; always 1.', {
+    labels: {
+      release: mirror.release,
+      target: mirror.target,
+      arch: mirror.arch,
+      format: mirror.format,
+      mode: mirror.mode,
+      upstream: mirror.upstream,
+      generation: mirror.generation,
+    },
+    value: 1,
+  });
+  gauge(
+    'last_success_timestamp_seconds',
+    'When the last sync that had no failure finished (Unix time); 0 when none has yet.',
+    { value: seconds(status.lastSuccessAt) ?? 0 },
+  );
+  gauge('last_run_start_timestamp_seconds', 'When the last sync started (Unix time).', {
+    value: seconds(lastRun.startedAt) ?? Number.NaN,
+  });
+  const finished = seconds(lastRun.finishedAt);
+  if (finished !== undefined) {
+    gauge('last_run_end_timestamp_seconds', 'When the last sync finished (Unix time).', { value: finished });
+  }
+  if (lastRun.durationMs !== undefined) {
+    gauge('last_run_duration_seconds', 'How long the last sync took.', { value: lastRun.durationMs / 1000 });
+  }
+  gauge(
+    'last_run_result',
+    'The result of the last sync: 1 for the label that applies, 0 for the others.',
+    RESULTS.map((result) => ({ labels: { result }, value: lastRun.result === result ? 1 : 0 })),
+  );
+  gauge('last_run_planned_files', 'Package and image files the last sync wanted served.', {
+    value: lastRun.planned,
+  });
+  gauge(
+    'last_run_files',
+    'Files of the last sync by outcome: downloaded, skipped (already verified in the pool), failed.',
+    OUTCOMES.map((outcome) => ({ labels: { outcome }, value: lastRun[outcome] })),
+  );
+  gauge('last_run_downloaded_bytes', 'Bytes of the files the last sync downloaded and verified.', {
+    value: lastRun.bytes,
+  });
+  gauge('last_run_failures', 'Failures the last sync reported (status.json lastRun.failures).', {
+    value: lastRun.failures.length,
+  });
+  gauge('last_run_warnings', 'Warnings the last sync reported (status.json lastRun.warnings).', {
+    value: lastRun.warnings.length,
+  });
+  const upstream = lastRun.upstream;
+  gauge('last_run_upstream_requests', 'HTTP requests the last sync sent upstream, retries included.', {
+    value: upstream?.requests ?? 0,
+  });
+  gauge('last_run_upstream_retries', 'Retries the last sync needed.', { value: upstream?.retries ?? 0 });
+  gauge(
+    'last_run_upstream_errors',
+    'Failed upstream attempts of the last sync by kind, the retried ones included.',
+    UPSTREAM_ERROR_KINDS.map((kind) => ({ labels: { kind }, value: upstream?.errors[kind] ?? 0 })),
+  );
+  gauge('feeds', 'Package feeds served.', { value: status.feeds.length });
+  gauge(
+    'feed_packages',
+    'Package files served per feed.',
+    status.feeds.map((feed) => ({ labels: { feed: feed.distName }, value: feed.packages })),
+  );
+  gauge(
+    'feed_bytes',
+    'Bytes of the package files served per feed.',
+    status.feeds.map((feed) => ({ labels: { feed: feed.distName }, value: feed.bytes })),
+  );
+  gauge('served_packages', 'Package files served, all feeds.', { value: served.packages });
+  gauge('images', 'Firmware images served.', { value: served.images });
+  gauge('served_files', 'Files served: indexes, packages, images, checksums.', { value: served.files });
+  gauge('served_bytes', 'Bytes of every file served.', { value: served.bytes });
+  const next = seconds(status.nextRunAt);
+  if (next !== undefined) {
+    gauge('next_run_timestamp_seconds', 'When the worker runs the next scheduled sync (Unix time).', {
+      value: next,
+    });
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export async function writeMetrics(dir: MirrorDir, status: StatusFile): Promise<void> {
+  await dir.writeAtomic(METRICS_FILE, renderMetrics(status));
+}
+
+function seconds(iso: string | undefined): number | undefined {
+  if (iso === undefined) return undefined;
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? undefined : ms / 1000;
+}
+
+function formatLabels(labels: Labels | undefined): string {
+  const pairs = Object.entries(labels ?? {}).filter(
+    (entry): entry is [string, string] => entry[1] !== undefined,
+  );
+  if (pairs.length === 0) return '';
+  return `{${pairs.map(([name, value]) => `${name}="${escapeLabel(value)}"`).join(',')}}`;
+}
+
+/** Label values escape backslash, double quote and line feed (exposition format 0.0.4). */
+export function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function escapeHelp(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Number.POSITIVE_INFINITY) return '+Inf';
+  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
+  return String(value);
+}
