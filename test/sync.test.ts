@@ -56,6 +56,11 @@ describe('sync', function () {
         ).to.equal(true);
       }
     }
+    // Each distinct file is fetched once, also the kernel modules that core and kmods both list.
+    const fetched = h.upstream.requests.filter((r) => isPackageRequest(r.path));
+    const distinct = new Set([...expected].map((p) => sha256(h.tree.files.get(p) as Buffer)));
+    expect(distinct.size).to.be.lessThan(expected.size);
+    expect(fetched.length).to.equal(distinct.size);
     // Selective: nothing outside the closure.
     const servedPackages = (await listFiles(h.mirrorDir, 'releases')).filter((p) => p.endsWith('.ipk'));
     expect(servedPackages.sort()).to.deep.equal([...expected].sort());
@@ -124,12 +129,28 @@ describe('sync', function () {
     const second = await h.sync({}, { now });
     expect(second.exitCode).to.equal(0);
     const fetched = h.upstream.requests.filter((r) => isPackageRequest(r.path)).map((r) => r.path);
-    expect(fetched.sort()).to.deep.equal([...newClosure].filter((p) => !oldClosure.has(p)).sort());
+    const newBytes = new Set(
+      [...newClosure].filter((p) => !oldClosure.has(p)).map((p) => sha256(h.tree.files.get(p) as Buffer)),
+    );
+    expect(fetched.map((p) => sha256(h.tree.files.get(p) as Buffer)).sort()).to.deep.equal(
+      [...newBytes].sort(),
+    );
     for (const p of newClosure)
       expect(await fs.stat(path.join(h.mirrorDir, p)).catch(() => undefined), p).to.exist;
     // Within the grace period a node holding the old index still finds the old files.
     for (const p of replaced)
       expect(await fs.stat(path.join(h.mirrorDir, p)).catch(() => undefined), p).to.exist;
+
+    // verify covers files kept for the grace period too: they are not in any current index.
+    const graceFile = path.join(h.mirrorDir, replaced[0] as string);
+    const bytes = await fs.readFile(graceFile);
+    await fs.writeFile(
+      graceFile,
+      Buffer.concat([bytes.subarray(0, -1), Buffer.from([(bytes.at(-1) ?? 0) ^ 1])]),
+    );
+    const { problems } = await verifyMirror(h.config());
+    expect(problems.some((p) => p.includes(path.basename(replaced[0] as string)) && /verified as/.test(p))).to
+      .be.true;
 
     clock = new Date('2026-11-28T04:00:00Z');
     expect((await h.sync({}, { now })).exitCode).to.equal(0);
@@ -204,6 +225,66 @@ describe('sync', function () {
     expect(status?.lastRun.result).to.equal('partial');
     expect(status?.lastRun.failures.some((f) => broken.endsWith(f.file ?? '\0'))).to.be.true;
     expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
+
+    // Once the upstream serves the file right, the next run catches up: the kept feed is not stuck.
+    h.upstream.clearFaults();
+    expect((await h.sync()).exitCode).to.equal(0);
+    const caughtUp = await fs.readFile(path.join(h.mirrorDir, feed?.dir ?? '', 'Packages'));
+    expect(caughtUp.equals(h.tree.files.get(`${feed?.dir}/Packages`) as Buffer)).to.be.true;
+    expect(await fs.stat(path.join(h.mirrorDir, broken)).catch(() => undefined)).to.exist;
+  });
+
+  it('on a first sync, a feed missing a file it needs is not served at all; the other feeds are', async () => {
+    h = await createHarness();
+    const needed = [...labClosure(h.tree)].find((p) =>
+      p.includes('/packages/mipsel_24kc/routing/'),
+    ) as string;
+    h.upstream.fault({ match: needed, kind: '404' });
+    const { exitCode, report } = await h.sync();
+    expect(exitCode).to.equal(1);
+    const routing = h.tree.feeds.find((f) => f.name === 'routing');
+    expect(report.feeds.find((f) => f.name === 'routing')?.state).to.equal('failed');
+    expect(
+      await fs.stat(path.join(h.mirrorDir, routing?.dir ?? '', 'Packages')).catch(() => undefined),
+    ).to.equal(undefined);
+    const base = h.tree.feeds.find((f) => f.name === 'base');
+    expect(await fs.stat(path.join(h.mirrorDir, base?.dir ?? '', 'Packages'))).to.exist;
+    const distfeeds = await fs.readFile(path.join(h.mirrorDir, 'distfeeds.conf'), 'utf8');
+    expect(distfeeds).to.contain('openwrt_base').and.not.contain('openwrt_routing');
+  });
+
+  it('images that fail keep the previous images with the profiles.json and sums that describe them, until they verify', async () => {
+    h = await createHarness();
+    expect((await h.sync()).exitCode).to.equal(0);
+    const profilesPath = `${h.tree.targetDir}/profiles.json`;
+    const before = await fs.readFile(path.join(h.mirrorDir, profilesPath));
+    // The upstream rebuilds the image: new bytes, new hash in profiles.json and sha256sums; the CDN serves junk.
+    const image = h.tree.images.find((i) => i.device === 'dlink_dir-1960-a1' && i.type === 'sysupgrade');
+    const rebuilt = Buffer.concat([h.tree.files.get(image?.path ?? '') as Buffer, Buffer.from('rebuilt')]);
+    const newSha = createHash('sha256').update(rebuilt).digest('hex');
+    const profiles = (h.tree.files.get(profilesPath) as Buffer)
+      .toString()
+      .replaceAll(image?.sha256 ?? '', newSha);
+    const sumsPath = `${h.tree.targetDir}/sha256sums`;
+    const sums = Buffer.from(
+      (h.tree.files.get(sumsPath) as Buffer).toString().replaceAll(image?.sha256 ?? '', newSha),
+    );
+    h.upstream.files.set(profilesPath, Buffer.from(profiles));
+    h.upstream.files.set(sumsPath, sums);
+    h.upstream.files.set(`${sumsPath}.sig`, Buffer.from(h.signer.sign(sums)));
+    h.upstream.files.set(image?.path ?? '', rebuilt);
+    h.upstream.fault({ match: image?.path ?? '', kind: 'corrupt' });
+
+    const failing = await h.sync();
+    expect(failing.exitCode).to.equal(1);
+    expect((await fs.readFile(path.join(h.mirrorDir, profilesPath))).equals(before)).to.be.true;
+    expect(sha256(await fs.readFile(path.join(h.mirrorDir, image?.path ?? '')))).to.equal(image?.sha256);
+    expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
+
+    h.upstream.clearFaults();
+    expect((await h.sync()).exitCode).to.equal(0);
+    expect((await fs.readFile(path.join(h.mirrorDir, profilesPath))).toString()).to.equal(profiles);
+    expect(sha256(await fs.readFile(path.join(h.mirrorDir, image?.path ?? '')))).to.equal(newSha);
   });
 
   it('refuses an index whose signature does not verify and keeps serving the last good one', async () => {

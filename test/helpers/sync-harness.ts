@@ -87,3 +87,14 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
 export function releaseRelative(tree: ReleaseTree, upstreamPath: string): string {
   return upstreamPath.slice(tree.releaseDir.length + 1);
 }
+
+/** How many different contents `paths` hold: the mirror fetches identical bytes (kmods in core and kmods) once. */
+export function distinctContents(tree: ReleaseTree, paths: Iterable<string>): number {
+  return new Set([...paths].map((p) => tree.files.get(p)?.toString('base64'))).size;
+}
+
+/** The paths among `paths` that hold the same bytes as `file`, itself included. */
+export function sameBytes(tree: ReleaseTree, paths: Iterable<string>, file: string): string[] {
+  const bytes = tree.files.get(file);
+  return [...paths].filter((p) => bytes !== undefined && tree.files.get(p)?.equals(bytes));
+}

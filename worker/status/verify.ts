@@ -1,7 +1,8 @@
 /**
  * `openwrt-mirror verify`: re-checks what nodes are served right now, from the served tree itself —
- * every index's signature, Packages.gz against Packages, every package file against its index entry,
- * every image against the signed sha256sums. Exit 1 on any mismatch, naming the file.
+ * every served file against the hash it was verified with (its pool name: this covers files kept for
+ * the grace period too), every index's signature, Packages.gz against Packages, every package file
+ * against its index entry, every image against the signed sha256sums. Exit 1 on any mismatch.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -14,7 +15,7 @@ import { parseSha256Sums } from '../feeds/profiles.js';
 import { loadTrustedKeys, type TrustedKeys } from '../feeds/trusted-keys.js';
 import { verifyUsign } from '../feeds/usign.js';
 import type { Logger } from '../log.js';
-import { currentGeneration, generationDir } from '../publish/generation.js';
+import { currentGeneration, generationDir, readGenerationFiles } from '../publish/generation.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
 
 export interface VerifyResult {
@@ -44,29 +45,70 @@ export async function verifyMirror(config: Config): Promise<VerifyResult> {
   const root = generationDir(dir, generation);
   const keys = await loadTrustedKeys(config.keysDir);
   const result: VerifyResult = { checked: 0, problems: [] };
-  for (const feedDir of await findDirsWith(root, 'Packages')) await verifyFeed(root, feedDir, keys, result);
+  const hashes = new HashCache();
+  await verifyAgainstPool(dir, root, hashes, result);
+  for (const feedDir of await findDirsWith(root, 'Packages')) {
+    await verifyFeed(root, feedDir, keys, hashes, result);
+  }
   const targetDir = `targets/${config.target}`;
-  if (await exists(path.join(root, targetDir, 'sha256sums')))
-    await verifyImages(root, targetDir, keys, result);
+  if (await exists(path.join(root, targetDir, 'sha256sums'))) {
+    await verifyImages(root, targetDir, keys, hashes, result);
+  }
   return result;
+}
+
+/** Every served file is a hard link to `pool/<sha256>` of the bytes that were verified: re-hash them. */
+async function verifyAgainstPool(
+  dir: MirrorDir,
+  root: string,
+  hashes: HashCache,
+  result: VerifyResult,
+): Promise<void> {
+  const poolByInode = new Map<number, string>();
+  for (const name of await fs.readdir(dir.pool)) {
+    const stat = await fs.lstat(path.join(dir.pool, name)).catch(() => undefined);
+    if (stat?.isFile()) poolByInode.set(stat.ino, name);
+  }
+  for (const [file, { ino }] of await readGenerationFiles(root)) {
+    result.checked++;
+    const promised = poolByInode.get(ino);
+    const actual = await hashes.of(path.join(root, file));
+    if (promised === undefined) result.problems.push(`${file}: not a verified file of the pool`);
+    else if (actual.sha256 !== promised)
+      result.problems.push(`${file}: sha256 ${actual.sha256}, verified as ${promised}`);
+  }
+}
+
+/** Each inode is hashed once, however many paths and checks refer to it. */
+class HashCache {
+  private readonly byInode = new Map<number, Promise<{ sha256: string; size: number }>>();
+
+  async of(file: string): Promise<{ sha256: string; size: number }> {
+    const { ino } = await fs.stat(file);
+    let hash = this.byInode.get(ino);
+    if (!hash) {
+      hash = hashFile(file);
+      this.byInode.set(ino, hash);
+    }
+    return hash;
+  }
 }
 
 async function verifyFeed(
   root: string,
   feedDir: string,
   keys: TrustedKeys,
+  hashes: HashCache,
   result: VerifyResult,
 ): Promise<void> {
   const at = (name: string) => path.join(root, feedDir, name);
   const packages = await fs.readFile(at('Packages'));
-  result.checked++;
   try {
     verifyUsign(packages, await fs.readFile(at('Packages.sig'), 'utf8'), keys);
   } catch (error) {
     result.problems.push(`${feedDir}/Packages: ${(error as Error).message}`);
   }
   if (await exists(at('Packages.gz'))) {
-    result.checked++;
     let same = false;
     try {
       same = gunzipSync(await fs.readFile(at('Packages.gz')), { maxOutputLength: MAX_INDEX_BYTES }).equals(
@@ -79,8 +121,7 @@ async function verifyFeed(
   for (const pkg of index.packages) {
     const file = at(pkg.filename);
     if (!(await exists(file))) continue; // selective mode serves part of each feed
-    result.checked++;
-    const actual = await hashFile(file);
+    const actual = await hashes.of(file);
     if (actual.size !== pkg.size) {
       result.problems.push(`${feedDir}/${pkg.filename}: size ${actual.size}, index says ${pkg.size}`);
     } else if (actual.sha256 !== pkg.sha256) {
@@ -93,10 +134,10 @@ async function verifyImages(
   root: string,
   targetDir: string,
   keys: TrustedKeys,
+  hashes: HashCache,
   result: VerifyResult,
 ): Promise<void> {
   const sums = await fs.readFile(path.join(root, targetDir, 'sha256sums'));
-  result.checked++;
   try {
     verifyUsign(sums, await fs.readFile(path.join(root, targetDir, 'sha256sums.sig'), 'utf8'), keys);
   } catch (error) {
@@ -105,8 +146,7 @@ async function verifyImages(
   for (const [name, sha256] of parseSha256Sums(sums.toString('utf8'))) {
     const file = path.join(root, targetDir, name);
     if (!(await exists(file))) continue;
-    result.checked++;
-    const actual = await hashFile(file);
+    const actual = await hashes.of(file);
     if (actual.sha256 !== sha256)
       result.problems.push(`${targetDir}/${name}: sha256 ${actual.sha256}, sha256sums says ${sha256}`);
   }

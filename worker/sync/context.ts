@@ -2,6 +2,7 @@
 import type { Config } from '../config.js';
 import type { TrustedKeys } from '../feeds/trusted-keys.js';
 import type { Logger } from '../log.js';
+import type { ServedFile } from '../publish/generation.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { Pool } from '../publish/pool.js';
 import type { ReleaseState, Validators } from '../publish/state.js';
@@ -63,6 +64,13 @@ export async function lastGoodCopy(ctx: SyncContext, rel: string): Promise<Buffe
   if (!known || !(await ctx.pool.has(known.sha256, known.size))) return undefined;
   ctx.validators[rel] = known;
   return ctx.pool.read(known.sha256);
+}
+
+/** A file fetched (or revalidated) in this run, as it will be served. */
+export function learntFile(ctx: SyncContext, rel: string): ServedFile {
+  const validators = ctx.validators[rel];
+  if (!validators) throw new Error(`internal: ${rel} was not fetched in this run`);
+  return { sha256: validators.sha256, size: validators.size };
 }
 
 async function remember(

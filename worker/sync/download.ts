@@ -56,6 +56,9 @@ export async function fetchAll(
     }
   }
   if (toFetch.length === 0) return { outcomes, counters };
+  // The same bytes at two paths (24.10's core feed carries every kmod of the kmods feed) are fetched once.
+  const bySha = new Map<string, WantedFile[]>();
+  for (const file of toFetch) bySha.set(file.sha256, [...(bySha.get(file.sha256) ?? []), file]);
 
   ctx.logger.info(`downloading ${toFetch.length} files (${total.skipped} already verified)`, {
     phase: 'download',
@@ -65,8 +68,8 @@ export async function fetchAll(
     const done = total.downloaded + total.failed;
     const seconds = (Date.now() - startedAt) / 1000;
     ctx.logger.info(
-      `progress ${done}/${toFetch.length} files, ${formatBytes(total.bytes)}, ${formatBytes(total.bytes / seconds)}/s, ${total.failed} failed`,
-      { phase: 'download', done, of: toFetch.length, bytes: total.bytes, failed: total.failed },
+      `progress ${done}/${bySha.size} files, ${formatBytes(total.bytes)}, ${formatBytes(total.bytes / seconds)}/s, ${total.failed} failed`,
+      { phase: 'download', done, of: bySha.size, bytes: total.bytes, failed: total.failed },
     );
   }, PROGRESS_EVERY_MS);
   progress.unref();
@@ -74,9 +77,11 @@ export async function fetchAll(
   // Enough queued to keep every connection busy, without thousands of pending promises holding temp paths.
   const limit = pLimit(Math.max(4, ctx.config.concurrency * 2));
   try {
-    await Promise.all(
-      toFetch.map((file) =>
+    // allSettled: on a stop, every download in flight has ended (and cleaned up) before the run returns.
+    const settled = await Promise.allSettled(
+      [...bySha.values()].map(([file, ...copies]) =>
         limit(async () => {
+          if (!file) return;
           if (ctx.signal?.aborted) throw new AbortedError();
           const c = countersOf(file.group);
           const tmp = ctx.dir.tmpPath(file.rel.split('/').pop() ?? 'download');
@@ -87,7 +92,13 @@ export async function fetchAll(
               maxBytes: file.maxBytes,
             });
             await ctx.pool.admitFile(tmp, result.sha256);
-            outcomes.set(file.rel, { ok: true, served: { sha256: result.sha256, size: result.bytes } });
+            const served = { sha256: result.sha256, size: result.bytes };
+            outcomes.set(file.rel, { ok: true, served });
+            for (const copy of copies) {
+              outcomes.set(copy.rel, { ok: true, served });
+              countersOf(copy.group).skipped++;
+              total.skipped++;
+            }
             c.downloaded++;
             total.downloaded++;
             c.bytes += result.bytes;
@@ -95,9 +106,11 @@ export async function fetchAll(
             ctx.logger.debug(`fetched ${file.rel}`, { bytes: result.bytes });
           } catch (error) {
             if (error instanceof AbortedError) throw error;
-            outcomes.set(file.rel, { ok: false, reason: (error as Error).message, error });
-            c.failed++;
-            total.failed++;
+            for (const failed of [file, ...copies]) {
+              outcomes.set(failed.rel, { ok: false, reason: (error as Error).message, error });
+              countersOf(failed.group).failed++;
+              total.failed++;
+            }
             ctx.logger.warn(`failed ${file.rel}: ${(error as Error).message}`, {
               phase: 'download',
               file: file.rel,
@@ -106,6 +119,8 @@ export async function fetchAll(
         }),
       ),
     );
+    const stopped = settled.find((result) => result.status === 'rejected');
+    if (stopped) throw stopped.reason;
   } finally {
     clearInterval(progress);
   }

@@ -6,7 +6,7 @@ import { ConfigError, IntegrityError, UntrustedInputError } from '../errors.js';
 import { closestIds, parseSha256Sums } from '../feeds/profiles.js';
 import { verifyUsign } from '../feeds/usign.js';
 import type { ServedFile } from '../publish/generation.js';
-import { fetchRevalidated, lastGoodCopy, type SyncContext } from './context.js';
+import { fetchRevalidated, lastGoodCopy, learntFile, type SyncContext } from './context.js';
 import type { Release } from './discover.js';
 import type { WantedFile } from './download.js';
 
@@ -54,8 +54,8 @@ export async function planImages(ctx: SyncContext, release: Release): Promise<Im
   const listed = parseSha256Sums(sums.toString('utf8'));
   const plan: ImagePlan = {
     indexFiles: {
-      sha256sums: servedOf(ctx, `${targetDir}/sha256sums`),
-      'sha256sums.sig': servedOf(ctx, `${targetDir}/sha256sums.sig`),
+      sha256sums: learntFile(ctx, `${targetDir}/sha256sums`),
+      'sha256sums.sig': learntFile(ctx, `${targetDir}/sha256sums.sig`),
     },
     wanted: [],
     images: [],
@@ -76,10 +76,4 @@ export async function planImages(ctx: SyncContext, release: Release): Promise<Im
     }
   }
   return plan;
-}
-
-function servedOf(ctx: SyncContext, rel: string): ServedFile {
-  const validators = ctx.validators[rel];
-  if (!validators) throw new Error(`internal: ${rel} was fetched without validators`);
-  return { sha256: validators.sha256, size: validators.size };
 }

@@ -4,7 +4,7 @@
  * before stays served, whole.
  */
 import type { Config } from '../config.js';
-import { AbortedError, ConfigError } from '../errors.js';
+import { AbortedError, ConfigError, UntrustedInputError, UpstreamError } from '../errors.js';
 import { parsePackagesIndex } from '../feeds/packages-index.js';
 import { loadTrustedKeys } from '../feeds/trusted-keys.js';
 import type { PackageRecord } from '../feeds/types.js';
@@ -17,7 +17,7 @@ import {
   removeUnlinkedGenerations,
   type ServedFile,
 } from '../publish/generation.js';
-import { acquireLock, type MirrorLock } from '../publish/lock.js';
+import { acquireLock, MirrorBusyError, type MirrorLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
 import {
@@ -30,8 +30,8 @@ import {
 import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js';
 import { buildStatus, readStatus, writeStatus } from '../status/status-file.js';
 import { Upstream } from '../upstream/client.js';
-import type { SyncContext } from './context.js';
-import { discoverRelease, type FeedRef, type Release } from './discover.js';
+import { learntFile, type SyncContext } from './context.js';
+import { discoverRelease, type FeedRef } from './discover.js';
 import { type FetchOutcome, fetchAll, formatBytes, type WantedFile } from './download.js';
 import { type FeedIndex, fetchFeedIndex } from './feed-index.js';
 import { checkDevices, type ImagePlan, planImages } from './images.js';
@@ -121,16 +121,25 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
   } catch (error) {
     if (error instanceof ConfigError || error instanceof AbortedError || options.signal?.aborted) throw error;
     report.failures.push({ reason: (error as Error).message });
-    logger.error(error as Error);
+    // Expected conditions get one line; anything else keeps its stack for the bug report.
+    if (
+      error instanceof MirrorBusyError ||
+      error instanceof UntrustedInputError ||
+      error instanceof UpstreamError
+    ) {
+      logger.error((error as Error).message, { phase: 'sync' });
+    } else {
+      logger.error(error as Error);
+    }
   } finally {
-    if (upstream) report.upstream = { ...upstream.stats, errors: { ...upstream.stats.errors } };
+    if (upstream) report.upstream = snapshotStats(upstream);
     const finished = now();
     report.finishedAt = finished.toISOString();
     report.durationMs = finished.getTime() - started.getTime();
     report.result = report.failures.length === 0 ? 'success' : report.published ? 'partial' : 'failed';
     // Without the lock another run owns status.json; a stopped run changed nothing worth recording.
     if (lock && !report.statusWritten && report.failures.length > 0 && !options.signal?.aborted) {
-      await recordFailedRun(dir, report);
+      await recordFailedRun(dir, report, config.upstreamUrl);
     }
     await lock?.release();
   }
@@ -260,7 +269,9 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   // The next generation: each feed whole with its new index, or as it was.
   const manifest: Manifest = new Map();
   const feeds: Record<string, FeedState> = {};
+  /** Validators learnt this run for what is served new; the last run's for what is kept as it was. */
   const validatorKeys = new Set<string>();
+  const keepValidators = new Set<string>();
   const previousFiles = new Map(Object.entries(previous.files));
   for (const { ref, packages, index, lastGood } of usable) {
     const feedReport = feedReports.get(ref.dir) as FeedReport;
@@ -276,48 +287,56 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
         reason: outcome.reason,
       });
     }
-    if (index && failed.length > 0 && lastGood) {
-      // A new index is only served with every file it needs; until then the last good one stays.
-      copyFeed(previousFiles, manifest, ref.dir);
-      feeds[ref.dir] = lastGood;
-      validatorKeys.add(`${ref.dir}/Packages.sig`);
-      feedReport.state = 'kept';
+    if (failed.length > 0) {
+      // An index is only served with every file the mirror serves from it: the last good state stays,
+      // and without one the feed waits for the next run.
+      if (lastGood) {
+        copyFeed(previousFiles, manifest, ref.dir);
+        feeds[ref.dir] = lastGood;
+        keepValidators.add(`${ref.dir}/Packages.sig`);
+        feedReport.state = 'kept';
+      } else {
+        feedReport.state = 'failed';
+      }
       continue;
     }
     const indexFiles = index?.indexFiles ?? lastGood?.indexFiles ?? {};
     for (const [name, served] of Object.entries(indexFiles)) manifest.set(`${ref.dir}/${name}`, served);
     for (const file of files) {
-      const outcome = outcomes.get(file.rel);
-      if (outcome?.ok) manifest.set(file.rel, outcome.served);
+      const outcome = outcomes.get(file.rel) as Extract<FetchOutcome, { ok: true }>;
+      manifest.set(file.rel, outcome.served);
     }
     feeds[ref.dir] = { name: ref.name, dir: ref.dir, indexFiles, packages: packages.length };
     if (index) validatorKeys.add(`${ref.dir}/Packages.sig`);
+    else keepValidators.add(`${ref.dir}/Packages.sig`);
   }
-  // Feeds refused without a last good state are reported but have nothing to serve.
 
+  // The target directory: profiles.json, and with devices the signed sums and the images they vouch for.
   const targetDir = `targets/${config.target}`;
-  addProfiles(ctx, release, manifest, validatorKeys);
-  if (images) {
-    const imageCounters = counters.get('images') ?? emptyCounters();
-    report.images = { devices: config.devices, ...imageCounters };
-    const failed = images.wanted.filter((file) => !outcomes.get(file.rel)?.ok);
+  const targetIndexes = [release.profilesRel, `${targetDir}/sha256sums`, `${targetDir}/sha256sums.sig`];
+  let imagesOk = true;
+  if (config.devices.length > 0) {
+    const failed = images ? images.wanted.filter((file) => !outcomes.get(file.rel)?.ok) : [];
     for (const file of failed) {
       const outcome = outcomes.get(file.rel) as Extract<FetchOutcome, { ok: false }>;
       report.failures.push({ file: file.rel, reason: outcome.reason });
     }
-    if (failed.length === 0) {
-      for (const [name, served] of Object.entries(images.indexFiles))
-        manifest.set(`${targetDir}/${name}`, served);
-      for (const file of images.wanted) {
-        const outcome = outcomes.get(file.rel);
-        if (outcome?.ok) manifest.set(file.rel, outcome.served);
-      }
-      validatorKeys.add(`${targetDir}/sha256sums`).add(`${targetDir}/sha256sums.sig`);
-    } else {
-      copyTargetFiles(previousFiles, manifest, targetDir);
+    report.images = { devices: config.devices, ...(counters.get('images') ?? emptyCounters()) };
+    imagesOk = images !== undefined && failed.length === 0;
+  }
+  if (imagesOk) {
+    const served = { 'profiles.json': learntFile(ctx, release.profilesRel), ...images?.indexFiles };
+    for (const [name, file] of Object.entries(served)) manifest.set(`${targetDir}/${name}`, file);
+    for (const file of images?.wanted ?? []) {
+      manifest.set(file.rel, (outcomes.get(file.rel) as Extract<FetchOutcome, { ok: true }>).served);
     }
-  } else if (config.devices.length > 0) {
+    for (const key of targetIndexes) if (manifest.has(key)) validatorKeys.add(key);
+  } else {
+    // The images stay as they were, with the profiles.json and sums that describe them.
     copyTargetFiles(previousFiles, manifest, targetDir);
+    if (!manifest.has(release.profilesRel))
+      manifest.set(release.profilesRel, learntFile(ctx, release.profilesRel));
+    for (const key of targetIndexes) keepValidators.add(key);
   }
   for (const counter of counters.values()) addCounters(report, counter);
 
@@ -351,7 +370,7 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
     release: config.version,
     generation,
     files: Object.fromEntries(manifest),
-    validators: committedValidators(previous, ctx.validators, validatorKeys),
+    validators: committedValidators(previous, ctx.validators, validatorKeys, keepValidators),
     feeds,
     dropped,
     lastSuccessAt: report.failures.length === 0 ? ctx.now().toISOString() : previous.lastSuccessAt,
@@ -367,7 +386,7 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   report.durationMs = finished.getTime() - new Date(report.startedAt).getTime();
   report.result = report.failures.length === 0 ? 'success' : report.published ? 'partial' : 'failed';
   report.statusWritten = true;
-  report.upstream = { ...ctx.upstream.stats, errors: { ...ctx.upstream.stats.errors } };
+  report.upstream = snapshotStats(ctx.upstream);
   await writeStatus(
     ctx.dir,
     buildStatus({
@@ -381,10 +400,14 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   );
 }
 
+function snapshotStats(upstream: Upstream): NonNullable<SyncReport['upstream']> {
+  return { ...upstream.stats, errors: { ...upstream.stats.errors } };
+}
+
 /** A run that ended before publishing: status.json keeps describing what is served, with this run's failure. */
-async function recordFailedRun(dir: MirrorDir, report: SyncReport): Promise<void> {
+async function recordFailedRun(dir: MirrorDir, report: SyncReport, upstream: string): Promise<void> {
   const existing = await readStatus(dir.root);
-  const fresh = buildStatus({ report, upstream: '', manifest: new Map() });
+  const fresh = buildStatus({ report, upstream, manifest: new Map() });
   const status = existing ? { ...existing, lastRun: fresh.lastRun } : fresh;
   await writeStatus(dir, status);
 }
@@ -394,18 +417,6 @@ async function lastGoodPackages(ctx: SyncContext, lastGood: FeedState): Promise<
   const packages = lastGood.indexFiles.Packages;
   if (!packages || !(await ctx.pool.has(packages.sha256))) return undefined;
   return parsePackagesIndex((await ctx.pool.read(packages.sha256)).toString('utf8')).packages;
-}
-
-function addProfiles(
-  ctx: SyncContext,
-  release: Release,
-  manifest: Manifest,
-  validatorKeys: Set<string>,
-): void {
-  const validators = ctx.validators[release.profilesRel];
-  if (!validators) return;
-  manifest.set(release.profilesRel, { sha256: validators.sha256, size: validators.size });
-  validatorKeys.add(release.profilesRel);
 }
 
 function copyFeed(from: Map<string, ServedFile>, into: Manifest, feedDir: string): void {
@@ -418,8 +429,7 @@ function copyFeed(from: Map<string, ServedFile>, into: Manifest, feedDir: string
 function copyTargetFiles(from: Map<string, ServedFile>, into: Manifest, targetDir: string): void {
   for (const [file, served] of from) {
     const name = file.slice(targetDir.length + 1);
-    if (file.startsWith(`${targetDir}/`) && !name.includes('/') && name !== 'profiles.json')
-      into.set(file, served);
+    if (file.startsWith(`${targetDir}/`) && !name.includes('/')) into.set(file, served);
   }
 }
 
@@ -449,11 +459,17 @@ function keepForGrace(
 function committedValidators(
   previous: ReleaseState,
   learnt: SyncContext['validators'],
-  keys: Set<string>,
+  served: Set<string>,
+  kept: Set<string>,
 ): ReleaseState['validators'] {
   const result: ReleaseState['validators'] = {};
-  for (const key of keys) {
+  for (const key of served) {
     const value = learnt[key] ?? previous.validators[key];
+    if (value) result[key] = value;
+  }
+  // A kept feed must be fetched again next run even if the upstream does not change any more.
+  for (const key of kept) {
+    const value = previous.validators[key];
     if (value) result[key] = value;
   }
   return result;
