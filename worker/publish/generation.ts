@@ -14,8 +14,11 @@ const GENERATION_LINK = /^\.\.\/\.mirror\/generations\/([A-Za-z0-9-]+)$/;
 export type Manifest = Map<string, ServedFile>;
 
 export interface ServedFile {
+  /** SHA-256 of the file's bytes: its name in the pool. */
   sha256: string;
   size: number;
+  /** apk packages: the identity the signed index gave, which the bytes were verified against. */
+  identity?: string;
 }
 
 export function manifestsEqual(a: Manifest, b: Manifest): boolean {

@@ -139,6 +139,6 @@ export async function distfeedsCommand(
     distName: feed.distName,
     dir: feed.path.replace(`releases/${status.mirror.release}/`, ''),
   }));
-  options.stdout.write(renderDistfeeds(feeds, status.mirror.release, base.href));
+  options.stdout.write(renderDistfeeds(feeds, status.mirror.release, base.href, status.mirror.format));
   return 0;
 }

@@ -24,7 +24,7 @@ export interface StatusFile {
     release: string;
     target: string;
     arch?: string;
-    format: 'opkg';
+    format: 'opkg' | 'apk';
     mode: string;
     upstream: string;
     generation?: string;
@@ -96,7 +96,7 @@ export function buildStatus(input: {
       release: report.release,
       target: report.target,
       arch: report.arch,
-      format: 'opkg',
+      format: report.format ?? 'opkg',
       mode: report.mode,
       upstream: input.upstream,
       generation: input.generation,

@@ -6,6 +6,7 @@
 import pLimit from 'p-limit';
 import { AbortedError } from '../errors.js';
 import type { ServedFile } from '../publish/generation.js';
+import type { StreamCheck } from '../upstream/client.js';
 import { type SyncContext, upstreamPath } from './context.js';
 import { type Counters, emptyCounters } from './report.js';
 
@@ -13,7 +14,13 @@ export interface WantedFile {
   rel: string;
   /** Key for counters: the feed directory, or `images`. */
   group: string;
-  sha256: string;
+  /** The file's SHA-256 when the index gives it (opkg, images): also its pool name. */
+  sha256?: string;
+  /** apk: the identity the bytes must have, checked by `check` while they stream. */
+  identity?: string;
+  check?: () => StreamCheck;
+  /** What was served at this path before, when it is known to be this very file (apk). */
+  reuse?: ServedFile;
   /** Unknown for images: profiles.json and sha256sums carry only the hash. */
   size?: number;
   maxBytes?: number;
@@ -46,9 +53,9 @@ export async function fetchAll(
     const c = countersOf(file.group);
     c.planned++;
     total.planned++;
-    if (await ctx.pool.has(file.sha256, file.size)) {
-      const size = file.size ?? (await ctx.pool.sizeOf(file.sha256));
-      outcomes.set(file.rel, { ok: true, served: { sha256: file.sha256, size } });
+    const held = await alreadyHeld(ctx, file);
+    if (held) {
+      outcomes.set(file.rel, { ok: true, served: held });
       c.skipped++;
       total.skipped++;
     } else {
@@ -58,7 +65,10 @@ export async function fetchAll(
   if (toFetch.length === 0) return { outcomes, counters };
   // The same bytes at two paths (24.10's core feed carries every kmod of the kmods feed) are fetched once.
   const bySha = new Map<string, WantedFile[]>();
-  for (const file of toFetch) bySha.set(file.sha256, [...(bySha.get(file.sha256) ?? []), file]);
+  for (const file of toFetch) {
+    const key = file.sha256 ?? file.identity ?? file.rel;
+    bySha.set(key, [...(bySha.get(key) ?? []), file]);
+  }
 
   ctx.logger.info(`downloading ${toFetch.length} files (${total.skipped} already verified)`, {
     phase: 'download',
@@ -90,9 +100,10 @@ export async function fetchAll(
               size: file.size,
               sha256: file.sha256,
               maxBytes: file.maxBytes,
+              check: file.check,
             });
             await ctx.pool.admitFile(tmp, result.sha256);
-            const served = { sha256: result.sha256, size: result.bytes };
+            const served: ServedFile = { sha256: result.sha256, size: result.bytes, identity: file.identity };
             outcomes.set(file.rel, { ok: true, served });
             for (const copy of copies) {
               outcomes.set(copy.rel, { ok: true, served });
@@ -125,6 +136,15 @@ export async function fetchAll(
     clearInterval(progress);
   }
   return { outcomes, counters };
+}
+
+/** The pool already holds this file's verified bytes: by its hash, or as the file served before (apk). */
+async function alreadyHeld(ctx: SyncContext, file: WantedFile): Promise<ServedFile | undefined> {
+  if (file.reuse && (await ctx.pool.has(file.reuse.sha256, file.reuse.size))) return file.reuse;
+  if (file.sha256 && (await ctx.pool.has(file.sha256, file.size))) {
+    return { sha256: file.sha256, size: file.size ?? (await ctx.pool.sizeOf(file.sha256)) };
+  }
+  return undefined;
 }
 
 export function formatBytes(bytes: number): string {

@@ -2,7 +2,12 @@
  * Planning, pure: which package files each feed must serve. Selective mode takes the dependency
  * closure of the configured lists over all feeds at once; full mode takes everything.
  */
-import { type FeedIndex as ClosureFeed, resolveClosure, selectAll } from '../feeds/closure.js';
+import {
+  type FeedIndex as ClosureFeed,
+  type ClosureRequest,
+  resolveClosure,
+  selectAll,
+} from '../feeds/closure.js';
 import type { PackageRecord } from '../feeds/types.js';
 import type { Failure } from './report.js';
 
@@ -11,6 +16,8 @@ export interface PlanInput {
   required: string[];
   optional: string[];
   feeds: { dir: string; name: string; packages: PackageRecord[] }[];
+  /** The package manager's version rules (opkg's by default). */
+  accepts?: ClosureRequest['accepts'];
 }
 
 export interface PlannedFile {

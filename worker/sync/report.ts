@@ -32,6 +32,7 @@ export interface SyncReport extends Counters {
   target: string;
   arch?: string;
   mode: string;
+  format?: 'opkg' | 'apk';
   startedAt: string;
   finishedAt?: string;
   durationMs?: number;

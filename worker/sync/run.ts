@@ -3,9 +3,10 @@
  * next generation → switch it into view → prune → report. Whatever fails, the tree that was served
  * before stays served, whole.
  */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Config } from '../config.js';
 import { AbortedError, ConfigError, UntrustedInputError, UpstreamError } from '../errors.js';
-import { parsePackagesIndex } from '../feeds/packages-index.js';
 import { loadTrustedKeys } from '../feeds/trusted-keys.js';
 import type { PackageRecord } from '../feeds/types.js';
 import { type Logger, silentLogger } from '../log.js';
@@ -33,7 +34,8 @@ import { Upstream } from '../upstream/client.js';
 import { learntFile, type SyncContext } from './context.js';
 import { discoverRelease, type FeedRef } from './discover.js';
 import { type FetchOutcome, fetchAll, formatBytes, type WantedFile } from './download.js';
-import { type FeedIndex, fetchFeedIndex } from './feed-index.js';
+import { type FeedIndex, fetchFeedIndex, lastGoodPackages } from './feed-index.js';
+import { formatFor } from './formats/index.js';
 import { checkDevices, type ImagePlan, planImages } from './images.js';
 import { planPackages } from './plan.js';
 import { addCounters, emptyCounters, exitCodeOf, type FeedReport, type SyncReport } from './report.js';
@@ -158,18 +160,15 @@ async function loadKeys(config: Config) {
       `a readable directory of public keys (${(error as Error).message})`,
     );
   }
-  if (keys.usign.size === 0) {
-    throw new ConfigError(
-      'OPENWRT_KEYS_DIR',
-      config.keysDir,
-      'a directory holding at least one usign public key',
-    );
-  }
+  const missing = formatFor(config.version).missingKeys(keys);
+  if (missing) throw new ConfigError('OPENWRT_KEYS_DIR', config.keysDir, missing);
   return { keys, problems: keys.problems };
 }
 
 async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void> {
   const { config, report, logger, previous } = ctx;
+  const format = formatFor(config.version);
+  report.format = format.name;
   const release = await discoverRelease(ctx);
   report.arch = release.arch;
   for (const problem of release.profiles.problems) report.warnings.push(`${release.profilesRel}: ${problem}`);
@@ -183,7 +182,7 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
     release.feeds.map(async (ref) => {
       const startedAt = Date.now();
       try {
-        return { ref, index: await fetchFeedIndex(ctx, ref), startedAt };
+        return { ref, index: await fetchFeedIndex(ctx, ref, format), startedAt };
       } catch (error) {
         if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
         return { ref, error: error as Error, startedAt };
@@ -227,7 +226,7 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
         feed: ref.name,
       },
     );
-    const packages = lastGood ? await lastGoodPackages(ctx, lastGood) : undefined;
+    const packages = lastGood ? await lastGoodPackages(ctx, lastGood, format) : undefined;
     if (lastGood && packages) usable.push({ ref, packages, lastGood });
   }
 
@@ -236,6 +235,7 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
     required: config.required,
     optional: config.optional,
     feeds: usable.map(({ ref, packages }) => ({ dir: ref.dir, name: ref.name, packages })),
+    accepts: format.accepts,
   });
   report.failures.push(...plan.failures);
   report.warnings.push(...plan.warnings);
@@ -256,12 +256,10 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
     }
   }
 
-  const wanted: WantedFile[] = plan.files.map((file) => ({
-    rel: file.rel,
-    group: file.feedDir,
-    sha256: file.pkg.sha256,
-    size: file.pkg.size,
-  }));
+  const previousFiles = new Map(Object.entries(previous.files));
+  const wanted: WantedFile[] = plan.files.map((file) =>
+    format.wanted(file.rel, file.feedDir, file.pkg, previousFiles.get(file.rel)),
+  );
   wanted.push(...(images?.wanted ?? []));
   const { outcomes, counters } = await fetchAll(ctx, wanted);
   if (ctx.signal?.aborted) throw new AbortedError();
@@ -272,7 +270,6 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   /** Validators learnt this run for what is served new; the last run's for what is kept as it was. */
   const validatorKeys = new Set<string>();
   const keepValidators = new Set<string>();
-  const previousFiles = new Map(Object.entries(previous.files));
   for (const { ref, packages, index, lastGood } of usable) {
     const feedReport = feedReports.get(ref.dir) as FeedReport;
     addCounters(feedReport, counters.get(ref.dir) ?? emptyCounters());
@@ -293,7 +290,7 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
       if (lastGood) {
         copyFeed(previousFiles, manifest, ref.dir);
         feeds[ref.dir] = lastGood;
-        keepValidators.add(`${ref.dir}/Packages.sig`);
+        keepValidators.add(`${ref.dir}/${format.marker}`);
         feedReport.state = 'kept';
       } else {
         feedReport.state = 'failed';
@@ -307,8 +304,8 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
       manifest.set(file.rel, outcome.served);
     }
     feeds[ref.dir] = { name: ref.name, dir: ref.dir, indexFiles, packages: packages.length };
-    if (index) validatorKeys.add(`${ref.dir}/Packages.sig`);
-    else keepValidators.add(`${ref.dir}/Packages.sig`);
+    if (index) validatorKeys.add(`${ref.dir}/${format.marker}`);
+    else keepValidators.add(`${ref.dir}/${format.marker}`);
   }
 
   // The target directory: profiles.json, and with devices the signed sums and the images they vouch for.
@@ -378,9 +375,12 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   await writeState(ctx.dir, state);
   const servedFeeds = release.feeds.filter((ref) => feeds[ref.dir] !== undefined);
   await ctx.dir.writeAtomic(
-    'distfeeds.conf',
-    renderDistfeeds(servedFeeds, config.version, MIRROR_URL_PLACEHOLDER),
+    format.distfeedsFile,
+    renderDistfeeds(servedFeeds, config.version, MIRROR_URL_PLACEHOLDER, format.name),
   );
+  // A mirror that moved to a release of the other format no longer offers the old list.
+  const otherList = format.distfeedsFile === 'distfeeds.conf' ? 'distfeeds.list' : 'distfeeds.conf';
+  await fs.rm(path.join(ctx.dir.root, otherList), { force: true });
   const finished = ctx.now();
   report.finishedAt = finished.toISOString();
   report.durationMs = finished.getTime() - new Date(report.startedAt).getTime();
@@ -410,13 +410,6 @@ async function recordFailedRun(dir: MirrorDir, report: SyncReport, upstream: str
   const fresh = buildStatus({ report, upstream, manifest: new Map() });
   const status = existing ? { ...existing, lastRun: fresh.lastRun } : fresh;
   await writeStatus(dir, status);
-}
-
-/** The packages of a feed's last good index, from the pool. */
-async function lastGoodPackages(ctx: SyncContext, lastGood: FeedState): Promise<PackageRecord[] | undefined> {
-  const packages = lastGood.indexFiles.Packages;
-  if (!packages || !(await ctx.pool.has(packages.sha256))) return undefined;
-  return parsePackagesIndex((await ctx.pool.read(packages.sha256)).toString('utf8')).packages;
 }
 
 function copyFeed(from: Map<string, ServedFile>, into: Manifest, feedDir: string): void {

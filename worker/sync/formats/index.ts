@@ -1,0 +1,13 @@
+/** The release picks the format: apk from OpenWrt 25.12 on, opkg before. */
+import { apkFormat } from './apk.js';
+import type { FeedFormat } from './format.js';
+import { opkgFormat } from './opkg.js';
+
+export type { CheckedIndex, FeedFormat, FormatName } from './format.js';
+
+export function formatFor(version: string): FeedFormat {
+  const match = /^(\d+)\.(\d+)/.exec(version);
+  const major = Number(match?.[1] ?? 0);
+  const minor = Number(match?.[2] ?? 0);
+  return major > 25 || (major === 25 && minor >= 12) ? apkFormat : opkgFormat;
+}

@@ -1,0 +1,70 @@
+/**
+ * opkg feeds (OpenWrt 24.10 and older): `Packages.sig` must verify `Packages` with a trusted usign
+ * key, `Packages.gz` must unpack to exactly `Packages`; each `.ipk` is checked by size and SHA-256.
+ * ed25519 signatures are deterministic, so an unchanged `Packages.sig` means an unchanged index.
+ */
+import { gunzipSync } from 'node:zlib';
+import { IntegrityError, UntrustedInputError } from '../../errors.js';
+import { MAX_INDEX_BYTES, parsePackagesIndex } from '../../feeds/packages-index.js';
+import { verifyUsign } from '../../feeds/usign.js';
+import type { FeedFormat } from './format.js';
+import { fetchIndexFile } from './index-files.js';
+
+/** Served when the upstream has them; nothing checks them but they describe the same index. */
+const OPTIONAL_INDEX_FILES = ['Packages.manifest', 'index.json'];
+
+export const opkgFormat: FeedFormat = {
+  name: 'opkg',
+  marker: 'Packages.sig',
+  markerMaxBytes: 64 * 1024,
+  indexFile: 'Packages',
+  distfeedsFile: 'distfeeds.conf',
+
+  async fetchIndex(ctx, ref, signature) {
+    const packages = await fetchIndexFile(ctx, `${ref.dir}/Packages`);
+    try {
+      verifyUsign(packages, signature.toString('utf8'), ctx.keys);
+    } catch (error) {
+      throw new UntrustedInputError(`${ref.dir}/Packages: ${(error as Error).message}`, { cause: error });
+    }
+    const gz = await fetchIndexFile(ctx, `${ref.dir}/Packages.gz`);
+    let unpacked: Buffer;
+    try {
+      unpacked = gunzipSync(gz, { maxOutputLength: MAX_INDEX_BYTES });
+    } catch (error) {
+      throw new IntegrityError(
+        `${ref.dir}/Packages.gz`,
+        'a gzip stream',
+        `unreadable data (${(error as Error).message})`,
+      );
+    }
+    if (!unpacked.equals(packages)) {
+      throw new IntegrityError(`${ref.dir}/Packages.gz`, 'the gzip of Packages', 'different content');
+    }
+    const parsed = parsePackagesIndex(packages.toString('utf8'));
+    const files: Record<string, Buffer> = {
+      Packages: packages,
+      'Packages.gz': gz,
+      'Packages.sig': signature,
+    };
+    for (const name of OPTIONAL_INDEX_FILES) {
+      const body = await fetchIndexFile(ctx, `${ref.dir}/${name}`, { optional: true });
+      if (body) files[name] = body;
+    }
+    return { packages: parsed.packages, problems: parsed.problems, files };
+  },
+
+  readIndex(bytes) {
+    return parsePackagesIndex(bytes.toString('utf8')).packages;
+  },
+
+  wanted(rel, feedDir, pkg) {
+    return { rel, group: feedDir, sha256: pkg.sha256, size: pkg.size };
+  },
+
+  missingKeys(keys) {
+    return keys.usign.size === 0
+      ? 'a directory holding at least one usign public key (24.10 and older)'
+      : undefined;
+  },
+};
