@@ -1,6 +1,5 @@
 import { deflateRawSync } from 'node:zlib';
 import { expect } from 'chai';
-import { UntrustedInputError } from '../../worker/errors.js';
 import {
   ADB_SCHEMA_INDEX,
   ADB_SCHEMA_PACKAGE,
@@ -19,17 +18,9 @@ import {
   BLOCK_SIG,
   SCHEMA_INDEX,
 } from '../helpers/adb-writer.js';
+import { refusal } from './helpers.js';
 
 /** The UntrustedInputError `fn` throws; fails the test on any other outcome. */
-function refusal(fn: () => unknown): UntrustedInputError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(UntrustedInputError);
-    return error as UntrustedInputError;
-  }
-  return expect.fail('expected an UntrustedInputError');
-}
 
 /** A payload with the given root, written by hand: header, then `body` at offset 8. */
 function rawPayload(root: number, body: number[] | Buffer): Buffer {

@@ -11,21 +11,12 @@ import { parseApkIndex } from '../../worker/feeds/apk-index.js';
 import { Upstream } from '../../worker/upstream/client.js';
 import { buildApkFeed, buildApkPackage } from '../helpers/adb-writer.js';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
+import { prng } from './helpers.js';
 
 const FEED = new URL('../fixtures/apk/signed-feed/', import.meta.url);
 const index = parseApkIndex(readFileSync(new URL('packages.adb', FEED)));
 
 /** Deterministic pseudo-random numbers (mulberry32), so a failing chunking can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Feeds `file` to a fresh check in chunks of 1 … maxChunk bytes, then finishes it. */
 async function check(expected: string, name: string, file: Buffer, seed = 1, maxChunk = 4096): Promise<void> {

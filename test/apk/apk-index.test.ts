@@ -1,6 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
 import { expect } from 'chai';
-import { UntrustedInputError } from '../../worker/errors.js';
 import { apkIndexJson, parseApkIndex } from '../../worker/feeds/apk-index.js';
 import {
   AdbPayloadWriter,
@@ -13,22 +12,13 @@ import {
   buildApkPackage,
   SCHEMA_INDEX,
 } from '../helpers/adb-writer.js';
+import { refusal } from './helpers.js';
 
 const FIXTURES = new URL('../fixtures/apk/', import.meta.url);
 const FEED = new URL('signed-feed/', FIXTURES);
 const feedIndex = readFileSync(new URL('packages.adb', FEED));
 const kmodsIndex = readFileSync(new URL('aarch64-25.12.2-kmods.packages.adb', FIXTURES));
 const kmodsJson = readFileSync(new URL('aarch64-25.12.2-kmods.index.json', FIXTURES), 'utf8');
-
-function refusal(fn: () => unknown): UntrustedInputError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(UntrustedInputError);
-    return error as UntrustedInputError;
-  }
-  return expect.fail('expected an UntrustedInputError');
-}
 
 /** An unsigned index whose package objects the test writes field by field (fields[i] is field i + 1). */
 function indexOf(build: (w: AdbPayloadWriter) => (number | undefined)[][]): Buffer {

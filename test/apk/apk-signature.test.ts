@@ -3,7 +3,6 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { UntrustedInputError } from '../../worker/errors.js';
 import { decompressAdb } from '../../worker/feeds/adb.js';
 import { parseApkIndex } from '../../worker/feeds/apk-index.js';
 import { verifyApkIndex } from '../../worker/feeds/apk-signature.js';
@@ -21,22 +20,13 @@ import {
   createApkSigner,
   SCHEMA_INDEX,
 } from '../helpers/adb-writer.js';
+import { refusal } from './helpers.js';
 
 const FIXTURES = new URL('../fixtures/apk/', import.meta.url);
 const feedIndex = readFileSync(new URL('signed-feed/packages.adb', FIXTURES));
 const kmodsIndex = readFileSync(new URL('aarch64-25.12.2-kmods.packages.adb', FIXTURES));
 const MELMAC_KEY_ID = 'bf8e0c844269e563e20782a19fde51e2';
 const OPENWRT_KEY_ID = '026c4bef63b5dcffaf46115a5f610f76';
-
-function refusal(fn: () => unknown): UntrustedInputError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(UntrustedInputError);
-    return error as UntrustedInputError;
-  }
-  return expect.fail('expected an UntrustedInputError');
-}
 
 describe('apk/signature', () => {
   let dir: string;

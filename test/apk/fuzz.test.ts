@@ -11,6 +11,7 @@ import { apkIdentityCheck, apkIdentityOfFile } from '../../worker/feeds/apk-iden
 import { parseApkIndex } from '../../worker/feeds/apk-index.js';
 import { verifyApkIndex } from '../../worker/feeds/apk-signature.js';
 import { parseApkPublicKey, type TrustedKeys } from '../../worker/feeds/trusted-keys.js';
+import { prng } from './helpers.js';
 
 const FIXTURES = new URL('../fixtures/apk/', import.meta.url);
 const feedIndex = readFileSync(new URL('signed-feed/packages.adb', FIXTURES));
@@ -24,17 +25,6 @@ const keys: Pick<TrustedKeys, 'ecdsa'> = { ecdsa: new Map([[melmac.keyId, melmac
 
 /** The same file stored (`ADB.`): corruption then reaches the container and values, not just zlib. */
 const stored = (file: Buffer): Buffer => inflateRawSync(file.subarray(4));
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Values that hit the edges of the format: types with offsets near and past the end, huge counts. */
 function hostileWord(random: () => number, size: number): number {

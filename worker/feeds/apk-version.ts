@@ -6,6 +6,7 @@
  * a token that does not fit sorts below any valid one.
  */
 import type { Dependency, PackageRecord, VersionOp } from './types.js';
+import { meetsOp } from './version.js';
 
 // Token kinds, in apk's order: where two versions part ways, the larger kind is the older one.
 const INITIAL_DIGIT = 0;
@@ -180,19 +181,7 @@ export function isValidApkVersion(version: string): boolean {
  * token-wise prefix of `version`": `~1.2` matches 1.2, 1.2.3, 1.2-r1 and 1.2_rc1.
  */
 export function satisfiesApk(version: string, op: VersionOp, wanted: string, fuzzy = false): boolean {
-  const r = compare(version, wanted, fuzzy);
-  switch (op) {
-    case '<<':
-      return r < 0;
-    case '<=':
-      return r <= 0;
-    case '=':
-      return r === 0;
-    case '>=':
-      return r >= 0;
-    case '>>':
-      return r > 0;
-  }
+  return meetsOp(compare(version, wanted, fuzzy), op);
 }
 
 /**

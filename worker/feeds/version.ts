@@ -76,7 +76,11 @@ export function compareVersions(a: string, b: string): number {
 
 /** Whether `version` meets `op wanted`, with the Debian meaning of each operator (`<<` strictly less). */
 export function satisfies(version: string, op: VersionOp, wanted: string): boolean {
-  const r = compareVersions(version, wanted);
+  return meetsOp(compareVersions(version, wanted), op);
+}
+
+/** Whether a comparison result `r` (negative, 0, positive) meets `op`. */
+export function meetsOp(r: number, op: VersionOp): boolean {
   switch (op) {
     case '<<':
       return r < 0;
