@@ -205,6 +205,23 @@ export interface FakeApk {
   abiVersion?: string;
   /** Files inside the package, path → content; default one small file. */
   files?: Record<string, string | Buffer>;
+  /** Field 6; default `GPL-2.0-only`. */
+  license?: string;
+  /** Field 8. */
+  maintainer?: string;
+  /** Field 9. */
+  url?: string;
+  /** Field 11; default 1,700,000,000. */
+  buildTime?: number;
+  /** Field 12; default 1024. */
+  installedSize?: number;
+  /** Field 14: OpenWrt writes 100 for a default variant, 10 for an ABI-versioned library. */
+  providerPriority?: number;
+  /**
+   * The virtual every OpenWrt package provides (`@<name>-any`); default `<name>-any`. OpenWrt
+   * uses the name without the ABI suffix: `libubox20240329` provides `libubox-any`.
+   */
+  anyName?: string;
 }
 
 export interface BuiltApk {
@@ -250,14 +267,17 @@ function packageInfo(
   if (extra.identity) fields[2] = w.blob(extra.identity);
   fields[3] = w.blob(pkg.description ?? `${pkg.name} for tests`);
   fields[4] = w.blob(pkg.arch ?? 'noarch');
-  fields[5] = w.blob('GPL-2.0-only');
+  fields[5] = w.blob(pkg.license ?? 'GPL-2.0-only');
   if (pkg.origin) fields[6] = w.blob(pkg.origin);
-  fields[10] = w.int(1_700_000_000); // build-time
-  fields[11] = w.int(1024); // installed-size
+  if (pkg.maintainer) fields[7] = w.blob(pkg.maintainer);
+  if (pkg.url) fields[8] = w.blob(pkg.url);
+  fields[10] = w.int(pkg.buildTime ?? 1_700_000_000); // build-time
+  fields[11] = w.int(pkg.installedSize ?? 1024); // installed-size
   if (extra.fileSize !== undefined) fields[12] = w.int(extra.fileSize);
+  if (pkg.providerPriority !== undefined) fields[13] = w.int(pkg.providerPriority);
   fields[14] = dependencies(w, pkg.depends);
   // OpenWrt has every package provide `<name>-any`.
-  fields[15] = dependencies(w, [...(pkg.provides ?? []), `${pkg.name}-any`]);
+  fields[15] = dependencies(w, [...(pkg.provides ?? []), pkg.anyName ?? `${pkg.name}-any`]);
   fields[17] = dependencies(w, pkg.installIf);
   if (pkg.abiVersion) fields[20] = w.array([w.blob(`openwrt:abiversion=${pkg.abiVersion}`)]);
   return w.object(fields);

@@ -1,33 +1,59 @@
 /**
- * A realistic OpenWrt 24.10 release tree, built in memory, for the fake upstream to serve.
+ * A realistic OpenWrt release tree, built in memory, for the fake upstream to serve: 24.10 (opkg:
+ * `Packages*` and `.ipk`) or 25.12 (apk v3: `packages.adb`, `index.json` and `.apk`).
  * It is the independent truth the mirror is checked against: it imports nothing from `worker/`,
- * signs and hashes with node:crypto itself, and its lab closure is a hand-written list.
+ * signs and hashes with node:crypto itself (through `adb-writer.ts` for apk), and its lab closure
+ * is a hand-written list.
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import {
+  type ApkSigner,
+  apkTestSigner,
+  type BuiltApk,
+  buildApkIndex,
+  buildApkPackage,
+  type FakeApk,
+} from './adb-writer.js';
 import type { UsignSigner } from './usign-signer.js';
+
+export type TreeFormat = 'opkg' | 'apk';
 
 export interface TreeOptions {
   /** Default '24.10.4'. */
   version?: string;
+  /**
+   * Package format. Default 'apk' for 25.12 and later (as OpenWrt switched), 'opkg' before that
+   * (and for a version that does not start with `<major>.<minor>`).
+   */
+  format?: TreeFormat;
   /** target/subtarget; default 'ramips/mt7621'. */
   target?: string;
   /** Package architecture; default 'mipsel_24kc'. */
   arch?: string;
   /** Default 6.6.110, release 1, a fixed 32-hex vermagic. */
   kernel?: { version: string; release: string; vermagic: string };
+  /** usign key: `Packages.sig` (opkg) and, in both formats, the target's `sha256sums.sig`. */
   signer: UsignSigner;
+  /**
+   * apk form: the key that signs every `packages.adb`. Default adb-writer's `apkTestSigner`, one
+   * key per test run, so every revision of a tree is signed by the same key.
+   */
+  apkSigner?: ApkSigner;
   /** 0 = first state; each increment gives a deterministic ~15% of packages a new version and new bytes. */
   revision?: number;
   /** Extra `filler-<feed>-<n>` packages spread over the feeds (full-mode and benchmark trees). */
   fillerPackages?: number;
-  /** Size of each ipk; default a deterministic 1–40 KiB from the name. */
+  /**
+   * Size of each ipk; default a deterministic 1–40 KiB from the name. apk form: the size of the
+   * package's content file; the `.apk` adds its ADB metadata (a few hundred bytes) to that.
+   */
   packageBytes?: (name: string) => number;
   /** Devices with images; default `dlink_dir-1960-a1` and `xiaomi_mi-router-4a-gigabit`. */
   devices?: string[];
   /**
-   * Real 24.10 target `packages/` (core) feeds also carry every kmod of the kmods feed, byte-identical.
-   * Default true; false keeps kmods only in the kmods feed.
+   * Real 24.10 target `packages/` (core) feeds also carry every kmod of the kmods feed, byte-identical;
+   * 25.12 ones do not. Default true for opkg, false for apk; false keeps kmods only in the kmods feed.
    */
   kmodsInCore?: boolean;
 }
@@ -35,21 +61,39 @@ export interface TreeOptions {
 export interface TreePackage {
   name: string;
   version: string;
-  /** The package's own `Architecture`: the tree's arch, or `all`. */
+  /** The package's own architecture: the tree's arch, or `all` (opkg) / `noarch` (apk). */
   architecture: string;
-  /** Bare file name inside the feed directory. */
+  /** Bare file name inside the feed directory: `<name>_<version>_<arch>.ipk` or `<name>-<version>.apk`. */
   filename: string;
+  /** The file's size in bytes (the index's `Size` / `file-size`). */
   size: number;
+  /** SHA-256 of the whole file, in both formats (opkg's `SHA256sum`; for apk see `identity`). */
   sha256: string;
-  /** The `Depends:` value as written in the index ('' when the field is absent). */
+  /**
+   * opkg: the `Depends:` value as written in the index ('' when the field is absent).
+   * apk: the dependencies as apk writes them (`libc`, `kernel=6.6.110~<vermagic>-r1`,
+   * `python3-light>=3.11.14`, `!tcpdump` for a conflict), sorted by name, joined with ', '.
+   */
   depends: string;
+  /**
+   * opkg: the `Provides:` names. apk: every provided name, without its version (`ip` for
+   * `ip=6.11.0-r1`), `<name>-any` included.
+   */
   provides: string[];
+  /** apk: the index's `hashes`, SHA-256 of the package's ADB block payload (hex). */
+  identity?: string;
+  /** apk: install-if conditions, as apk writes them. */
+  installIf?: string[];
+  /** apk: the `openwrt:abiversion=` tag's value (`20240329`, or `-1.0` for `libbz2-1.0`). */
+  abiVersion?: string;
+  /** apk: provider-priority (100 default variant, 10 ABI-versioned library). */
+  providerPriority?: number;
 }
 
 export interface TreeFeed {
   /** core | kmods | base | luci | packages | routing | telephony */
   name: string;
-  /** openwrt_core, … as in a device's distfeeds.conf. */
+  /** openwrt_core, … as in a device's distfeeds.conf (apk's distfeeds.list has URLs only). */
   distName: string;
   /** Path from the root, no leading or trailing slash. */
   dir: string;
@@ -66,9 +110,13 @@ export interface TreeImage {
 }
 
 export interface ReleaseTree {
+  /** 'opkg': each feed directory holds `Packages*`, `index.json`, `*.ipk`; 'apk': `packages.adb`, `index.json`, `*.apk`. */
+  format: TreeFormat;
+  /** apk form: the key every `packages.adb` is signed with (its `publicKeyPem` goes in the trusted keys). */
+  apkSigner?: ApkSigner;
   /** Every served path (no leading slash) → bytes. */
   files: Map<string, Buffer>;
-  /** In distfeeds.conf order: core, base, kmods, luci, packages, routing, telephony. */
+  /** In distfeeds order: core, base, kmods, luci, packages, routing, telephony. */
   feeds: TreeFeed[];
   images: TreeImage[];
   /** `<kver>-<krel>-<vermagic>` */
@@ -259,9 +307,35 @@ export const LAB_CLOSURE_PACKAGES: readonly string[] = [
   'liblucihttp0',
 ];
 
-/** Feed-dir-relative paths (`<feed dir>/<filename>`) of every ipk in the lab closure, in every feed that has it. */
+/**
+ * The apk (25.12) form's lab closure: the same graph, so the same packages, plus what apk's
+ * install-if brings. `luci-i18n-base-en` installs itself with `luci-base` (install-if
+ * `luci-base`), and `luci-i18n-statistics-en` once both `luci-app-statistics` and
+ * `luci-i18n-base-en` are there — a rule that only fires because another install-if fired.
+ * Not in it: `luci-i18n-statistics-de` (install-if `luci-app-statistics luci-i18n-base-de`; the
+ * German base is never pulled in), conflicts (`!tcpdump` of tcpdump-mini, `!wpad-openssl` …), and
+ * `apk-mbedtls`/`wget-any` (nothing in the lab lists needs the package manager).
+ * luci-base's `libustream-mbedtls | libustream-openssl` is, in apk, a dependency on the virtual
+ * `libustream` that both provide — the same two packages.
+ */
+export const LAB_CLOSURE_APK_PACKAGES: readonly string[] = [
+  ...LAB_CLOSURE_PACKAGES,
+  // luci, by install-if
+  'luci-i18n-base-en',
+  'luci-i18n-statistics-en',
+];
+
+/** The hand-written lab closure of `tree`'s format. */
+export function labClosurePackages(tree: Pick<ReleaseTree, 'format'>): readonly string[] {
+  return tree.format === 'apk' ? LAB_CLOSURE_APK_PACKAGES : LAB_CLOSURE_PACKAGES;
+}
+
+/**
+ * Feed-dir-relative paths (`<feed dir>/<filename>`) of every package file (ipk or apk) in the lab
+ * closure, in every feed that has it.
+ */
 export function labClosure(tree: ReleaseTree): Set<string> {
-  const wanted = new Set(LAB_CLOSURE_PACKAGES);
+  const wanted = new Set(labClosurePackages(tree));
   const paths = new Set<string>();
   for (const feed of tree.feeds) {
     for (const pkg of feed.packages) if (wanted.has(pkg.name)) paths.add(`${feed.dir}/${pkg.filename}`);
@@ -679,6 +753,282 @@ function telephonyTable(): PackageSpec[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The apk (25.12) form of the same tables
+//
+// The tables above are written as opkg writes them; the apk form derives from them what OpenWrt's
+// `package-pack.mk` makes of the same Makefiles when CONFIG_USE_APK is set:
+// - versions as apk spells them (`9.9p2` → `9.9_p2`); file names `<name>-<version>.apk`;
+// - dependencies without spaces or parentheses (`python3-light>=3.11.14`,
+//   `kernel=6.6.110~<vermagic>-r1`), sorted by name as apk stores them;
+// - an ABI-versioned library (`libubox20240329`) provides its unversioned name (`libubox`) with
+//   provider-priority 10 and carries the tag `openwrt:abiversion=<suffix>` (`-1.0` for
+//   `libbz2-1.0`, the dash included, as `FormatABISuffix` builds it); other provides are
+//   versioned (`ip=6.11.0-r1`) unless virtual (`libustream`, `wget-any`); a default variant has
+//   provider-priority 100; every package provides `<name>-any` (`libubox-any` for the library);
+// - apk has no `a | b`: an opkg alternative becomes a virtual name its candidates provide;
+// - conflicts are `!name` dependencies; translations get install-if rules.
+
+/** An opkg `a | b` item → the virtual name the apk form's candidates provide instead. */
+const ALTERNATIVE_VIRTUALS: Record<string, string> = {
+  'libustream-mbedtls | libustream-openssl': 'libustream',
+};
+
+interface ApkChange {
+  /** Replaces the opkg Depends (written opkg-style; converted like the rest). */
+  depends?: string;
+  /** Written as `!name` dependencies. */
+  conflicts?: string[];
+  /** Virtual names provided without a version (OpenWrt's `@name` in PROVIDES). */
+  virtuals?: string[];
+  installIf?: string[];
+  /** DEFAULT_VARIANT:=1 → provider-priority 100. */
+  defaultVariant?: boolean;
+}
+
+/** Where the apk form differs from the tables, package by package. */
+const APK_CHANGES: Record<string, ApkChange> = {
+  'libustream-mbedtls20201210': { virtuals: ['libustream'], defaultVariant: true },
+  'libustream-openssl20201210': { virtuals: ['libustream'] },
+  'batctl-default': { defaultVariant: true },
+  'tcpdump-mini': { conflicts: ['tcpdump'] },
+  'wpad-mesh-mbedtls': { conflicts: ['wpad-basic-mbedtls', 'wpad-openssl'] },
+  'uclient-fetch': { virtuals: ['wget-any'], defaultVariant: true },
+  'wget-ssl': { virtuals: ['wget-any'] },
+  'apk-mbedtls': { defaultVariant: true },
+  // 25.12's package manager app manages apk; there is no opkg to depend on.
+  'luci-app-package-manager': { depends: 'libc, luci-base' },
+  // A translation installs itself once its app and its language's base translation are there.
+  'luci-i18n-statistics-de': { installIf: ['luci-app-statistics', 'luci-i18n-base-de'] },
+  'luci-i18n-statistics-en': { installIf: ['luci-app-statistics', 'luci-i18n-base-en'] },
+  // English, LuCI's default language, comes along with luci-base.
+  'luci-i18n-base-en': { installIf: ['luci-base'] },
+};
+
+/** Packages of the opkg form that 25.12 does not build. */
+const OPKG_ONLY = new Set(['opkg']);
+
+/** Packages only the apk form has. */
+function apkOnlyTable(): Partial<Record<FeedName, PackageSpec[]>> {
+  const apk = '3.0.5-r1';
+  const luci = '25.292.66247~1ab6a58';
+  const apkOpts = {
+    provides: ['apk'],
+    license: 'GPL-2.0-only',
+    section: 'base',
+    url: 'https://gitlab.alpinelinux.org/alpine/apk-tools',
+  };
+  const i18n = (name: string, deps: string, description: string) =>
+    pkg(name, luci, deps, {
+      license: 'Apache-2.0',
+      section: 'luci',
+      url: 'https://github.com/openwrt/luci',
+      archAll: true,
+      description,
+    });
+  // biome-ignore format: one package per line, so the table reads as a table
+  return {
+    base: [
+      pkg('apk-mbedtls', apk, 'libc, libmbedtls21, wget-any, zlib', { ...apkOpts, description: 'Alpine Package Keeper - fast package manager (mbedtls)' }),
+      pkg('apk-openssl', apk, 'libc, libopenssl3, wget-any, zlib', { ...apkOpts, description: 'Alpine Package Keeper - fast package manager (openssl)' }),
+    ],
+    luci: [
+      i18n('luci-i18n-base-en', 'libc, luci-base', 'Translation for luci-base - English'),
+      i18n('luci-i18n-base-de', 'libc, luci-base', 'Translation for luci-base - Deutsch (German)'),
+      i18n('luci-i18n-statistics-en', 'libc, luci-app-statistics', 'Translation for luci-app-statistics - English'),
+    ],
+  };
+}
+
+/** apk's version syntax: numbers, one letter, `_suffix[N]`s, `~hash`, `-rN`. */
+const APK_VERSION = /^\d+(\.\d+)*[a-z]?(_(alpha|beta|pre|rc|cvs|svn|git|hg|p)\d*)*(~[0-9a-f]+)?(-r\d+)?$/;
+
+/** An opkg version as OpenWrt's apk build writes it: `9.9p2-r1` → `9.9_p2-r1`. */
+function apkVersion(version: string): string {
+  const converted = version.replace(/^(\d+(?:\.\d+)*)p(\d+)/, '$1_p$2');
+  if (!APK_VERSION.test(converted)) throw new Error(`${version} has no apk spelling`);
+  return converted;
+}
+
+const OPKG_TO_APK_OP: Record<string, string> = { '>=': '>=', '<=': '<=', '=': '=', '>>': '>', '<<': '<' };
+
+/** An opkg Depends value → apk dependency strings, sorted by name. */
+function apkDepends(depends: string, conflicts: string[]): string[] {
+  const items = depends === '' ? [] : depends.split(',').map((item) => item.trim());
+  const result = items.map((item) => {
+    if (item.includes('|')) {
+      const virtual = ALTERNATIVE_VIRTUALS[item];
+      if (!virtual) throw new Error(`no apk virtual for the alternatives ${item}`);
+      return virtual;
+    }
+    const m = /^(\S+)(?: \((<<|<=|=|>=|>>) ?(\S+)\))?$/.exec(item);
+    if (!m?.[1]) throw new Error(`cannot read the dependency ${item}`);
+    if (!m[2] || !m[3]) return m[1];
+    return `${m[1]}${OPKG_TO_APK_OP[m[2]]}${apkVersion(m[3])}`;
+  });
+  result.push(...conflicts.map((name) => `!${name}`));
+  const key = (dep: string) => /^!?([^<>=~]+)/.exec(dep)?.[1] ?? dep;
+  return result.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/** The `openwrt:abiversion=` value: the ABI version, after a dash when the name would run digits together. */
+function abiSuffix(spec: PackageSpec): string | undefined {
+  if (!spec.abi || !spec.name.endsWith(spec.abi)) return undefined;
+  return spec.name.endsWith(`-${spec.abi}`) ? `-${spec.abi}` : spec.abi;
+}
+
+/** The apk form's tables: the shared ones less what only opkg has, plus what only apk has. */
+function apkSpecs(specs: Record<FeedName, PackageSpec[]>): Record<FeedName, PackageSpec[]> {
+  const extra = apkOnlyTable();
+  const result = {} as Record<FeedName, PackageSpec[]>;
+  for (const feed of FEED_ORDER) {
+    result[feed] = [...specs[feed].filter((spec) => !OPKG_ONLY.has(spec.name)), ...(extra[feed] ?? [])];
+  }
+  return result;
+}
+
+interface ApkEntry {
+  fake: FakeApk;
+  apk: BuiltApk;
+  record: TreePackage;
+}
+
+function apkEntry(
+  spec: PackageSpec,
+  feed: FeedName,
+  version: string,
+  arch: string,
+  sizeOf: (name: string) => number,
+): { fake: FakeApk; record: Omit<TreePackage, 'filename' | 'size' | 'sha256' | 'identity'> } {
+  const change = APK_CHANGES[spec.name] ?? {};
+  const abi = abiSuffix(spec);
+  const base = abi ? spec.name.slice(0, -abi.length) : spec.name;
+  const depends = apkDepends(change.depends ?? spec.depends, change.conflicts ?? []);
+  // FormatProvides: an ABI library provides its base name unversioned and each provide also with
+  // the ABI suffix; other provides are versioned; virtuals never are.
+  const provides = [
+    ...(abi ? [base] : []),
+    ...(spec.provides ?? []).flatMap((p) => (abi ? [p, `${p}${abi}=${version}`] : [`${p}=${version}`])),
+    ...(change.virtuals ?? []),
+  ].sort();
+  const priority = change.defaultVariant ? 100 : abi ? 10 : undefined;
+  const size = sizeOf(spec.name);
+  if (!Number.isInteger(size) || size < 0) throw new TypeError(`packageBytes(${spec.name}) gave ${size}`);
+  const content = `usr/share/${base}/${spec.name}.bin`;
+  const fake: FakeApk = {
+    name: spec.name,
+    version,
+    arch: spec.archAll ? 'noarch' : arch,
+    depends,
+    provides,
+    description: (spec.description ?? `The ${spec.name} package.`).replace(/\s*\n\s*/g, ' '),
+    origin: feed === 'kmods' ? 'feeds/base/kernel/linux' : `feeds/${feed === 'core' ? 'base' : feed}/${base}`,
+    license: spec.license,
+    buildTime: 1759339553,
+    installedSize: Math.ceil((size * 2.6) / 10240) * 10240,
+    anyName: `${base}-any`,
+    files: {
+      [`lib/apk/packages/${spec.name}.list`]: `/${content}\n`,
+      [content]: pseudoRandomBytes(`apk ${spec.name} ${version}`, size),
+    },
+  };
+  if (spec.url) fake.url = spec.url;
+  if (abi) fake.abiVersion = abi;
+  if (priority !== undefined) fake.providerPriority = priority;
+  if (change.installIf) fake.installIf = change.installIf;
+  const record: Omit<TreePackage, 'filename' | 'size' | 'sha256' | 'identity'> = {
+    name: spec.name,
+    version,
+    architecture: fake.arch ?? arch,
+    depends: depends.join(', '),
+    provides: [...provides.map((p) => p.replace(/[<>=~].*$/, '')), `${base}-any`],
+  };
+  if (change.installIf) record.installIf = [...change.installIf];
+  if (abi) record.abiVersion = abi;
+  if (priority !== undefined) record.providerPriority = priority;
+  return { fake, record };
+}
+
+/** Each feed directory of the apk form: the `.apk` files, `packages.adb` (signed) and `index.json`. */
+function buildApkFeeds(ctx: {
+  files: Map<string, Buffer>;
+  specs: Record<FeedName, PackageSpec[]>;
+  feedDirs: Record<FeedName, string>;
+  bumps: Map<string, number>;
+  arch: string;
+  sizeOf: (name: string) => number;
+  apkSigner: ApkSigner;
+}): TreeFeed[] {
+  const built = new Map<string, ApkEntry>(); // file name → the package (kmods in core share it)
+  const feeds: TreeFeed[] = [];
+  for (const feed of FEED_ORDER) {
+    const dir = ctx.feedDirs[feed];
+    const entries = ctx.specs[feed].map((spec): ApkEntry => {
+      const version = apkVersion(bumpVersion(spec.version, ctx.bumps.get(spec.name) ?? 0));
+      const filename = `${spec.name}-${version}.apk`;
+      let entry = built.get(filename);
+      if (!entry) {
+        const { fake, record } = apkEntry(spec, feed, version, ctx.arch, ctx.sizeOf);
+        const apk = buildApkPackage(fake);
+        if (apk.fileName !== filename) throw new Error(`${apk.fileName} is not ${filename}`);
+        entry = {
+          fake,
+          apk,
+          record: {
+            ...record,
+            filename,
+            size: apk.file.length,
+            sha256: sha256(apk.file),
+            identity: apk.identity,
+          },
+        };
+        built.set(filename, entry);
+      }
+      ctx.files.set(`${dir}/${filename}`, entry.apk.file);
+      return entry;
+    });
+    // apk keeps an index's packages sorted by name.
+    entries.sort((a, b) => (a.fake.name < b.fake.name ? -1 : a.fake.name > b.fake.name ? 1 : 0));
+    ctx.files.set(
+      `${dir}/packages.adb`,
+      buildApkIndex(
+        entries.map((e) => ({ pkg: e.fake, apk: e.apk })),
+        { signers: [ctx.apkSigner] },
+      ),
+    );
+    // make-index-json.py: the name less its `openwrt:abiversion` suffix, keys sorted.
+    const index: Record<string, string> = {};
+    const named = entries.map(({ fake }): [string, string] => [
+      fake.abiVersion ? fake.name.slice(0, -fake.abiVersion.length) : fake.name,
+      fake.version,
+    ]);
+    named.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const [name, version] of named) index[name] = version;
+    ctx.files.set(
+      `${dir}/index.json`,
+      Buffer.from(
+        `${JSON.stringify({ version: 2, architecture: ctx.arch, packages: index }, null, 2)}\n`,
+        'utf8',
+      ),
+    );
+    feeds.push({
+      name: feed,
+      distName: `openwrt_${feed}`,
+      dir,
+      packages: entries.map((e) => ({ ...e.record })),
+    });
+  }
+  return feeds;
+}
+
+/** OpenWrt switched to apk with 25.12. */
+function defaultFormat(version: string): TreeFormat {
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  if (!m) return 'opkg';
+  const major = Number(m[1]);
+  return major > 25 || (major === 25 && Number(m[2]) >= 12) ? 'apk' : 'opkg';
+}
+
+// ---------------------------------------------------------------------------------------------
 // Building the tree
 
 const DEFAULT_KERNEL = { version: '6.6.110', release: '1', vermagic: 'f4c2d95b0e7a3816c5d9e02a47b1f368' };
@@ -777,10 +1127,14 @@ function bumpVersion(version: string, steps: number): string {
 }
 
 /** How many times each name moved on by `revision`: per step the ~15% with the lowest step hash, at least one lab package. */
-function revisionBumps(names: string[], revision: number): Map<string, number> {
+function revisionBumps(
+  names: string[],
+  revision: number,
+  labPackages: readonly string[] = LAB_CLOSURE_PACKAGES,
+): Map<string, number> {
   const bumps = new Map<string, number>();
   const quota = Math.max(1, Math.round(names.length * REVISION_SHARE));
-  const lab = new Set(LAB_CLOSURE_PACKAGES);
+  const lab = new Set(labPackages);
   for (let step = 1; step <= revision; step++) {
     const ranked = names
       .map((name) => ({ name, rank: hash32(`revision ${step} ${name}`) }))
@@ -876,6 +1230,7 @@ function indexName(spec: PackageSpec): string {
 
 export function buildRelease(opts: TreeOptions): ReleaseTree {
   const version = opts.version ?? '24.10.4';
+  const format = opts.format ?? defaultFormat(version);
   const target = opts.target ?? 'ramips/mt7621';
   const arch = opts.arch ?? 'mipsel_24kc';
   const kernel = opts.kernel ?? DEFAULT_KERNEL;
@@ -883,7 +1238,7 @@ export function buildRelease(opts: TreeOptions): ReleaseTree {
   const fillerCount = opts.fillerPackages ?? 0;
   const sizeOf = opts.packageBytes ?? defaultPackageBytes;
   const devices = opts.devices ?? Object.keys(KNOWN_DEVICES);
-  const kmodsInCore = opts.kmodsInCore ?? true;
+  const kmodsInCore = opts.kmodsInCore ?? format === 'opkg';
   if (!Number.isInteger(revision) || revision < 0)
     throw new TypeError(`revision must be an integer >= 0, got ${revision}`);
   if (!Number.isInteger(fillerCount) || fillerCount < 0) {
@@ -905,7 +1260,7 @@ export function buildRelease(opts: TreeOptions): ReleaseTree {
   };
 
   const kmods = kmodTable(kernel.version, kernelDep);
-  const specs: Record<FeedName, PackageSpec[]> = {
+  const shared: Record<FeedName, PackageSpec[]> = {
     core: kmodsInCore ? [...coreTable(), ...kmods] : coreTable(),
     kmods,
     base: baseTable(),
@@ -914,12 +1269,41 @@ export function buildRelease(opts: TreeOptions): ReleaseTree {
     routing: routingTable(),
     telephony: telephonyTable(),
   };
-  for (const [feed, fillers] of fillerTable(fillerCount, kernelDep)) specs[feed].push(...fillers);
+  for (const [feed, fillers] of fillerTable(fillerCount, kernelDep)) shared[feed].push(...fillers);
+  const specs = format === 'apk' ? apkSpecs(shared) : shared;
 
   const allNames = [...new Set(FEED_ORDER.flatMap((feed) => specs[feed].map((s) => s.name)))].sort();
-  const bumps = revisionBumps(allNames, revision);
+  const bumps = revisionBumps(allNames, revision, labClosurePackages({ format }));
 
   const files = new Map<string, Buffer>();
+  if (format === 'apk') {
+    const apkSigner = opts.apkSigner ?? apkTestSigner;
+    const feeds = buildApkFeeds({ files, specs, feedDirs, bumps, arch, sizeOf, apkSigner });
+    const images = buildTarget({
+      files,
+      version,
+      target,
+      targetDir,
+      arch,
+      kernel,
+      devices,
+      signer: opts.signer,
+      format,
+    });
+    return {
+      format,
+      apkSigner,
+      files,
+      feeds,
+      images,
+      kmodsDir,
+      releaseDir,
+      targetDir,
+      version,
+      target,
+      arch,
+    };
+  }
   const ipkCache = new Map<string, { bytes: Buffer; sha256: string }>();
   const feeds: TreeFeed[] = [];
 
@@ -983,8 +1367,9 @@ export function buildRelease(opts: TreeOptions): ReleaseTree {
     kernel,
     devices,
     signer: opts.signer,
+    format,
   });
-  return { files, feeds, images, kmodsDir, releaseDir, targetDir, version, target, arch };
+  return { format, files, feeds, images, kmodsDir, releaseDir, targetDir, version, target, arch };
 }
 
 function buildTarget(ctx: {
@@ -996,6 +1381,7 @@ function buildTarget(ctx: {
   kernel: { version: string; release: string; vermagic: string };
   devices: string[];
   signer: UsignSigner;
+  format: TreeFormat;
 }): TreeImage[] {
   const { files, version, target, targetDir } = ctx;
   const prefix = `openwrt-${version}-${target.replace('/', '-')}`;
@@ -1035,9 +1421,14 @@ function buildTarget(ctx: {
     };
   }
 
+  // 25.12 images carry apk instead of opkg.
+  const defaultPackages =
+    ctx.format === 'apk'
+      ? DEFAULT_PACKAGES.map((p) => (p === 'opkg' ? 'apk-mbedtls' : p)).sort()
+      : DEFAULT_PACKAGES;
   const profilesJson = {
     arch_packages: ctx.arch,
-    default_packages: DEFAULT_PACKAGES,
+    default_packages: defaultPackages,
     linux_kernel: { release: ctx.kernel.release, vermagic: ctx.kernel.vermagic, version: ctx.kernel.version },
     metadata_version: 1,
     profiles,
@@ -1071,7 +1462,8 @@ function buildTarget(ctx: {
   artifacts.set(
     `${prefix}.manifest`,
     Buffer.from(
-      DEFAULT_PACKAGES.filter((p) => p !== 'libc')
+      defaultPackages
+        .filter((p) => p !== 'libc')
         .map((p) => `${p} - ${version}`)
         .join('\n')
         .concat('\n'),

@@ -45,10 +45,16 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const keysDir = path.join(root, 'keys');
   await fs.mkdir(keysDir);
   await fs.writeFile(path.join(keysDir, signer.fingerprint), signer.publicKeyFile);
+  // apk trees (25.12 on): their packages.adb key too; apk keys are `*.pem`, matched by key id.
+  if (tree.apkSigner) {
+    await fs.writeFile(path.join(keysDir, 'test-release-apk.pem'), tree.apkSigner.publicKeyPem);
+  }
   const env: Record<string, string> = {
     UPSTREAM_URL: upstream.url,
     MIRROR_DIR: mirrorDir,
     OPENWRT_KEYS_DIR: keysDir,
+    // The release the tree was built as (24.10.4 unless `tree.version` says otherwise).
+    OPENWRT_VERSION: tree.version,
     RATE_LIMIT: '200',
     CONCURRENCY: '4',
     MAX_RETRIES: '3',
