@@ -3,8 +3,13 @@
  * result with the project's template, and a client does what opkg does — through HTTP only.
  */
 import { createHash, createPublicKey, verify } from 'node:crypto';
+import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { expect } from 'chai';
+import { apkIdentityOfFile } from '../worker/feeds/apk-identity.js';
+import { parseApkIndex } from '../worker/feeds/apk-index.js';
+import { verifyApkIndex } from '../worker/feeds/apk-signature.js';
+import { loadTrustedKeys } from '../worker/feeds/trusted-keys.js';
 import { type RunningNginx, request, startNginx } from './helpers/nginx.js';
 import { labClosure } from './helpers/openwrt-tree.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
@@ -119,5 +124,42 @@ describe('end to end: worker → nginx → router', function () {
     expect(exitCode).to.equal(0);
     expect(problems).to.deep.equal([]);
     expect(rounds).to.be.greaterThan(5);
+  });
+
+  it('an apk router (25.12) following /distfeeds.list gets every package, also when it asks for ~ as %7e', async () => {
+    await start({ tree: { version: '25.12.0' } });
+    expect((await h.sync()).exitCode).to.equal(0);
+    const keys = await loadTrustedKeys(h.keysDir);
+    const wanted = labClosure(h.tree);
+    const list = await request(`${nginx.url}/distfeeds.list`, { headers: { Host: 'mirror.lab:8080' } });
+    expect(list.status).to.equal(200);
+    const urls = list.body.toString().trim().split('\n');
+    expect(urls).to.have.length(h.tree.feeds.length);
+    let fetched = 0;
+    const problems: string[] = [];
+    for (const url of urls) {
+      expect(url.startsWith('http://mirror.lab:8080/releases/') && url.endsWith('/packages.adb'), url).to.be
+        .true;
+      const indexPath = new URL(url).pathname;
+      const adb = await request(`${nginx.url}${indexPath}`);
+      const index = parseApkIndex(adb.body);
+      verifyApkIndex(index, keys);
+      const dir = path.posix.dirname(indexPath);
+      for (const pkg of index.packages) {
+        if (!wanted.has(`${dir.slice(1)}/${pkg.filename}`)) continue;
+        // apk's own HTTP code escapes ~ as %7e; a wget backend may send it raw: both must work.
+        for (const name of [pkg.filename.replaceAll('~', '%7e'), pkg.filename]) {
+          const file = await request(`${nginx.url}${dir}/${name}`);
+          fetched++;
+          if (file.status !== 200) problems.push(`${dir}/${name}: HTTP ${file.status}`);
+          else if (file.body.length !== pkg.size) problems.push(`${dir}/${name}: wrong size`);
+          else if (apkIdentityOfFile(file.body) !== pkg.sha256)
+            problems.push(`${dir}/${name}: wrong identity`);
+        }
+      }
+    }
+    expect(problems).to.deep.equal([]);
+    expect(fetched).to.equal(2 * wanted.size);
+    expect((await request(`${nginx.url}/distfeeds.conf`)).status).to.equal(404);
   });
 });
