@@ -123,7 +123,7 @@ describe('end to end: worker → nginx → router', function () {
     await router;
     expect(exitCode).to.equal(0);
     expect(problems).to.deep.equal([]);
-    expect(rounds).to.be.greaterThan(5);
+    expect(rounds).to.be.at.least(2);
   });
 
   it('an apk router (25.12) following /distfeeds.list gets every package, also when it asks for ~ as %7e', async () => {

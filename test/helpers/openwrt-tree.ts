@@ -309,12 +309,14 @@ export const LAB_CLOSURE_PACKAGES: readonly string[] = [
 
 /**
  * The apk (25.12) form's lab closure: the same graph, so the same packages, plus what apk's
- * install-if brings. `luci-i18n-base-en` installs itself with `luci-base` (install-if
- * `luci-base`), and `luci-i18n-statistics-en` once both `luci-app-statistics` and
- * `luci-i18n-base-en` are there — a rule that only fires because another install-if fired.
- * Not in it: `luci-i18n-statistics-de` (install-if `luci-app-statistics luci-i18n-base-de`; the
- * German base is never pulled in), conflicts (`!tcpdump` of tcpdump-mini, `!wpad-openssl` …), and
- * `apk-mbedtls`/`wget-any` (nothing in the lab lists needs the package manager).
+ * install-if can bring. `luci-i18n-base-en` installs itself with `luci-base` (install-if
+ * `luci-base`), `luci-i18n-statistics-en` once `luci-app-statistics` and `luci-i18n-base-en` are
+ * there, and `luci-i18n-statistics-de` on a node that has German LuCI (`luci-i18n-base-de`, which the
+ * lab lists do not pull in but a node's image may carry) when `luci-app-statistics` is added: a
+ * mirror must hold every install-if package whose items the selection meets in part.
+ * Not in it: `luci-i18n-base-de` itself (a trigger, not a need), conflicts (`!tcpdump` of
+ * tcpdump-mini, `!wpad-openssl` …), and `apk-mbedtls`/`wget-any` (nothing in the lab lists needs
+ * the package manager).
  * luci-base's `libustream-mbedtls | libustream-openssl` is, in apk, a dependency on the virtual
  * `libustream` that both provide — the same two packages.
  */
@@ -323,6 +325,7 @@ export const LAB_CLOSURE_APK_PACKAGES: readonly string[] = [
   // luci, by install-if
   'luci-i18n-base-en',
   'luci-i18n-statistics-en',
+  'luci-i18n-statistics-de',
 ];
 
 /** The hand-written lab closure of `tree`'s format. */

@@ -133,17 +133,20 @@ export function resolveClosure(req: ClosureRequest): ClosureResult {
       if (found.length > 0) found.forEach(take);
       else if (!provided.has(root)) missing.push(root);
     }
-    // Every package whose every install-if item the selection meets; true when there were any.
+    // apk installs a package by itself once a node has every item of its install-if. A node may
+    // already hold the other items (a LuCI language from its image, say), so the mirror takes every
+    // install-if package that the selection meets in at least one item — or that the firmware alone
+    // triggers. True when that added any.
     const takeInstallIf = (): boolean => {
-      const triggered = withInstallIf.filter(
-        (candidate) =>
+      const inSelection = (dep: Dependency) =>
+        universe.lookup(dep.name).some((c) => selected.has(c) && accepts(c.pkg, dep));
+      const triggered = withInstallIf.filter((candidate) => {
+        const items = candidate.pkg.installIf ?? [];
+        return (
           !selected.has(candidate) &&
-          (candidate.pkg.installIf ?? []).every(
-            (dep) =>
-              provided.has(dep.name) ||
-              universe.lookup(dep.name).some((c) => selected.has(c) && accepts(c.pkg, dep)),
-          ),
-      );
+          (items.some(inSelection) || items.every((dep) => provided.has(dep.name)))
+        );
+      });
       triggered.forEach(take);
       return triggered.length > 0;
     };
