@@ -1,0 +1,324 @@
+/**
+ * Turns the samples into the tables the script prints and keeps in docs/benchmarks.md: medians per
+ * workload, each figure also as a ratio against the bound and the baseline, and the targets.
+ */
+import fs from 'node:fs/promises';
+import type { LoadGenerator, LoadResult } from './serving.js';
+import type { WorkloadSample } from './workloads.js';
+
+export interface ServingSummary {
+  runs: number;
+  connections: number;
+  seconds: number;
+  urls: number;
+  tree: string;
+  generator: LoadGenerator;
+  nginx: LoadResult;
+  python: LoadResult;
+}
+
+export interface BenchReport {
+  samples: WorkloadSample[];
+  serving?: ServingSummary;
+}
+
+const MB = 1e6;
+const GB = 1e9;
+
+/** Median of the values that are there. */
+export function median(values: (number | undefined)[]): number | undefined {
+  const sorted = values
+    .filter((v): v is number => v !== undefined && Number.isFinite(v))
+    .sort((a, b) => a - b);
+  if (sorted.length === 0) return undefined;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+interface Group {
+  label: string;
+  politeness: WorkloadSample['politeness'];
+  samples: WorkloadSample[];
+}
+
+const TREE_LABEL: Record<WorkloadSample['tree'], string> = {
+  selective: 'selective (lab)',
+  full: 'full mirror',
+  link: 'big files (link-bound)',
+};
+
+function groups(samples: WorkloadSample[], workloads: WorkloadSample['workload'][]): Group[] {
+  const byKey = new Map<string, Group>();
+  for (const sample of samples) {
+    if (!workloads.includes(sample.workload)) continue;
+    const label = `${sample.workload} ${TREE_LABEL[sample.tree]}`;
+    const key = `${label}@${sample.politeness.name}`;
+    const group = byKey.get(key) ?? { label, politeness: sample.politeness, samples: [] };
+    group.samples.push(sample);
+    byKey.set(key, group);
+  }
+  return [...byKey.values()];
+}
+
+const politenessLabel = (p: WorkloadSample['politeness']) => `${p.name} (${p.rateLimit}/s, ${p.concurrency})`;
+
+interface SyncFigures {
+  ours?: number;
+  baseline?: number;
+  bound?: number;
+  boundWithLatency?: number;
+  limitedBy: string;
+}
+
+function syncFigures(group: Group): SyncFigures {
+  const s = group.samples;
+  return {
+    ours: median(s.map((x) => x.ours.measure.wallSeconds)),
+    baseline: median(s.map((x) => x.baseline?.wallSeconds)),
+    bound: median(s.map((x) => x.ours.bound.seconds)),
+    boundWithLatency: median(s.map((x) => x.ours.bound.withLatencySeconds)),
+    limitedBy: s[0]?.ours.bound.limitedBy ?? '',
+  };
+}
+
+export function syncTable(report: BenchReport): string {
+  const rows = groups(report.samples, ['cold', 'changed 15%']).map((group) => {
+    const f = syncFigures(group);
+    const s = group.samples;
+    return [
+      group.label,
+      politenessLabel(group.politeness),
+      `${s.length}/${s.filter((x) => x.baseline).length}`,
+      num(median(s.map((x) => x.ours.requests.requests)), 0),
+      num(mb(median(s.map((x) => x.ours.requests.bytes))), 1),
+      num(f.ours, 1),
+      num(f.baseline, 1),
+      `${num(f.bound, 1)} (${f.limitedBy})`,
+      ratio(f.ours, f.bound),
+      ratio(f.baseline, f.ours),
+      ratio(f.baseline, f.bound),
+    ];
+  });
+  return markdownTable(
+    [
+      'workload',
+      'politeness (RATE_LIMIT, CONCURRENCY)',
+      'runs ours/baseline',
+      'requests',
+      'MB',
+      'ours s',
+      'baseline s',
+      'bound s (limit)',
+      'ours/bound',
+      'baseline/ours',
+      'baseline/bound',
+    ],
+    rows,
+  );
+}
+
+export function noopTable(report: BenchReport): string {
+  const rows = groups(report.samples, ['no-op']).map((group) => {
+    const s = group.samples;
+    return [
+      TREE_LABEL[s[0]?.tree ?? 'selective'],
+      politenessLabel(group.politeness),
+      String(s.length),
+      num(Math.max(...s.map((x) => x.ours.requests.payloadRequests)), 0),
+      num(median(s.map((x) => x.ours.requests.requests)), 0),
+      num(median(s.map((x) => x.ours.measure.wallSeconds)), 2),
+      num(median(s.map((x) => x.ours.bound.seconds)), 2),
+    ];
+  });
+  return markdownTable(
+    [
+      'tree',
+      'politeness',
+      'runs',
+      'package/image requests (max)',
+      'requests',
+      'wall s',
+      'requests / RATE_LIMIT s',
+    ],
+    rows,
+  );
+}
+
+export function resourceTable(report: BenchReport): string {
+  const rows = groups(report.samples, ['cold', 'no-op', 'changed 15%']).map((group) => {
+    const s = group.samples;
+    const cpu = median(s.map((x) => x.ours.measure.cpuSeconds));
+    const bytes = median(s.map((x) => x.ours.requests.bytes));
+    return [
+      group.label,
+      politenessLabel(group.politeness),
+      num(mb(median(s.map((x) => x.ours.measure.peakRssBytes))), 0),
+      num(cpu, 2),
+      num(mb(bytes), 1),
+      cpu !== undefined && bytes ? num(cpu / (bytes / GB), 0) : '–',
+    ];
+  });
+  return markdownTable(['workload', 'politeness', 'peak RSS MB', 'CPU s', 'MB downloaded', 'CPU s/GB'], rows);
+}
+
+/**
+ * Startup (spawn → first request), how long the indexes, plan and image sums take before the first
+ * package request, the span of requests, and what follows the last one (publish, prune, status).
+ */
+export function timeTable(report: BenchReport): string {
+  const rows = groups(report.samples, ['cold', 'no-op', 'changed 15%']).map((group) => {
+    const s = group.samples;
+    const m = (pick: (x: WorkloadSample) => number | undefined, digits: number) =>
+      num(median(s.map(pick)), digits);
+    return [
+      group.label,
+      politenessLabel(group.politeness),
+      m((x) => (x.ours.requests.firstStart - x.ours.measure.startedAt) / 1000, 2),
+      m((x) => {
+        const first = x.ours.requests.firstPayloadStart;
+        return first === undefined ? undefined : (first - x.ours.requests.firstStart) / 1000;
+      }, 1),
+      m((x) => (x.ours.requests.lastEnd - x.ours.requests.firstStart) / 1000, 1),
+      m((x) => (x.ours.measure.endedAt - x.ours.requests.lastEnd) / 1000, 2),
+      m((x) => x.ours.bound.withLatencySeconds, 1),
+      ratio(
+        median(s.map((x) => x.ours.measure.wallSeconds)),
+        median(s.map((x) => x.ours.bound.withLatencySeconds)),
+      ),
+      String(Math.max(...s.map((x) => x.ours.requests.maxStartsPerSecond))),
+      String(Math.max(...s.map((x) => x.ours.requests.maxInFlight))),
+      m((x) => x.ours.requests.duplicateDownloads, 0),
+    ];
+  });
+  return markdownTable(
+    [
+      'workload',
+      'politeness',
+      'startup s',
+      'first package after s',
+      'request span s',
+      'after last request s',
+      'bound with latency s',
+      'ours / that',
+      'max starts in 1 s',
+      'max in flight',
+      'duplicate downloads',
+    ],
+    rows,
+  );
+}
+
+export function servingTable(serving: ServingSummary): string {
+  const row = (name: string, r: LoadResult) => [
+    name,
+    num(r.requestsPerSecond, 0),
+    num(r.bytesPerSecond / MB, 1),
+    num(r.latencyP99Ms, 0),
+    String(r.errors),
+  ];
+  return markdownTable(
+    ['server', 'requests/s', 'MB/s', 'p99 latency ms', 'errors + non-2xx'],
+    [
+      row('nginx (project template)', serving.nginx),
+      row('python3 -m http.server', serving.python),
+      [
+        'nginx / python',
+        ratio(serving.nginx.requestsPerSecond, serving.python.requestsPerSecond),
+        ratio(serving.nginx.bytesPerSecond, serving.python.bytesPerSecond),
+        '',
+        '',
+      ],
+    ],
+  );
+}
+
+export function targetsTable(report: BenchReport): string {
+  const rows: string[][] = [];
+  for (const group of groups(report.samples, ['cold'])) {
+    const f = syncFigures(group);
+    const value = f.ours !== undefined && f.bound ? f.ours / f.bound : undefined;
+    rows.push([
+      `${group.label} @ ${group.politeness.name}: ours within 1.15× of the bound`,
+      ratio(f.ours, f.bound),
+      verdict(value !== undefined && value <= 1.15, value, 1.15),
+    ]);
+  }
+  for (const group of groups(report.samples, ['no-op'])) {
+    const s = group.samples;
+    const payload = Math.max(...s.map((x) => x.ours.requests.payloadRequests));
+    const wall = median(s.map((x) => x.ours.measure.wallSeconds));
+    const requests = median(s.map((x) => x.ours.requests.requests)) ?? 0;
+    // The first request starts at once, each further one 1/RATE_LIMIT later at the earliest.
+    const floor = Math.max(0, requests - 1) / group.politeness.rateLimit;
+    rows.push([
+      `no-op ${TREE_LABEL[s[0]?.tree ?? 'selective']} @ ${group.politeness.name}: no package request, about a second`,
+      `${payload} package requests, ${num(wall, 2)} s`,
+      payload > 0
+        ? 'missed: packages requested'
+        : wall !== undefined && wall <= 1.5
+          ? 'met'
+          : `missed: ${num(wall, 1)} s; ${requests} requests at ${group.politeness.rateLimit}/s take ≥ ${num(floor, 1)} s`,
+    ]);
+  }
+  const fullRss = report.samples
+    .filter((x) => x.tree === 'full')
+    .map((x) => x.ours.measure.peakRssBytes ?? 0);
+  if (fullRss.length > 0) {
+    const peak = Math.max(...fullRss);
+    rows.push([
+      'full mirror: worker peak RSS under 150 MB',
+      `${num(mb(peak), 0)} MB`,
+      peak < 150 * MB ? 'met' : `missed by ${num(mb(peak - 150 * MB), 0)} MB`,
+    ]);
+  }
+  if (report.serving) {
+    const value = report.serving.nginx.requestsPerSecond / report.serving.python.requestsPerSecond;
+    rows.push([
+      'serving: nginx ≥ 10× the requests/s of python3 -m http.server',
+      ratio(report.serving.nginx.requestsPerSecond, report.serving.python.requestsPerSecond),
+      value >= 10 ? 'met' : `missed (${num(value, 1)}× of 10×)`,
+    ]);
+  }
+  return markdownTable(['target', 'measured', 'verdict'], rows);
+}
+
+function verdict(ok: boolean, value: number | undefined, target: number): string {
+  if (ok) return 'met';
+  if (value === undefined) return 'not measured';
+  return `missed by ${num((value / target - 1) * 100, 0)}%`;
+}
+
+const mb = (bytes: number | undefined) => (bytes === undefined ? undefined : bytes / MB);
+
+function num(value: number | undefined, digits: number): string {
+  return value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits);
+}
+
+function ratio(a: number | undefined, b: number | undefined): string {
+  return a === undefined || b === undefined || b === 0 ? '–' : `${(a / b).toFixed(2)}×`;
+}
+
+/** A Markdown table whose columns line up when printed, too. */
+export function markdownTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(' | ')} |`;
+  const rule = `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : `${'-'.repeat(Math.max(w - 1, 1))}:`)).join(' | ')} |`;
+  return [line(headers), rule, ...rows.map(line)].join('\n');
+}
+
+export const RESULTS_START = '<!-- bench:results:start (written by `npm run bench`; edit above or below) -->';
+export const RESULTS_END = '<!-- bench:results:end -->';
+
+/** Replaces the results between the markers, keeping the hand-written method around them. */
+export async function writeResults(file: string, results: string): Promise<void> {
+  const block = `${RESULTS_START}\n\n${results.trim()}\n\n${RESULTS_END}`;
+  const existing = await fs.readFile(file, 'utf8').catch(() => undefined);
+  const start = existing?.indexOf(RESULTS_START) ?? -1;
+  const end = existing?.indexOf(RESULTS_END) ?? -1;
+  const next =
+    existing !== undefined && start >= 0 && end > start
+      ? `${existing.slice(0, start)}${block}${existing.slice(end + RESULTS_END.length)}`
+      : `${existing ?? '# Benchmarks\n'}\n${block}\n`;
+  await fs.writeFile(file, next);
+}

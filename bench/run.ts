@@ -1,0 +1,391 @@
+/**
+ * `npm run bench [-- flags]`: the mirror against the seed's sequential algorithm and against the
+ * bound its politeness implies, plus nginx against python3 -m http.server. Prints the tables and
+ * keeps them in docs/benchmarks.md with the command that produced them. Nothing here asserts.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type BaselineFetcher, defaultFetcher } from './baseline.js';
+import {
+  type BenchReport,
+  markdownTable,
+  median,
+  noopTable,
+  resourceTable,
+  type ServingSummary,
+  servingTable,
+  syncTable,
+  targetsTable,
+  timeTable,
+  writeResults,
+} from './report.js';
+import {
+  chooseGenerator,
+  type LoadGenerator,
+  type LoadResult,
+  loadNginx,
+  loadPython,
+  packageUrls,
+} from './serving.js';
+import {
+  type Network,
+  POLITENESS,
+  type Politeness,
+  runSequence,
+  TREES,
+  type TreeSpec,
+  type WorkloadSample,
+  World,
+} from './workloads.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+const CLI = path.join(REPO_ROOT, 'dist/cli.js');
+
+const USAGE = `usage: npm run bench [-- flags]     (each flag also reads BENCH_<NAME>, e.g. BENCH_RUNS=5)
+
+  --quick                 small trees, one run each, generous politeness only: a smoke test
+  --runs N                runs of the selective workloads and of serving (default 3; quick 1)
+  --expensive-runs N      runs of the full-mirror and big-file workloads (default 1)
+  --baseline-runs N       of those runs, how many also run the sequential baseline (default 1)
+  --baseline wget|node    how the baseline downloads (default wget when installed)
+  --filler N              generated packages added for the full mirror (default 2000; quick 150)
+  --link-packages N       big packages in the link-bound workload, 0 to skip (default 48; quick 16)
+  --link-kib N            size of each of those (default 4096)
+  --latency MS            upstream latency before the first byte (default 80)
+  --bandwidth BYTES       upstream bytes/s per connection (default 2000000)
+  --politeness LIST       for the selective tree: default,generous (default both; quick generous)
+  --full-politeness LIST  for the full mirror (default generous; default politeness takes N/2 s)
+  --serve-seconds N       length of each serving measurement (default 10; quick 3)
+  --connections N         concurrent serving clients (default 50)
+  --load wrk|node         serving load generator (default wrk, installed with apt-get when missing
+                          and root; node: Node's http client, saturates before nginx does)
+  --only LIST             selective,full,link,serving (default all)
+  --out FILE              where the results go (default docs/benchmarks.md)
+  --no-write              print only`;
+
+interface BenchOptions {
+  quick: boolean;
+  runs: number;
+  expensiveRuns: number;
+  baselineRuns: number;
+  baseline: BaselineFetcher;
+  filler: number;
+  linkPackages: number;
+  linkKib: number;
+  network: Network;
+  politeness: Politeness[];
+  fullPoliteness: Politeness[];
+  serveSeconds: number;
+  connections: number;
+  load: LoadGenerator | 'auto';
+  only: Set<string>;
+  out: string;
+  write: boolean;
+}
+
+const FLAGS = {
+  quick: { type: 'boolean' },
+  runs: { type: 'string' },
+  'expensive-runs': { type: 'string' },
+  'baseline-runs': { type: 'string' },
+  baseline: { type: 'string' },
+  filler: { type: 'string' },
+  'link-packages': { type: 'string' },
+  'link-kib': { type: 'string' },
+  latency: { type: 'string' },
+  bandwidth: { type: 'string' },
+  politeness: { type: 'string' },
+  'full-politeness': { type: 'string' },
+  'serve-seconds': { type: 'string' },
+  connections: { type: 'string' },
+  load: { type: 'string' },
+  only: { type: 'string' },
+  out: { type: 'string' },
+  'no-write': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions | undefined {
+  const { values } = parseArgs({ args: argv, options: FLAGS, strict: true });
+  if (values.help) return undefined;
+  const raw = (name: keyof typeof FLAGS): string | undefined => {
+    const flag = values[name];
+    if (typeof flag === 'string') return flag;
+    return env[`BENCH_${name.toUpperCase().replaceAll('-', '_')}`] || undefined;
+  };
+  const flagOn = (name: 'quick' | 'no-write') =>
+    values[name] === true || ['1', 'true'].includes(raw(name) ?? '');
+  const quick = flagOn('quick');
+  const int = (name: keyof typeof FLAGS, normal: number, quickValue = normal, min = 0): number => {
+    const text = raw(name);
+    if (text === undefined) return quick ? quickValue : normal;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min)
+      throw new Error(`--${name}: expected a whole number >= ${min}, got ${text}`);
+    return value;
+  };
+  const politeness = (
+    name: 'politeness' | 'full-politeness',
+    normal: string,
+    quickValue = normal,
+  ): Politeness[] =>
+    (raw(name) ?? (quick ? quickValue : normal)).split(',').map((item) => {
+      const found = POLITENESS[item.trim() as keyof typeof POLITENESS];
+      if (!found) throw new Error(`--${name}: expected default and/or generous, got ${item}`);
+      return found;
+    });
+  const baseline = raw('baseline') ?? defaultFetcher();
+  if (baseline !== 'wget' && baseline !== 'node') throw new Error(`--baseline: expected wget or node`);
+  const load = raw('load') ?? 'auto';
+  if (load !== 'wrk' && load !== 'node' && load !== 'auto') throw new Error(`--load: expected wrk or node`);
+  const only = new Set((raw('only') ?? 'selective,full,link,serving').split(',').map((s) => s.trim()));
+  for (const part of only) {
+    if (!['selective', 'full', 'link', 'serving'].includes(part))
+      throw new Error(`--only: unknown part ${part}`);
+  }
+  return {
+    quick,
+    runs: int('runs', 3, 1, 1),
+    expensiveRuns: int('expensive-runs', 1, 1, 1),
+    baselineRuns: int('baseline-runs', 1),
+    baseline,
+    filler: int('filler', 2000, 150),
+    linkPackages: int('link-packages', 48, 16),
+    linkKib: int('link-kib', 4096, 4096, 1),
+    network: { latencyMs: int('latency', 80), bytesPerSecond: int('bandwidth', 2_000_000, 2_000_000, 1) },
+    politeness: politeness('politeness', 'default,generous', 'generous'),
+    fullPoliteness: politeness('full-politeness', 'generous'),
+    serveSeconds: int('serve-seconds', 10, 3, 1),
+    connections: int('connections', 50, 50, 1),
+    load,
+    only,
+    out: path.resolve(REPO_ROOT, raw('out') ?? 'docs/benchmarks.md'),
+    write: !flagOn('no-write'),
+  };
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions | undefined;
+  try {
+    options = parseOptions(process.argv.slice(2), process.env);
+  } catch (error) {
+    process.stderr.write(`bench: ${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (!options) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (!existsSync(CLI)) {
+    process.stderr.write(`bench: ${CLI} is missing: run \`npm run build\` first (\`npm run bench\` does)\n`);
+    return 2;
+  }
+  const started = new Date();
+  const loadBefore = os.loadavg();
+  const report: BenchReport = { samples: [] };
+  let servedDir: { dir: string; tree: string; world: World } | undefined;
+  const worlds: World[] = [];
+  // Ctrl-C reaches the running sync too, which writes its last figures as it stops: remove the
+  // generated trees, and again once it has had a moment to finish.
+  process.once('SIGINT', () => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      for (const world of worlds) {
+        try {
+          rmSync(world.root, { recursive: true, force: true });
+        } catch {
+          // Written into while being removed: the next round gets it.
+        }
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+    process.exit(130);
+  });
+  try {
+    const plan: { spec: TreeSpec; politeness: Politeness[]; runs: number; sequence: boolean }[] = [];
+    if (options.only.has('selective'))
+      plan.push({
+        spec: TREES.selective(),
+        politeness: options.politeness,
+        runs: options.runs,
+        sequence: true,
+      });
+    if (options.only.has('full'))
+      plan.push({
+        spec: TREES.full(options.filler),
+        politeness: options.fullPoliteness,
+        runs: options.expensiveRuns,
+        sequence: true,
+      });
+    if (options.only.has('link') && options.linkPackages > 0)
+      plan.push({
+        spec: TREES.link(options.linkPackages, options.linkKib * 1024),
+        politeness: [POLITENESS.generous],
+        runs: options.expensiveRuns,
+        sequence: false,
+      });
+
+    for (const { spec, politeness, runs, sequence } of plan) {
+      const world = await World.open(spec, options.network);
+      worlds.push(world);
+      for (const p of politeness) {
+        for (let run = 1; run <= runs; run++) {
+          log(`${spec.name} @ ${p.name} (${p.rateLimit}/s, ${p.concurrency}), run ${run}/${runs}`);
+          const keep = options.only.has('serving') && spec.name !== 'link' && run === runs;
+          const { samples, mirrorDir } = await runSequence(world, p, {
+            run,
+            cliPath: CLI,
+            cwd: REPO_ROOT,
+            network: options.network,
+            baseline: run <= options.baselineRuns ? options.baseline : false,
+            noop: sequence,
+            change: sequence,
+            keep,
+          });
+          for (const sample of samples) log(`  ${describe(sample)}`);
+          report.samples.push(...samples);
+          // The biggest synced tree is the one served.
+          if (keep) {
+            if (servedDir) await fs.rm(servedDir.dir, { recursive: true, force: true });
+            servedDir = { dir: mirrorDir, tree: spec.name, world };
+          }
+        }
+      }
+      if (servedDir?.world !== world) {
+        await world.close();
+        worlds.splice(worlds.indexOf(world), 1);
+      }
+    }
+
+    if (options.only.has('serving')) {
+      if (!servedDir) throw new Error('serving needs a synced tree: add selective or full to --only');
+      report.serving = await benchServing(options, servedDir.dir, servedDir.tree);
+    }
+  } finally {
+    for (const world of worlds) await world.close();
+  }
+
+  const text = render(report, options, started, loadBefore);
+  process.stdout.write(`\n${text}\n`);
+  if (options.write) {
+    await writeResults(options.out, text);
+    process.stdout.write(`\nwritten to ${path.relative(REPO_ROOT, options.out)}\n`);
+  }
+  return 0;
+}
+
+async function benchServing(options: BenchOptions, mirrorDir: string, tree: string): Promise<ServingSummary> {
+  const urls = await packageUrls(mirrorDir);
+  const generator = options.load === 'auto' ? chooseGenerator(log, true) : options.load;
+  const load = { mirrorDir, connections: options.connections, seconds: options.serveSeconds, generator };
+  const nginx: LoadResult[] = [];
+  const python: LoadResult[] = [];
+  for (let run = 1; run <= options.runs; run++) {
+    log(`serving run ${run}/${options.runs}: ${urls.length} package URLs, ${options.connections} clients`);
+    nginx.push(await loadNginx(load, urls));
+    python.push(await loadPython(load, urls));
+    const [n, p] = [nginx.at(-1), python.at(-1)];
+    log(`  nginx ${n?.requestsPerSecond.toFixed(0)} req/s, python ${p?.requestsPerSecond.toFixed(0)} req/s`);
+  }
+  const med = (results: LoadResult[]): LoadResult => ({
+    requestsPerSecond: median(results.map((r) => r.requestsPerSecond)) ?? 0,
+    bytesPerSecond: median(results.map((r) => r.bytesPerSecond)) ?? 0,
+    latencyP99Ms: median(results.map((r) => r.latencyP99Ms)) ?? 0,
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+  });
+  return {
+    runs: options.runs,
+    connections: options.connections,
+    seconds: options.serveSeconds,
+    urls: urls.length,
+    tree,
+    generator,
+    nginx: med(nginx),
+    python: med(python),
+  };
+}
+
+function describe(sample: WorkloadSample): string {
+  const { ours, baseline } = sample;
+  return (
+    `${sample.workload}: ours ${ours.measure.wallSeconds.toFixed(1)} s, ${ours.requests.requests} requests, ` +
+    `${(ours.requests.bytes / 1e6).toFixed(1)} MB, bound ${ours.bound.seconds.toFixed(1)} s` +
+    (baseline ? `, baseline ${baseline.wallSeconds.toFixed(1)} s (${baseline.failed} failed)` : '') +
+    `, peak RSS ${((ours.measure.peakRssBytes ?? 0) / 1e6).toFixed(0)} MB`
+  );
+}
+
+function render(report: BenchReport, options: BenchOptions, started: Date, loadBefore: number[]): string {
+  const args = process.argv.slice(2).join(' ');
+  const cpus = os.cpus();
+  const minutes = ((Date.now() - started.getTime()) / 60000).toFixed(1);
+  const parts = [
+    options.quick
+      ? '## Results: QUICK RUN (`--quick`: small trees, one run each; a smoke test, not the reference numbers)'
+      : '## Results',
+    '',
+    `Command: \`npm run bench${args ? ` -- ${args}` : ''}\` — ${started.toISOString()}, ${minutes} min.`,
+    `Machine: ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}, ` +
+      `load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')} at the start ` +
+      `(${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} at the end).`,
+    `Upstream: ${options.network.latencyMs} ms before the first byte, ` +
+      `${(options.network.bytesPerSecond / 1e6).toFixed(1)} MB/s per connection. ` +
+      `Full mirror: ${options.filler} generated packages on top of the release's own. ` +
+      `Big files: ${options.linkPackages} × ${options.linkKib} KiB. ` +
+      `Runs: ${options.runs} (selective, serving), ${options.expensiveRuns} (full, big files); ` +
+      `baseline (${options.baseline}) in the first ${options.baselineRuns}. Times are medians.`,
+    '',
+    '### Targets',
+    '',
+    targetsTable(report),
+    '',
+    '### Sync: ours, the sequential baseline, the bound',
+    '',
+    syncTable(report),
+    '',
+    '### Re-run with nothing new',
+    '',
+    noopTable(report),
+    '',
+    '### Worker resources',
+    '',
+    resourceTable(report),
+    '',
+    '### Where the time goes',
+    '',
+    timeTable(report),
+  ];
+  if (report.serving) {
+    const s = report.serving;
+    parts.push(
+      '',
+      `### Serving (${s.connections} clients, ${s.seconds} s × ${s.runs} runs, ${s.urls} package URLs of the ${s.tree} tree, load from ${s.generator})`,
+      '',
+      servingTable(s),
+    );
+  }
+  if (report.samples.length === 0 && !report.serving) parts.push('', markdownTable(['nothing run'], []));
+  return parts.join('\n');
+}
+
+function log(line: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

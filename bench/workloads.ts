@@ -1,0 +1,320 @@
+/**
+ * The sync workloads: a generated release behind a fake upstream with latency and a per-connection
+ * bandwidth cap; the mirror's built CLI syncing it in a child process; the sequential baseline
+ * fetching the same files; and the bound both are held against.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setDefaultHighWaterMark } from 'node:stream';
+import { type FakeUpstream, type RequestRecord, startFakeUpstream } from '../test/helpers/fake-upstream.js';
+import { buildRelease, type ReleaseTree } from '../test/helpers/openwrt-tree.js';
+import { createUsignSigner, type UsignSigner } from '../test/helpers/usign-signer.js';
+import { type BaselineFetcher, type BaselineResult, runSequentialBaseline } from './baseline.js';
+import { type ProcessMeasure, runNodeMeasured } from './measure.js';
+
+export interface Network {
+  /** Before the status line of every response. */
+  latencyMs: number;
+  /** Per connection. */
+  bytesPerSecond: number;
+}
+
+export interface Politeness {
+  name: string;
+  rateLimit: number;
+  concurrency: number;
+}
+
+export const POLITENESS: Record<'default' | 'generous', Politeness> = {
+  default: { name: 'default', rateLimit: 2, concurrency: 3 },
+  generous: { name: 'generous', rateLimit: 20, concurrency: 8 },
+};
+
+export type TreeName = 'selective' | 'full' | 'link';
+
+export interface TreeSpec {
+  name: TreeName;
+  mode: 'selective' | 'full';
+  fillerPackages: number;
+  /** Size of every filler ipk; unset: the tree's own 1–40 KiB. */
+  fillerBytes?: number;
+  /** Configuration besides the defaults (the lab's lists, the lab's device). */
+  env?: (tree: ReleaseTree) => Record<string, string>;
+}
+
+/** The device whose images are mirrored, as in the lab. */
+const DEVICE = 'dlink_dir-1960-a1';
+
+/** The three trees: the lab's set, a full mirror, and a few big files where the link is the limit. */
+export const TREES = {
+  selective: (): TreeSpec => ({ name: 'selective', mode: 'selective', fillerPackages: 0 }),
+  full: (fillerPackages: number): TreeSpec => ({ name: 'full', mode: 'full', fillerPackages }),
+  /** Only the fillers are asked for (they depend on nothing but libc, kernel and each other), no images. */
+  link: (fillerPackages: number, fillerBytes: number): TreeSpec => ({
+    name: 'link',
+    mode: 'selective',
+    fillerPackages,
+    fillerBytes,
+    env: (tree) => ({
+      REQUIRED_PACKAGES: tree.feeds
+        .flatMap((feed) => feed.packages.map((pkg) => pkg.name))
+        .filter((name) => name.startsWith('filler-'))
+        .join(','),
+      OPTIONAL_PACKAGES: '',
+      OPENWRT_DEVICES: '',
+    }),
+  }),
+};
+
+/** A generated release (revision 0, and revision 1 with ~15% of packages changed) behind a fake upstream. */
+export class World {
+  readonly #revisions = new Map<number, ReleaseTree>();
+  private constructor(
+    readonly spec: TreeSpec,
+    readonly signer: UsignSigner,
+    readonly upstream: FakeUpstream,
+    readonly root: string,
+    readonly keysDir: string,
+  ) {}
+
+  static async open(spec: TreeSpec, network: Network): Promise<World> {
+    // fake-upstream.ts starts waiting for 'drain' only after its pacing pause, so a drain that came
+    // during the pause is missed and the body stalls after its first chunk whenever a chunk
+    // (bandwidth / 50) exceeds the 16 KiB default buffer. With room for a chunk, write() never asks
+    // for a drain; the pacing stays as it is.
+    setDefaultHighWaterMark(false, Math.max(64 * 1024, network.bytesPerSecond));
+    const signer = createUsignSigner('benchmark release key');
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), `openwrt-mirror-bench-${spec.name}-`));
+    const keysDir = path.join(root, 'keys');
+    await fs.mkdir(keysDir);
+    await fs.writeFile(path.join(keysDir, signer.fingerprint), signer.publicKeyFile);
+    const upstream = await startFakeUpstream({
+      latencyMs: network.latencyMs,
+      bytesPerSecond: network.bytesPerSecond,
+    });
+    const world = new World(spec, signer, upstream, root, keysDir);
+    world.serve(0);
+    return world;
+  }
+
+  tree(revision: number): ReleaseTree {
+    let tree = this.#revisions.get(revision);
+    if (!tree) {
+      const { fillerPackages, fillerBytes } = this.spec;
+      tree = buildRelease({
+        signer: this.signer,
+        revision,
+        fillerPackages,
+        ...(fillerBytes !== undefined && {
+          packageBytes: (name: string) => (name.startsWith('filler-') ? fillerBytes : treeDefaultBytes(name)),
+        }),
+      });
+      this.#revisions.set(revision, tree);
+    }
+    return tree;
+  }
+
+  serve(revision: number): void {
+    this.upstream.setFiles(new Map(this.tree(revision).files));
+  }
+
+  async freshDir(name: string): Promise<string> {
+    const dir = path.join(this.root, name);
+    await fs.rm(dir, { recursive: true, force: true });
+    return dir;
+  }
+
+  async close(): Promise<void> {
+    await this.upstream.close();
+    await fs.rm(this.root, { recursive: true, force: true });
+  }
+}
+
+/** openwrt-tree.ts's default ipk size, for the packages a size override leaves alone. */
+function treeDefaultBytes(name: string): number {
+  return 1024 + (createHash('sha256').update(`size ${name}`).digest().readUInt32BE(0) % (39 * 1024 + 1));
+}
+
+export interface Bound {
+  /** max(requests / RATE_LIMIT, bytes / (per-connection bandwidth × CONCURRENCY)), the issue's bound. */
+  seconds: number;
+  limitedBy: 'requests' | 'bytes';
+  /** Also counting the latency each request holds its slot for: max(requests / RATE_LIMIT, (requests × latency + bytes / bandwidth) / CONCURRENCY). */
+  withLatencySeconds: number;
+}
+
+export interface RequestSummary {
+  requests: number;
+  bytes: number;
+  /** Requests for ipk/apk files and firmware images. */
+  payloadRequests: number;
+  /** Upstream paths answered 200 to a GET, in the order they started: what the baseline fetches. */
+  fetched: string[];
+  /** Package or image downloads whose bytes another download of the same run already brought. */
+  duplicateDownloads: number;
+  maxStartsPerSecond: number;
+  maxInFlight: number;
+  firstStart: number;
+  /** When the first package or image request started: the indexes, the plan and the images' sums come before. */
+  firstPayloadStart: number | undefined;
+  lastEnd: number;
+}
+
+export interface SyncRun {
+  measure: ProcessMeasure;
+  requests: RequestSummary;
+  bound: Bound;
+  /** status.json's lastRun, as the mirror reported it. */
+  result?: string;
+}
+
+export interface WorkloadSample {
+  workload: 'cold' | 'no-op' | 'changed 15%';
+  tree: TreeName;
+  politeness: Politeness;
+  run: number;
+  ours: SyncRun;
+  baseline?: BaselineResult;
+}
+
+const PAYLOAD = /\.(ipk|apk|bin|img|itb)$/;
+
+export interface SequenceOptions {
+  run: number;
+  cliPath: string;
+  cwd: string;
+  network: Network;
+  baseline: BaselineFetcher | false;
+  noop: boolean;
+  change: boolean;
+  /** The mirror directory is left for the caller (to serve it) instead of removed. */
+  keep: boolean;
+}
+
+/** Cold sync (+ baseline), then a re-run with nothing new, then a re-run after revision 1 (+ baseline). */
+export async function runSequence(
+  world: World,
+  politeness: Politeness,
+  options: SequenceOptions,
+): Promise<{ samples: WorkloadSample[]; mirrorDir: string }> {
+  const mirrorDir = await world.freshDir(`mirror-${politeness.name}-${options.run}`);
+  const samples: WorkloadSample[] = [];
+  const sample = (workload: WorkloadSample['workload'], ours: SyncRun, baseline?: BaselineResult) =>
+    samples.push({ workload, tree: world.spec.name, politeness, run: options.run, ours, baseline });
+  const baseline = async (ours: SyncRun) =>
+    options.baseline === false
+      ? undefined
+      : runSequentialBaseline({
+          baseUrl: world.upstream.url,
+          paths: ours.requests.fetched,
+          rateLimit: politeness.rateLimit,
+          destDir: await world.freshDir('baseline'),
+          fetcher: options.baseline,
+        });
+
+  world.serve(0);
+  const cold = await syncOnce(world, mirrorDir, politeness, options);
+  sample('cold', cold, await baseline(cold));
+  if (options.noop) sample('no-op', await syncOnce(world, mirrorDir, politeness, options));
+  if (options.change) {
+    world.serve(1);
+    const changed = await syncOnce(world, mirrorDir, politeness, options);
+    sample('changed 15%', changed, await baseline(changed));
+    world.serve(0);
+  }
+  await fs.rm(path.join(world.root, 'baseline'), { recursive: true, force: true });
+  if (!options.keep) await fs.rm(mirrorDir, { recursive: true, force: true });
+  return { samples, mirrorDir };
+}
+
+async function syncOnce(
+  world: World,
+  mirrorDir: string,
+  politeness: Politeness,
+  options: SequenceOptions,
+): Promise<SyncRun> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? os.tmpdir(),
+    TZ: 'UTC',
+    UPSTREAM_URL: world.upstream.url,
+    MIRROR_DIR: mirrorDir,
+    OPENWRT_KEYS_DIR: world.keysDir,
+    MIRROR_MODE: world.spec.mode,
+    OPENWRT_DEVICES: DEVICE,
+    RATE_LIMIT: String(politeness.rateLimit),
+    CONCURRENCY: String(politeness.concurrency),
+    LOG_LEVEL: 'info',
+    ...world.spec.env?.(world.tree(0)),
+  };
+  world.upstream.resetLog();
+  const measure = await runNodeMeasured(options.cliPath, ['sync'], {
+    env,
+    cwd: options.cwd,
+    scratchDir: world.root,
+  });
+  const records = world.upstream.requests.slice();
+  const requests = summarize(records, world, measure);
+  const run: SyncRun = {
+    measure,
+    requests,
+    bound: bound(requests, politeness, options.network),
+    result: await lastRunResult(mirrorDir),
+  };
+  if (measure.exitCode !== 0) {
+    throw new Error(
+      `openwrt-mirror sync exited ${measure.exitCode} (${world.spec.name}, ${politeness.name}):\n${measure.outputTail}`,
+    );
+  }
+  return run;
+}
+
+function summarize(records: RequestRecord[], world: World, measure: ProcessMeasure): RequestSummary {
+  const ordered = [...records].sort((a, b) => a.start - b.start);
+  const fetched = ordered.filter((r) => r.method === 'GET' && r.status === 200).map((r) => r.path);
+  const seen = new Set<string>();
+  let duplicateDownloads = 0;
+  for (const rel of fetched.filter((path) => PAYLOAD.test(path))) {
+    const bytes = world.upstream.files.get(rel);
+    const key = bytes ? createHash('sha256').update(bytes).digest('hex') : rel;
+    if (seen.has(key)) duplicateDownloads++;
+    seen.add(key);
+  }
+  return {
+    requests: records.length,
+    bytes: records.reduce((sum, r) => sum + r.bytes, 0),
+    payloadRequests: records.filter((r) => PAYLOAD.test(r.path)).length,
+    fetched,
+    duplicateDownloads,
+    maxStartsPerSecond: world.upstream.maxStartsInWindow(1000),
+    maxInFlight: world.upstream.maxInFlight(),
+    firstStart: ordered[0]?.start ?? measure.startedAt,
+    firstPayloadStart: ordered.find((r) => PAYLOAD.test(r.path))?.start,
+    lastEnd: records.reduce((last, r) => Math.max(last, Number.isNaN(r.end) ? 0 : r.end), measure.startedAt),
+  };
+}
+
+export function bound(requests: RequestSummary, politeness: Politeness, network: Network): Bound {
+  const byRequests = requests.requests / politeness.rateLimit;
+  const byBytes = requests.bytes / (network.bytesPerSecond * politeness.concurrency);
+  const slotSeconds =
+    (requests.requests * network.latencyMs) / 1000 + requests.bytes / network.bytesPerSecond;
+  return {
+    seconds: Math.max(byRequests, byBytes),
+    limitedBy: byBytes > byRequests ? 'bytes' : 'requests',
+    withLatencySeconds: Math.max(byRequests, slotSeconds / politeness.concurrency),
+  };
+}
+
+async function lastRunResult(mirrorDir: string): Promise<string | undefined> {
+  try {
+    const status = JSON.parse(await fs.readFile(path.join(mirrorDir, 'status.json'), 'utf8')) as {
+      lastRun?: { result?: string };
+    };
+    return status.lastRun?.result;
+  } catch {
+    return undefined;
+  }
+}
