@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setDefaultHighWaterMark } from 'node:stream';
 import { type FakeUpstream, type RequestRecord, startFakeUpstream } from '../test/helpers/fake-upstream.js';
 import { buildRelease, type ReleaseTree } from '../test/helpers/openwrt-tree.js';
 import { createUsignSigner, type UsignSigner } from '../test/helpers/usign-signer.js';
@@ -80,11 +79,6 @@ export class World {
   ) {}
 
   static async open(spec: TreeSpec, network: Network): Promise<World> {
-    // fake-upstream.ts starts waiting for 'drain' only after its pacing pause, so a drain that came
-    // during the pause is missed and the body stalls after its first chunk whenever a chunk
-    // (bandwidth / 50) exceeds the 16 KiB default buffer. With room for a chunk, write() never asks
-    // for a drain; the pacing stays as it is.
-    setDefaultHighWaterMark(false, Math.max(64 * 1024, network.bytesPerSecond));
     const signer = createUsignSigner('benchmark release key');
     const root = await fs.mkdtemp(path.join(os.tmpdir(), `openwrt-mirror-bench-${spec.name}-`));
     const keysDir = path.join(root, 'keys');

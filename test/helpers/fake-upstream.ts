@@ -143,13 +143,14 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
     for (let offset = 0; offset < body.length; offset += chunkSize) {
       if (closed || res.destroyed) return false;
       const chunk = body.subarray(offset, offset + chunkSize);
+      // Every chunk takes its time on the wire before it arrives, the last one too: a small file is not
+      // instant either, and the response ends as soon as its last byte is out.
+      if (bytesPerSecond) await wait((chunk.length / bytesPerSecond) * 1000);
+      if (closed || res.destroyed) return false;
       record.bytes += chunk.length;
-      const flushed = res.write(chunk);
-      // No pause after the last chunk: the response is complete once its last byte is out.
-      if (bytesPerSecond && offset + chunkSize < body.length)
-        await wait((chunk.length / bytesPerSecond) * 1000);
-      if (!flushed && !res.destroyed)
+      if (!res.write(chunk) && !res.destroyed) {
         await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+      }
     }
     return !closed && !res.destroyed;
   }
