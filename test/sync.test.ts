@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import { ConfigError } from '../worker/errors.js';
 import { readStatus } from '../worker/status/status-file.js';
@@ -234,6 +235,22 @@ describe('sync', function () {
     expect(await fs.stat(path.join(h.mirrorDir, broken)).catch(() => undefined)).to.exist;
   });
 
+  it('serves an index only with its index.json and Packages.manifest: one that cannot be had keeps the feed', async () => {
+    h = await createHarness();
+    const feed = h.tree.feeds.find((f) => f.name === 'luci');
+    h.upstream.fault({ match: `${feed?.dir}/index.json`, kind: '503' });
+    const { exitCode, report } = await h.sync();
+    expect(exitCode).to.equal(1);
+    expect(report.failures.find((f) => f.feed === 'luci')?.reason).to.contain('index.json');
+    expect(
+      await fs.stat(path.join(h.mirrorDir, feed?.dir ?? '', 'Packages')).catch(() => undefined),
+    ).to.equal(undefined);
+    h.upstream.clearFaults();
+    expect((await h.sync()).exitCode).to.equal(0);
+    const served = await fs.readFile(path.join(h.mirrorDir, feed?.dir ?? '', 'index.json'));
+    expect(served.equals(h.tree.files.get(`${feed?.dir}/index.json`) as Buffer)).to.be.true;
+  });
+
   it('on a first sync, a feed missing a file it needs is not served at all; the other feeds are', async () => {
     h = await createHarness();
     const needed = [...labClosure(h.tree)].find((p) =>
@@ -293,9 +310,10 @@ describe('sync', function () {
     const feed = h.tree.feeds.find((f) => f.name === 'packages');
     const goodPackages = await fs.readFile(path.join(h.mirrorDir, feed?.dir ?? '', 'Packages'));
     const tree = h.moveTo(1);
-    // A CDN serving a Packages that its signature does not cover.
+    // A CDN serving an index that its signature does not cover.
     const tampered = Buffer.concat([tree.files.get(`${feed?.dir}/Packages`) as Buffer, Buffer.from('\n')]);
     h.upstream.files.set(`${feed?.dir}/Packages`, tampered);
+    h.upstream.files.set(`${feed?.dir}/Packages.gz`, gzipSync(tampered));
     const { exitCode, report } = await h.sync();
     expect(exitCode).to.equal(1);
     const failure = report.failures.find((f) => f.feed === 'packages');

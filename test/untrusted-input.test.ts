@@ -95,15 +95,22 @@ describe('untrusted upstream data', function () {
       .be.true;
   });
 
-  it('refuses a Packages.gz that does not unpack to Packages', async () => {
-    h = await createHarness();
-    const feed = h.tree.feeds.find((f) => f.name === 'luci');
-    h.upstream.files.set(`${feed?.dir}/Packages.gz`, gzipSync(Buffer.from('Package: other\n')));
-    const { exitCode, report } = await h.sync({ OPENWRT_DEVICES: '' });
-    expect(exitCode).to.equal(1);
-    expect(report.failures.find((f) => f.feed === 'luci')?.file).to.match(/luci\/Packages/);
-    expect(await exists(path.join(h.mirrorDir, feed?.dir ?? '', 'Packages.gz'))).to.be.false;
-  });
+  for (const [what, body] of [
+    ['another index than the signed one', gzipSync(Buffer.from('Package: other\n'))],
+    ['no gzip at all', Buffer.from('Package: other\n')],
+  ] as const) {
+    it(`refuses a Packages.gz holding ${what}`, async () => {
+      h = await createHarness();
+      const feed = h.tree.feeds.find((f) => f.name === 'luci');
+      h.upstream.files.set(`${feed?.dir}/Packages.gz`, body);
+      const { exitCode, report } = await h.sync({ OPENWRT_DEVICES: '' });
+      expect(exitCode).to.equal(1);
+      const failure = report.failures.find((f) => f.feed === 'luci');
+      expect(failure?.file).to.match(/luci\/Packages/);
+      expect(failure?.reason).to.match(/signature does not match|gzip/);
+      expect(await exists(path.join(h.mirrorDir, feed?.dir ?? '', 'Packages.gz'))).to.be.false;
+    });
+  }
 
   it('refuses a corrupted image: it is never served', async () => {
     h = await createHarness();

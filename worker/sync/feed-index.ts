@@ -4,13 +4,14 @@
  * a quiet night costs one conditional request per feed. A changed index must pass the format's
  * checks and must not suddenly list far fewer packages than the last good one.
  */
-import { UntrustedInputError } from '../errors.js';
+import { AbortedError, UntrustedInputError } from '../errors.js';
 import type { PackageRecord } from '../feeds/types.js';
 import type { ServedFile } from '../publish/generation.js';
 import type { FeedState } from '../publish/state.js';
 import { fetchRevalidated, type SyncContext } from './context.js';
 import type { FeedRef } from './discover.js';
 import type { FeedFormat } from './formats/index.js';
+import { fetchIndexFile } from './formats/index-files.js';
 
 export interface FeedIndex {
   ref: FeedRef;
@@ -20,6 +21,8 @@ export interface FeedIndex {
   changed: boolean;
   /** Entries of the index that were skipped, with the reason. */
   problems: string[];
+  /** Index files to fetch beside the packages (nothing plans with them); added to `indexFiles`. */
+  extras: string[];
 }
 
 /** Below this many packages a shrinking index is not suspicious (small feeds change a lot). */
@@ -33,7 +36,8 @@ export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: Fee
 
   if (!marker.changed && last) {
     const packages = await lastGoodPackages(ctx, last, format);
-    if (packages) return { ref, packages, indexFiles: last.indexFiles, changed: false, problems: [] };
+    if (packages)
+      return { ref, packages, indexFiles: last.indexFiles, changed: false, problems: [], extras: [] };
   }
 
   const checked = await format.fetchIndex(ctx, ref, marker.body);
@@ -47,7 +51,37 @@ export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: Fee
   for (const [name, body] of Object.entries(checked.files)) {
     indexFiles[name] = { sha256: await ctx.pool.admitBuffer(body), size: body.length };
   }
-  return { ref, packages: checked.packages, indexFiles, changed: true, problems: checked.problems };
+  return {
+    ref,
+    packages: checked.packages,
+    indexFiles,
+    changed: true,
+    problems: checked.problems,
+    extras: checked.extras ?? [],
+  };
+}
+
+/**
+ * Fetches the extra index files of new indexes (absent upstream: not served) into their
+ * `indexFiles`. Returns feed directory → reason for the feeds where one could not be had.
+ */
+export async function fetchIndexExtras(ctx: SyncContext, indexes: FeedIndex[]): Promise<Map<string, string>> {
+  const failures = new Map<string, string>();
+  await Promise.all(
+    indexes.flatMap((index) =>
+      index.extras.map(async (name) => {
+        const rel = `${index.ref.dir}/${name}`;
+        try {
+          const body = await fetchIndexFile(ctx, rel, { optional: true });
+          if (body) index.indexFiles[name] = { sha256: await ctx.pool.admitBuffer(body), size: body.length };
+        } catch (error) {
+          if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
+          failures.set(index.ref.dir, `${rel}: ${(error as Error).message}`);
+        }
+      }),
+    ),
+  );
+  return failures;
 }
 
 /** The packages of a feed's last good index, read back from the pool; undefined if any of its files is gone. */

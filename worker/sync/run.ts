@@ -32,9 +32,9 @@ import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js'
 import { buildStatus, readStatus, writeStatus } from '../status/status-file.js';
 import { Upstream } from '../upstream/client.js';
 import { learntFile, type SyncContext } from './context.js';
-import { discoverRelease, type FeedRef } from './discover.js';
+import { discoverRelease, type FeedRef, type Release } from './discover.js';
 import { type FetchOutcome, fetchAll, formatBytes, type WantedFile } from './download.js';
-import { type FeedIndex, fetchFeedIndex, lastGoodPackages } from './feed-index.js';
+import { type FeedIndex, fetchFeedIndex, fetchIndexExtras, lastGoodPackages } from './feed-index.js';
 import { formatFor } from './formats/index.js';
 import { checkDevices, type ImagePlan, planImages } from './images.js';
 import { planPackages } from './plan.js';
@@ -177,6 +177,9 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
     phase: 'discover',
   });
 
+  // The images' signed sums are fetched while the indexes are: neither needs the other.
+  const imagesPlanned =
+    config.devices.length > 0 ? planImagesReported(ctx, release) : Promise.resolve(undefined);
   // Indexes, checked before anything they list is fetched.
   const indexes = await Promise.all(
     release.feeds.map(async (ref) => {
@@ -243,25 +246,21 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   for (const warning of plan.warnings) logger.warn(warning, { phase: 'plan' });
   logger.info(`plan: ${plan.files.length} package files over ${usable.length} feeds`, { phase: 'plan' });
 
-  let images: ImagePlan | undefined;
-  if (config.devices.length > 0) {
-    try {
-      images = await planImages(ctx, release);
-    } catch (error) {
-      if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
-      report.failures.push({ file: `targets/${config.target}/sha256sums`, reason: (error as Error).message });
-      logger.error(`images: ${(error as Error).message} (keeping the images already served)`, {
-        phase: 'images',
-      });
-    }
-  }
+  const images = await imagesPlanned;
 
   const previousFiles = new Map(Object.entries(previous.files));
   const wanted: WantedFile[] = plan.files.map((file) =>
     format.wanted(file.rel, file.feedDir, file.pkg, previousFiles.get(file.rel)),
   );
   wanted.push(...(images?.wanted ?? []));
-  const { outcomes, counters } = await fetchAll(ctx, wanted);
+  // The index files nobody plans with (Packages.manifest, index.json) come in beside the packages.
+  const [{ outcomes, counters }, extras] = await Promise.all([
+    fetchAll(ctx, wanted),
+    fetchIndexExtras(
+      ctx,
+      usable.flatMap(({ index }) => (index ? [index] : [])),
+    ),
+  ]);
   if (ctx.signal?.aborted) throw new AbortedError();
 
   // The next generation: each feed whole with its new index, or as it was.
@@ -284,7 +283,9 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
         reason: outcome.reason,
       });
     }
-    if (failed.length > 0) {
+    const extrasFailure = extras.get(ref.dir);
+    if (extrasFailure) report.failures.push({ feed: ref.name, reason: extrasFailure });
+    if (failed.length > 0 || extrasFailure) {
       // An index is only served with every file the mirror serves from it: the last good state stays,
       // and without one the feed waits for the next run.
       if (lastGood) {
@@ -402,6 +403,23 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
 
 function snapshotStats(upstream: Upstream): NonNullable<SyncReport['upstream']> {
   return { ...upstream.stats, errors: { ...upstream.stats.errors } };
+}
+
+/** The image plan, or undefined with the failure reported (the images already served then stay). */
+async function planImagesReported(ctx: SyncContext, release: Release): Promise<ImagePlan | undefined> {
+  try {
+    return await planImages(ctx, release);
+  } catch (error) {
+    if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
+    ctx.report.failures.push({
+      file: `targets/${ctx.config.target}/sha256sums`,
+      reason: (error as Error).message,
+    });
+    ctx.logger.error(`images: ${(error as Error).message} (keeping the images already served)`, {
+      phase: 'images',
+    });
+    return undefined;
+  }
 }
 
 /** A run that ended before publishing: status.json keeps describing what is served, with this run's failure. */

@@ -20,6 +20,8 @@ export interface CheckedIndex {
   problems: string[];
   /** File name in the feed directory → bytes, the marker file included. */
   files: Record<string, Buffer>;
+  /** Further index files to serve, fetched beside the packages when the upstream has them. */
+  extras?: string[];
 }
 
 export interface FeedFormat {
