@@ -251,6 +251,28 @@ describe('sync', function () {
     expect(served.equals(h.tree.files.get(`${feed?.dir}/index.json`) as Buffer)).to.be.true;
   });
 
+  it('an upstream that is down, or no longer serves the release, leaves the mirror serving what it had and says so', async () => {
+    h = await createHarness();
+    const first = await h.sync();
+    expect(first.exitCode).to.equal(0);
+    const link = await fs.readlink(path.join(h.mirrorDir, h.tree.releaseDir));
+    const lastSuccess = (await readStatus(h.mirrorDir))?.lastSuccessAt;
+
+    for (const kind of ['503', '404'] as const) {
+      h.upstream.clearFaults();
+      h.upstream.fault({ match: /./, kind });
+      const { exitCode, report } = await h.sync();
+      expect(exitCode, kind).to.equal(1);
+      expect(report.failures[0]?.reason, kind).to.match(kind === '404' ? /404/ : /503/);
+      expect(await fs.readlink(path.join(h.mirrorDir, h.tree.releaseDir))).to.equal(link);
+      const status = await readStatus(h.mirrorDir);
+      expect(status?.lastRun.result).to.equal('failed');
+      expect(status?.lastSuccessAt).to.equal(lastSuccess);
+      expect(status?.served.packages).to.be.greaterThan(0);
+    }
+    expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
+  });
+
   it('on a first sync, a feed missing a file it needs is not served at all; the other feeds are', async () => {
     h = await createHarness();
     const needed = [...labClosure(h.tree)].find((p) =>
