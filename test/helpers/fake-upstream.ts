@@ -148,11 +148,20 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
       if (bytesPerSecond) await wait((chunk.length / bytesPerSecond) * 1000);
       if (closed || res.destroyed) return false;
       record.bytes += chunk.length;
-      if (!res.write(chunk) && !res.destroyed) {
-        await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
-      }
+      if (!res.write(chunk) && !res.destroyed) await drained(res);
     }
     return !closed && !res.destroyed;
+  }
+
+  /** Resolves on 'drain' or 'close', leaving no listener behind (a long body waits many times). */
+  function drained(res: ServerResponse): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        res.off('drain', done).off('close', done);
+        resolve();
+      };
+      res.on('drain', done).on('close', done);
+    });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, record: RequestRecord): Promise<void> {
