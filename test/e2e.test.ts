@@ -49,11 +49,18 @@ async function opkgInstallAll(
     expect(kind).to.equal('src/gz');
     expect(url?.startsWith(`http://${host}/releases/`), `${name} uses the host the request used`).to.be.true;
     const path = new URL(url as string).pathname;
-    const gz = await request(`${baseUrl}${path}/Packages.gz`);
-    const sig = await request(`${baseUrl}${path}/Packages.sig`);
-    expect(gz.headers['content-encoding']).to.equal(undefined);
-    const packages = gunzipSync(gz.body);
-    if (!usignVerify(packages, sig.body.toString(), publicKeyFile)) problems.push(`${name}: bad signature`);
+    // Two requests cannot be atomic: a switch between them pairs the old Packages.gz with the new
+    // signature. opkg then fails that feed's update and the next `opkg update` succeeds; so here.
+    let packages = Buffer.alloc(0);
+    let verified = false;
+    for (let attempt = 0; attempt < 2 && !verified; attempt++) {
+      const gz = await request(`${baseUrl}${path}/Packages.gz`);
+      const sig = await request(`${baseUrl}${path}/Packages.sig`);
+      expect(gz.headers['content-encoding']).to.equal(undefined);
+      packages = gunzipSync(gz.body);
+      verified = usignVerify(packages, sig.body.toString(), publicKeyFile);
+    }
+    if (!verified) problems.push(`${name}: bad signature`);
     for (const stanza of packages.toString().split('\n\n')) {
       const field = (f: string) => new RegExp(`^${f}: (.*)$`, 'm').exec(stanza)?.[1];
       const filename = field('Filename');
