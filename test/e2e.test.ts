@@ -2,7 +2,7 @@
  * The whole path a router takes: the worker syncs from the fake upstream, the real nginx serves the
  * result with the project's template, and a client does what opkg does — through HTTP only.
  */
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createPublicKey, verify } from 'node:crypto';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { expect } from 'chai';
@@ -10,11 +10,10 @@ import { apkIdentityOfFile } from '../worker/feeds/apk-identity.js';
 import { parseApkIndex } from '../worker/feeds/apk-index.js';
 import { verifyApkIndex } from '../worker/feeds/apk-signature.js';
 import { loadTrustedKeys } from '../worker/feeds/trusted-keys.js';
+import { sha256 } from './helpers/files.js';
 import { type RunningNginx, request, startNginx } from './helpers/nginx.js';
 import { labClosure } from './helpers/openwrt-tree.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** What opkg's usign check does, written from the format: "Ed" + fingerprint + key / signature. */
 function usignVerify(message: Buffer, signatureFile: string, publicKeyFile: string): boolean {

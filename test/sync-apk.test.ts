@@ -1,8 +1,3 @@
-/**
- * OpenWrt 25.12 (apk) feeds: the same promises as for 24.10 — complete, verified, consistent,
- * polite — with packages.adb signatures and .apk identities instead of Packages and SHA256sum.
- */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
@@ -10,18 +5,11 @@ import { expect } from 'chai';
 import { ConfigError } from '../worker/errors.js';
 import { readStatus } from '../worker/status/status-file.js';
 import { verifyMirror } from '../worker/status/verify.js';
+import { exists, listFiles, sha256 } from './helpers/files.js';
 import { labClosure } from './helpers/openwrt-tree.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
 
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const RELEASE = '25.12.0';
-
-async function exists(file: string): Promise<boolean> {
-  return fs.stat(file).then(
-    () => true,
-    () => false,
-  );
-}
 
 describe('sync of an apk release (25.12)', function () {
   this.timeout(60_000);
@@ -182,15 +170,4 @@ function withBadSignature(adb: Buffer): Buffer {
   const sigEnd = sigStart + (container.readUInt32LE(sigStart) & 0x3fffffff);
   container[sigEnd - 1] = (container[sigEnd - 1] ?? 0) ^ 0x01;
   return Buffer.concat([Buffer.from('ADBd'), deflateRawSync(container)]);
-}
-
-async function listFiles(dir: string, rel = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await fs.readdir(path.join(dir, rel)).catch(() => [] as string[])) {
-    const child = rel ? `${rel}/${entry}` : entry;
-    const stat = await fs.stat(path.join(dir, child));
-    if (stat.isDirectory()) out.push(...(await listFiles(dir, child)));
-    else out.push(child);
-  }
-  return out;
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -6,23 +5,9 @@ import { expect } from 'chai';
 import { ConfigError } from '../worker/errors.js';
 import { readStatus } from '../worker/status/status-file.js';
 import { verifyMirror } from '../worker/status/verify.js';
+import { listFiles, sha256 } from './helpers/files.js';
 import { labClosure } from './helpers/openwrt-tree.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
-/** Every file under `dir`, relative, following the release symlink like nginx does. */
-async function listFiles(dir: string, rel = ''): Promise<string[]> {
-  const out: string[] = [];
-  const entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    const child = rel ? `${rel}/${entry.name}` : entry.name;
-    const stat = await fs.stat(path.join(dir, child));
-    if (stat.isDirectory()) out.push(...(await listFiles(dir, child)));
-    else out.push(child);
-  }
-  return out;
-}
 
 const isPackageRequest = (p: string) => p.endsWith('.ipk');
 
@@ -300,7 +285,7 @@ describe('sync', function () {
     // The upstream rebuilds the image: new bytes, new hash in profiles.json and sha256sums; the CDN serves junk.
     const image = h.tree.images.find((i) => i.device === 'dlink_dir-1960-a1' && i.type === 'sysupgrade');
     const rebuilt = Buffer.concat([h.tree.files.get(image?.path ?? '') as Buffer, Buffer.from('rebuilt')]);
-    const newSha = createHash('sha256').update(rebuilt).digest('hex');
+    const newSha = sha256(rebuilt);
     const profiles = (h.tree.files.get(profilesPath) as Buffer)
       .toString()
       .replaceAll(image?.sha256 ?? '', newSha);

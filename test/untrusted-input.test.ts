@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
+import { exists } from './helpers/files.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
 
 /** Publishes `text` as a feed's index on the upstream, properly signed: only the content is hostile. */
@@ -10,13 +11,6 @@ function replaceIndex(h: Harness, feedDir: string, text: string): void {
   h.upstream.files.set(`${feedDir}/Packages`, packages);
   h.upstream.files.set(`${feedDir}/Packages.gz`, gzipSync(packages));
   h.upstream.files.set(`${feedDir}/Packages.sig`, Buffer.from(h.signer.sign(packages)));
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fs.lstat(file).then(
-    () => true,
-    () => false,
-  );
 }
 
 describe('untrusted upstream data', function () {

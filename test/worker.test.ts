@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -9,6 +8,7 @@ import { createLogger } from '../worker/log.js';
 import { runWorker } from '../worker/schedule/worker.js';
 import { readStatus } from '../worker/status/status-file.js';
 import { runSync, type SyncOptions, type SyncResult } from '../worker/sync/run.js';
+import { sha256 } from './helpers/files.js';
 import { labClosure, type ReleaseTree } from './helpers/openwrt-tree.js';
 import { type CliRun, spawnCli as spawnCliRun, waitFor } from './helpers/spawn-cli.js';
 import { createHarness, distinctContents, type Harness } from './helpers/sync-harness.js';
@@ -70,8 +70,6 @@ const emptyResult = (): SyncResult => ({
     published: false,
   },
 });
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** Every file nodes are served under `releases/`, following the release link like nginx does. */
 async function servedFiles(mirrorDir: string, rel = 'releases'): Promise<string[]> {
