@@ -16,21 +16,15 @@ import {
   manifestsEqual,
   publishGeneration,
   removeUnlinkedGenerations,
-  type ServedFile,
 } from '../publish/generation.js';
 import { acquireLock, MirrorBusyError, type MirrorLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
-import {
-  type DroppedFile,
-  type FeedState,
-  type ReleaseState,
-  readState,
-  writeState,
-} from '../publish/state.js';
+import { type FeedState, type ReleaseState, readState, writeState } from '../publish/state.js';
 import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js';
 import { buildStatus, readStatus, writeStatus } from '../status/status-file.js';
 import { Upstream } from '../upstream/client.js';
+import { committedValidators, copyFeed, copyTargetFiles, keepForGrace } from './assemble.js';
 import { learntFile, type SyncContext } from './context.js';
 import { discoverRelease, type FeedRef, type Release } from './discover.js';
 import { type FetchOutcome, fetchAll, formatBytes, type WantedFile } from './download.js';
@@ -428,62 +422,6 @@ async function recordFailedRun(dir: MirrorDir, report: SyncReport, upstream: str
   const fresh = buildStatus({ report, upstream, manifest: new Map() });
   const status = existing ? { ...existing, lastRun: fresh.lastRun } : fresh;
   await writeStatus(dir, status);
-}
-
-function copyFeed(from: Map<string, ServedFile>, into: Manifest, feedDir: string): void {
-  for (const [file, served] of from) {
-    if (file.startsWith(`${feedDir}/`) && !file.slice(feedDir.length + 1).includes('/'))
-      into.set(file, served);
-  }
-}
-
-function copyTargetFiles(from: Map<string, ServedFile>, into: Manifest, targetDir: string): void {
-  for (const [file, served] of from) {
-    const name = file.slice(targetDir.length + 1);
-    if (file.startsWith(`${targetDir}/`) && !name.includes('/')) into.set(file, served);
-  }
-}
-
-/**
- * Files the previous generation served and this one does not stay for the grace period, so a node
- * holding a slightly older index still finds them. Returns the new grace list.
- */
-function keepForGrace(
-  previousFiles: Map<string, ServedFile>,
-  manifest: Manifest,
-  dropped: Record<string, DroppedFile>,
-  now: Date,
-  graceHours: number,
-): Record<string, DroppedFile> {
-  const next: Record<string, DroppedFile> = {};
-  for (const [file, served] of previousFiles) {
-    if (manifest.has(file)) continue;
-    const since = dropped[file]?.since ?? now.toISOString();
-    if (now.getTime() - new Date(since).getTime() < graceHours * 3_600_000) {
-      manifest.set(file, served);
-      next[file] = { ...served, since };
-    }
-  }
-  return next;
-}
-
-function committedValidators(
-  previous: ReleaseState,
-  learnt: SyncContext['validators'],
-  served: Set<string>,
-  kept: Set<string>,
-): ReleaseState['validators'] {
-  const result: ReleaseState['validators'] = {};
-  for (const key of served) {
-    const value = learnt[key] ?? previous.validators[key];
-    if (value) result[key] = value;
-  }
-  // A kept feed must be fetched again next run even if the upstream does not change any more.
-  for (const key of kept) {
-    const value = previous.validators[key];
-    if (value) result[key] = value;
-  }
-  return result;
 }
 
 function logSummary(logger: Logger, report: SyncReport): void {
