@@ -78,6 +78,30 @@ describe('consistency while a sync runs', function () {
     expect([...perFeed.values()].some((count) => count >= 2)).to.be.true;
   });
 
+  it('a sync stopped while the indexes come in ends cleanly, with nothing unhandled left behind', async () => {
+    h = await createHarness({ upstream: { latencyMs: 30 }, env: { RATE_LIMIT: '100', CONCURRENCY: '2' } });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const controller = new AbortController();
+      const stopWhen = setInterval(() => {
+        if (h.upstream.requests.some((r) => r.path.endsWith('Packages.sig'))) controller.abort();
+      }, 2);
+      const stopped = await h.sync({}, { signal: controller.signal }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      clearInterval(stopWhen);
+      expect((stopped as Error)?.name).to.equal('AbortedError');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(unhandled).to.deep.equal([]);
+      expect(await fs.readdir(path.join(h.mirrorDir, '.mirror/tmp'))).to.deep.equal([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('a sync stopped half-way leaves the previous tree served, and the next run completes without fetching twice', async () => {
     h = await createHarness({ upstream: { latencyMs: 20 }, env: { RATE_LIMIT: '100', CONCURRENCY: '2' } });
     expect((await h.sync()).exitCode).to.equal(0);

@@ -174,6 +174,8 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   // The images' signed sums are fetched while the indexes are: neither needs the other.
   const imagesPlanned =
     config.devices.length > 0 ? planImagesReported(ctx, release) : Promise.resolve(undefined);
+  // Awaited below; a stop while the indexes are still coming must not leave its rejection unhandled.
+  imagesPlanned.catch(() => undefined);
   // Indexes, checked before anything they list is fetched.
   const indexes = await Promise.all(
     release.feeds.map(async (ref) => {
@@ -202,7 +204,8 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
     feedReports.set(ref.dir, feedReport);
     report.feeds.push(feedReport);
     if (index) {
-      for (const problem of index.problems) report.warnings.push(`${ref.dir}/Packages: ${problem}`);
+      for (const problem of index.problems)
+        report.warnings.push(`${ref.dir}/${format.indexFile}: ${problem}`);
       usable.push({ ref, packages: index.packages, index, lastGood });
       logger.info(
         `${ref.distName}: index ${index.changed ? 'updated' : 'unchanged'}, ${index.packages.length} packages`,
@@ -215,7 +218,7 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
     }
     const reason = error?.message ?? 'unknown error';
     feedReport.error = reason;
-    report.failures.push({ feed: ref.name, file: `${ref.dir}/Packages`, reason });
+    report.failures.push({ feed: ref.name, file: `${ref.dir}/${format.indexFile}`, reason });
     logger.error(
       `${ref.distName}: index refused: ${reason}${lastGood ? ' (keeping the last good state)' : ''}`,
       {
