@@ -60,6 +60,13 @@ export function addCounters(into: Counters, from: Counters): void {
   into.bytes += from.bytes;
 }
 
+/** Stamps the end of a run and its result: failures decide it, whether anything is served softens it. */
+export function finishReport(report: SyncReport, finished: Date): void {
+  report.finishedAt = finished.toISOString();
+  report.durationMs = finished.getTime() - new Date(report.startedAt).getTime();
+  report.result = report.failures.length === 0 ? 'success' : report.published ? 'partial' : 'failed';
+}
+
 /** 0 when everything that was asked for is served and verified, 1 otherwise. */
 export function exitCodeOf(report: SyncReport): 0 | 1 {
   return report.failures.length === 0 ? 0 : 1;

@@ -32,7 +32,14 @@ import { type FeedIndex, fetchFeedIndex, fetchIndexExtras, lastGoodPackages } fr
 import { formatFor } from './formats/index.js';
 import { checkDevices, type ImagePlan, planImages } from './images.js';
 import { planPackages } from './plan.js';
-import { addCounters, emptyCounters, exitCodeOf, type FeedReport, type SyncReport } from './report.js';
+import {
+  addCounters,
+  emptyCounters,
+  exitCodeOf,
+  type FeedReport,
+  finishReport,
+  type SyncReport,
+} from './report.js';
 
 export interface SyncOptions {
   logger?: Logger;
@@ -129,10 +136,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     }
   } finally {
     if (upstream) report.upstream = snapshotStats(upstream);
-    const finished = now();
-    report.finishedAt = finished.toISOString();
-    report.durationMs = finished.getTime() - started.getTime();
-    report.result = report.failures.length === 0 ? 'success' : report.published ? 'partial' : 'failed';
+    finishReport(report, now());
     // Without the lock another run owns status.json; a stopped run changed nothing worth recording.
     if (lock && !report.statusWritten && report.failures.length > 0 && !options.signal?.aborted) {
       await recordFailedRun(dir, report, config.upstreamUrl);
@@ -379,10 +383,7 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   // A mirror that moved to a release of the other format no longer offers the old list.
   const otherList = format.distfeedsFile === 'distfeeds.conf' ? 'distfeeds.list' : 'distfeeds.conf';
   await fs.rm(path.join(ctx.dir.root, otherList), { force: true });
-  const finished = ctx.now();
-  report.finishedAt = finished.toISOString();
-  report.durationMs = finished.getTime() - new Date(report.startedAt).getTime();
-  report.result = report.failures.length === 0 ? 'success' : report.published ? 'partial' : 'failed';
+  finishReport(report, ctx.now());
   report.statusWritten = true;
   report.upstream = snapshotStats(ctx.upstream);
   await writeStatus(
