@@ -1279,20 +1279,21 @@ export function buildRelease(opts: TreeOptions): ReleaseTree {
   const bumps = revisionBumps(allNames, revision, labClosurePackages({ format }));
 
   const files = new Map<string, Buffer>();
+  // The target directory (profiles.json, images, signed sums) is the same in both formats.
+  const images = buildTarget({
+    files,
+    version,
+    target,
+    targetDir,
+    arch,
+    kernel,
+    devices,
+    signer: opts.signer,
+    format,
+  });
   if (format === 'apk') {
     const apkSigner = opts.apkSigner ?? apkTestSigner;
     const feeds = buildApkFeeds({ files, specs, feedDirs, bumps, arch, sizeOf, apkSigner });
-    const images = buildTarget({
-      files,
-      version,
-      target,
-      targetDir,
-      arch,
-      kernel,
-      devices,
-      signer: opts.signer,
-      format,
-    });
     return {
       format,
       apkSigner,
@@ -1361,17 +1362,6 @@ export function buildRelease(opts: TreeOptions): ReleaseTree {
     feeds.push({ name: feed, distName: `openwrt_${feed}`, dir, packages: entries.map((e) => e.record) });
   }
 
-  const images = buildTarget({
-    files,
-    version,
-    target,
-    targetDir,
-    arch,
-    kernel,
-    devices,
-    signer: opts.signer,
-    format,
-  });
   return { format, files, feeds, images, kmodsDir, releaseDir, targetDir, version, target, arch };
 }
 
