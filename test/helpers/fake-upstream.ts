@@ -11,13 +11,31 @@ import { performance } from 'node:perf_hooks';
 export interface FaultRule {
   /** A path (without the leading slash, like the `files` keys), a pattern, or a predicate. */
   match: string | RegExp | ((path: string) => boolean);
-  kind: '503' | '500' | '404' | '429' | 'reset' | 'stall' | 'short' | 'corrupt' | 'drop';
+  /**
+   * `trickle`: the whole file with its Content-Length, at `bytesPerSecond` in small, steady writes.
+   * `endless`: 200 without Content-Length and a body that never ends (the file repeated, or filler;
+   * the path need not exist), at `bytesPerSecond`, until the client goes away or close() runs.
+   */
+  kind:
+    | '503'
+    | '500'
+    | '404'
+    | '429'
+    | 'reset'
+    | 'stall'
+    | 'short'
+    | 'corrupt'
+    | 'drop'
+    | 'trickle'
+    | 'endless';
   /** How many requests it hits; default Infinity; decremented when it fires. */
   times?: number;
   /** Seconds, sent as `Retry-After` (429 sends 1 when unset). */
   retryAfter?: number;
   /** For reset/stall/short/corrupt: where in the body it strikes; default the middle. */
   afterBytes?: number;
+  /** For trickle (default 1024) and endless (default 1 MiB/s): the body's rate in bytes per second. */
+  bytesPerSecond?: number;
 }
 
 export interface RequestRecord {
@@ -52,7 +70,8 @@ export interface FakeUpstream {
   clearFaults(): void;
   requests: RequestRecord[];
   resetLog(): void;
-  maxInFlight(): number;
+  /** Over the requests that `only` picks, all by default. */
+  maxInFlight(only?: (record: RequestRecord) => boolean): number;
   maxStartsInWindow(windowMs: number): number;
   close(): Promise<void>;
 }
@@ -65,13 +84,25 @@ interface Validators {
 
 type Fault = FaultRule['kind'];
 
+/** How a body is paced: `chunkSize` bytes at a time, each after its share of a second. */
+interface Pace {
+  bytesPerSecond: number;
+  chunkSize: number;
+}
+
 const RESET_DELAY_MS = 10;
 /** A HEAD has no body to break, so these never fire on it. */
-const BODY_FAULTS = new Set<Fault>(['reset', 'stall', 'short', 'corrupt']);
+const BODY_FAULTS = new Set<Fault>(['reset', 'stall', 'short', 'corrupt', 'trickle', 'endless']);
+const TRICKLE_BYTES_PER_SECOND = 1024;
+const ENDLESS_BYTES_PER_SECOND = 1024 * 1024;
+const ENDLESS_FILLER = Buffer.from('endless index line\n');
 
 export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
   const latencyMs = opts.latencyMs ?? 0;
   const bytesPerSecond = opts.bytesPerSecond;
+  const bandwidth: Pace | undefined = bytesPerSecond
+    ? { bytesPerSecond, chunkSize: Math.max(1024, Math.floor(bytesPerSecond / 50)) }
+    : undefined;
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const validators = new Map<string, Validators>();
@@ -94,7 +125,7 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
     resetLog() {
       upstream.requests.length = 0;
     },
-    maxInFlight: () => maxInFlight(upstream.requests),
+    maxInFlight: (only) => maxInFlight(only ? upstream.requests.filter(only) : upstream.requests),
     maxStartsInWindow: (windowMs) => maxStartsInWindow(upstream.requests, windowMs),
     close,
   };
@@ -137,19 +168,43 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
     return rule;
   }
 
-  /** Writes `body` honouring the bandwidth cap; resolves false if the connection went away. */
-  async function send(res: ServerResponse, record: RequestRecord, body: Buffer): Promise<boolean> {
-    const chunkSize = bytesPerSecond ? Math.max(1024, Math.floor(bytesPerSecond / 50)) : body.length;
+  /** Writes `body` at `pace` (the bandwidth cap by default); resolves false if the connection went away. */
+  async function send(
+    res: ServerResponse,
+    record: RequestRecord,
+    body: Buffer,
+    pace = bandwidth,
+  ): Promise<boolean> {
+    const chunkSize = pace?.chunkSize ?? body.length;
     for (let offset = 0; offset < body.length; offset += chunkSize) {
-      if (closed || res.destroyed) return false;
-      const chunk = body.subarray(offset, offset + chunkSize);
-      // Every chunk takes its time on the wire before it arrives, the last one too: a small file is not
-      // instant either, and the response ends as soon as its last byte is out.
-      if (bytesPerSecond) await wait((chunk.length / bytesPerSecond) * 1000);
-      if (closed || res.destroyed) return false;
-      record.bytes += chunk.length;
-      if (!res.write(chunk) && !res.destroyed) await drained(res);
+      if (!(await write(res, record, body.subarray(offset, offset + chunkSize), pace))) return false;
     }
+    return !closed && !res.destroyed;
+  }
+
+  /** Repeats `pattern` at `pace` until the connection goes away or close() runs. */
+  async function sendForever(res: ServerResponse, record: RequestRecord, pattern: Buffer, pace: Pace) {
+    // The pattern and then a chunk more of it: every chunk is a plain slice, wherever it starts.
+    const cycle = Buffer.alloc(pattern.length + pace.chunkSize, pattern);
+    let offset = 0;
+    while (await write(res, record, cycle.subarray(offset, offset + pace.chunkSize), pace)) {
+      offset = (offset + pace.chunkSize) % pattern.length;
+    }
+  }
+
+  async function write(
+    res: ServerResponse,
+    record: RequestRecord,
+    chunk: Buffer,
+    pace: Pace | undefined,
+  ): Promise<boolean> {
+    if (closed || res.destroyed) return false;
+    // Every chunk takes its time on the wire before it arrives, the last one too: a small file is not
+    // instant either, and the response ends as soon as its last byte is out.
+    if (pace) await wait((chunk.length / pace.bytesPerSecond) * 1000);
+    if (closed || res.destroyed) return false;
+    record.bytes += chunk.length;
+    if (!res.write(chunk) && !res.destroyed) await drained(res);
     return !closed && !res.destroyed;
   }
 
@@ -212,6 +267,17 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
     }
 
     const file = upstream.files.get(path);
+    if (fault === 'endless') {
+      record.status = 200;
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+      const rate = rule?.bytesPerSecond ?? ENDLESS_BYTES_PER_SECOND;
+      const pattern = file?.length ? file : ENDLESS_FILLER;
+      await sendForever(res, record, pattern, {
+        bytesPerSecond: rate,
+        chunkSize: paceChunk(rate, 16 * 1024),
+      });
+      return;
+    }
     if (file === undefined) {
       record.status = 404;
       res
@@ -262,6 +328,13 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
         // Headers and part of the body, then silence until the client gives up or close() runs.
         await send(res, record, file.subarray(0, cut));
         return;
+      case 'trickle': {
+        const rate = rule?.bytesPerSecond ?? TRICKLE_BYTES_PER_SECOND;
+        // Ten writes a second: never silent for long, however slow.
+        const pace = { bytesPerSecond: rate, chunkSize: paceChunk(rate) };
+        if (await send(res, record, file, pace)) res.end();
+        return;
+      }
       default:
         if (await send(res, record, file)) res.end();
     }
@@ -306,6 +379,11 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
   });
   upstream.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return upstream;
+}
+
+/** A tenth of a second's worth of bytes, at least 1 and at most `most`. */
+function paceChunk(bytesPerSecond: number, most = Number.POSITIVE_INFINITY): number {
+  return Math.max(1, Math.min(most, Math.floor(bytesPerSecond / 10)));
 }
 
 function matches(match: FaultRule['match'], path: string): boolean {

@@ -109,8 +109,10 @@ describe('upstream client', function () {
 
     it('gives up on a stalled body after timeoutMs without a byte and retries', async () => {
       upstream.fault({ match: PKG, kind: 'stall', times: 1, afterBytes: 50_000 });
-      const upstreamClient = client({ timeoutMs: 300 });
+      const reasons: string[] = [];
+      const upstreamClient = client({ timeoutMs: 300, onRetry: ({ reason }) => reasons.push(reason) });
       await upstreamClient.download(PKG, dest, expectPkg);
+      expect(reasons).to.deep.equal(['no data for 0.3 s after 50000 bytes (DOWNLOAD_TIMEOUT)']);
       expect((await readFile(dest)).equals(pkg)).to.equal(true);
       const [stalled, served] = upstream.requests;
       expect(stalled?.fault).to.equal('stall');
@@ -125,6 +127,7 @@ describe('upstream client', function () {
       const error = await failure(client({ timeoutMs: 200, maxRetries: 1 }).download(PKG, dest, expectPkg));
       expect(error).to.be.instanceOf(UpstreamError);
       expect((error as UpstreamError).details).to.include({ kind: 'timeout', attempt: 2 });
+      expect((error as UpstreamError).message).to.contain('no response within 0.2 s (DOWNLOAD_TIMEOUT)');
       expect(upstream.requests).to.have.length(2);
       expect(performance.now() - started).to.be.below(1500);
     });
@@ -306,6 +309,157 @@ describe('upstream client', function () {
     });
   });
 
+  describe('transfer rate floor', function () {
+    this.timeout(20_000);
+    const slow = pattern(64 * 1024, 3);
+    const SLOW = `${FEED}/luci-i18n-base-de_25.0_all.ipk`;
+    const expectSlow = { size: slow.length, sha256: sha256(slow) };
+    beforeEach(() => upstream.files.set(SLOW, slow));
+
+    it('abandons a body slower than minBytesPerSecond, retries it within the budget, and leaves no file', async () => {
+      upstream.fault({ match: SLOW, kind: 'trickle', bytesPerSecond: 50 });
+      const reasons: string[] = [];
+      const upstreamClient = client({
+        timeoutMs: 1000,
+        minBytesPerSecond: 1024,
+        maxRetries: 2,
+        onRetry: ({ reason }) => reasons.push(reason),
+      });
+      const error = await failure(upstreamClient.download(SLOW, dest, expectSlow));
+      expect(error).to.be.instanceOf(UpstreamError);
+      expect((error as UpstreamError).details).to.include({ kind: 'timeout', attempt: 3 });
+      expect((error as UpstreamError).message)
+        .to.match(/slower than 1024 B\/s for 1 s \(\d+ bytes in the last 1 s; DOWNLOAD_MIN_RATE\)/)
+        .and.contain('(after 3 attempts)');
+      expect(reasons).to.have.length(2);
+      for (const reason of reasons) expect(reason).to.contain('DOWNLOAD_MIN_RATE');
+      expect(upstream.requests.map((r) => [r.method, r.fault])).to.deep.equal([
+        ['GET', 'trickle'],
+        ['GET', 'trickle'],
+        ['GET', 'trickle'],
+      ]);
+      expect(upstreamClient.stats.errors.timeout).to.equal(3);
+      expect(existsSync(dest)).to.equal(false);
+    });
+
+    it('downloads a body at a fine rate with the floor on', async () => {
+      upstream.fault({ match: SLOW, kind: 'trickle', bytesPerSecond: 40 * 1024 });
+      const upstreamClient = client({ timeoutMs: 1000, minBytesPerSecond: 1024 });
+      const result = await upstreamClient.download(SLOW, dest, expectSlow);
+      expect(result.sha256).to.equal(sha256(slow));
+      expect((await readFile(dest)).equals(slow)).to.equal(true);
+      expect(upstream.requests).to.have.length(1);
+      expect(upstreamClient.stats.errors.timeout).to.equal(0);
+    });
+
+    it('applies the floor to a fetch as well', async () => {
+      upstream.fault({ match: INDEX, kind: 'trickle', bytesPerSecond: 50 });
+      const error = await failure(
+        client({ timeoutMs: 500, minBytesPerSecond: 1024, maxRetries: 0 }).fetch(INDEX),
+      );
+      expect(error).to.be.instanceOf(UpstreamError);
+      expect((error as UpstreamError).message)
+        .to.contain('slower than 1024 B/s for 0.5 s')
+        .and.contain('DOWNLOAD_MIN_RATE');
+      expect(upstream.requests).to.have.length(1);
+    });
+
+    it('leaves a slow but steady body alone when the floor is off', async () => {
+      upstream.fault({ match: SLOW, kind: 'trickle', bytesPerSecond: 50 });
+      const shutdown = new AbortController();
+      const download = failure(
+        client({ timeoutMs: 300, signal: shutdown.signal }).download(SLOW, dest, expectSlow),
+      );
+      // Several windows of 300 ms at 50 B/s: a floor would have struck by now.
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const [record] = upstream.requests;
+      expect(upstream.requests).to.have.length(1);
+      expect(Number.isNaN(record?.end), 'still downloading').to.equal(true);
+      expect(record?.bytes).to.be.above(0);
+      shutdown.abort();
+      expect(await download).to.be.instanceOf(AbortedError);
+      expect(existsSync(dest)).to.equal(false);
+    });
+  });
+
+  describe('memory for fetched bodies', function () {
+    this.timeout(20_000);
+    const MiB = 1024 * 1024;
+    const endless = Array.from(
+      { length: 8 },
+      (_, i) => `releases/24.10.4/packages/mipsel_24kc/feed${i}/Packages.gz`,
+    );
+    const isEndless = (r: { path: string }) => endless.includes(r.path);
+
+    it('holds fetches of endless bodies to maxBufferedBytes, refusing each as too large', async () => {
+      upstream.fault({ match: (path) => endless.includes(path), kind: 'endless', bytesPerSecond: 4 * MiB });
+      const upstreamClient = client({ maxBufferedBytes: 2 * MiB, concurrency: 16 });
+      const results = await Promise.allSettled(
+        endless.map((path) => upstreamClient.fetch(path, { maxBytes: MiB })),
+      );
+      for (const result of results) {
+        expect(result.status).to.equal('rejected');
+        const reason = (result as PromiseRejectedResult).reason as Error;
+        expect(reason).to.be.instanceOf(UntrustedInputError);
+        expect(reason.message).to.contain(`refusing a body of more than ${MiB} bytes`);
+      }
+      expect(upstream.requests, 'too large is not retried').to.have.length(8);
+      expect(upstream.maxInFlight(), '2 MiB holds two bodies of up to 1 MiB').to.be.at.most(2);
+    });
+
+    it('rejects fetches still waiting for memory at once on shutdown, sending none of them', async () => {
+      upstream.fault({ match: (path) => endless.includes(path), kind: 'endless', bytesPerSecond: 64 * 1024 });
+      const shutdown = new AbortController();
+      const upstreamClient = client({ maxBufferedBytes: 2 * MiB, concurrency: 16, signal: shutdown.signal });
+      const all = Promise.allSettled(endless.map((path) => upstreamClient.fetch(path, { maxBytes: MiB })));
+      while (upstream.requests.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+      shutdown.abort();
+      const results = await all;
+      for (const result of results) {
+        expect(result.status).to.equal('rejected');
+        expect((result as PromiseRejectedResult).reason).to.be.instanceOf(AbortedError);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(upstream.requests).to.have.length(2);
+    });
+
+    it('lets fetches with a Content-Length through while endless ones hold part of the budget', async () => {
+      upstream.fault({
+        match: (path) => endless.includes(path),
+        kind: 'endless',
+        bytesPerSecond: 128 * 1024,
+      });
+      const small = Array.from(
+        { length: 8 },
+        (_, i) => [`${FEED}/small${i}.sig`, pattern(10_000, i)] as const,
+      );
+      for (const [path, bytes] of small) upstream.files.set(path, bytes);
+      // ~250 ms per small body: long enough for the others to overlap it, if the budget lets them.
+      upstream.fault({ match: /small\d\.sig$/, kind: 'trickle', bytesPerSecond: 40_000 });
+      const shutdown = new AbortController();
+      const upstreamClient = client({ maxBufferedBytes: 2 * MiB, concurrency: 16, signal: shutdown.signal });
+      // Two endless fetches of up to 512 KiB hold 1 MiB for seconds.
+      let endlessSettled = 0;
+      const holding = endless.slice(0, 2).map((path) =>
+        failure(upstreamClient.fetch(path, { maxBytes: MiB / 2 })).finally(() => {
+          endlessSettled += 1;
+        }),
+      );
+      const results = await Promise.all(
+        small.map(([path]) => upstreamClient.fetch(path, { maxBytes: MiB / 4 })),
+      );
+      expect(endlessSettled, 'the small ones finish while the endless ones still run').to.equal(0);
+      for (const [i, result] of results.entries())
+        expect(result.body?.equals(small[i]?.[1] ?? Buffer.alloc(0))).to.equal(true);
+      // Eight reservations of 256 KiB do not fit in the 1 MiB left; they overlap because each shrinks
+      // to its Content-Length at the headers.
+      expect(upstream.maxInFlight((r) => !isEndless(r))).to.be.above(4);
+      expect(upstream.requests.filter(isEndless).every((r) => Number.isNaN(r.end))).to.equal(true);
+      shutdown.abort();
+      for (const error of await Promise.all(holding)) expect(error).to.be.instanceOf(AbortedError);
+    });
+  });
+
   describe('rate and concurrency', function () {
     this.timeout(15_000);
     const files = new Map(Array.from({ length: 30 }, (_, i) => [`${FEED}/p${i}.ipk`, pattern(20_000, i)]));
@@ -359,6 +513,58 @@ describe('upstream client', function () {
       expect(upstream.requests).to.have.length(started);
     });
 
+    it('spaces starts from when each request was really sent, also when one is delayed after the gate', async () => {
+      const small = new Map(Array.from({ length: 20 }, (_, i) => [`${FEED}/p${i}.sig`, pattern(100, i)]));
+      upstream.setFiles(small);
+      const spacingMs = 1000 / 8;
+      // A loaded machine: request 3 is let through, then held up on its way to the socket.
+      const beforeSend = async (requestNumber: number) => {
+        if (requestNumber === 3) await new Promise((resolve) => setTimeout(resolve, 0.9 * spacingMs));
+      };
+      const upstreamClient = client({ rateLimit: 8, concurrency: 8, beforeSend });
+      await Promise.all([...small.keys()].map((path) => upstreamClient.fetch(path)));
+      expect(upstream.requests).to.have.length(20);
+      expect(upstream.maxStartsInWindow(1000)).to.be.at.most(8);
+      const starts = upstream.requests.map((r) => r.start).sort((a, b) => a - b);
+      const gaps = starts.slice(1).map((start, i) => start - (starts[i] ?? 0));
+      expect(Math.min(...gaps)).to.be.at.least(0.97 * spacingMs);
+    });
+
+    it('keeps a fractional rate evenly spaced', async () => {
+      const upstreamClient = client({ rateLimit: 2.5, concurrency: 4 });
+      await Promise.all([0, 1, 2, 3].map(() => upstreamClient.fetch(INDEX)));
+      const starts = upstream.requests.map((r) => r.start).sort((a, b) => a - b);
+      const gaps = starts.slice(1).map((start, i) => start - (starts[i] ?? 0));
+      expect(gaps).to.have.length(3);
+      expect(Math.min(...gaps)).to.be.at.least(0.97 * 400);
+    });
+
+    it('lets the next request through when one fails before it is sent', async () => {
+      const beforeSend = async (requestNumber: number) => {
+        if (requestNumber === 2) throw new Error('no route to the upstream');
+      };
+      const upstreamClient = client({ rateLimit: 8, concurrency: 1, beforeSend });
+      const results = await Promise.allSettled([0, 1, 2, 3].map(() => upstreamClient.fetch(INDEX)));
+      expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      expect(upstream.requests).to.have.length(3);
+    });
+
+    it('does not stall on connections refused before anything is sent', async () => {
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise((resolve) => closed.close(resolve));
+      const upstreamClient = client({ baseUrl: `http://127.0.0.1:${port}`, maxRetries: 0, rateLimit: 8 });
+      const results = await Promise.allSettled([0, 1, 2, 3, 4].map(() => upstreamClient.fetch(INDEX)));
+      for (const result of results) {
+        expect(result.status).to.equal('rejected');
+        expect((result as PromiseRejectedResult).reason).to.be.instanceOf(UpstreamError);
+        expect(((result as PromiseRejectedResult).reason as UpstreamError).message).to.contain(
+          'ECONNREFUSED',
+        );
+      }
+    });
+
     it('passes retries through the same throttle', async () => {
       upstream.setFiles(new Map([...files].slice(0, 8)));
       upstream.fault({ match: /p\d+\.ipk$/, kind: '503', times: 8 });
@@ -387,6 +593,20 @@ describe('upstream client', function () {
       expect(backoffDelay(1, 2000, 0, () => 0.999)).to.be.within(2000, 2200);
     });
 
+    it('caps the exponential part at an hour, and never goes below the first delay', () => {
+      const none = () => 0;
+      const most = () => 0.999;
+      const hour = 3_600_000;
+      // Uncapped, the 12th retry at an hour would be 85 days: past what a timer can hold.
+      expect(backoffDelay(12, hour, 0, none)).to.equal(hour);
+      expect(backoffDelay(12, hour, 0, most)).to.be.within(hour, 1.1 * hour);
+      expect(backoffDelay(30, 2000, 0, most)).to.be.within(hour, 1.1 * hour);
+      expect(backoffDelay(2000, 0, 0, none)).to.equal(0);
+      expect(backoffDelay(3, 2 * hour, 0, none), 'a first delay above the cap stays').to.equal(2 * hour);
+      for (let retry = 1; retry <= 40; retry++)
+        expect(backoffDelay(retry, 20_000, 0, none)).to.be.at.least(20_000);
+    });
+
     it('reads Retry-After as seconds or as an HTTP date', () => {
       const now = Date.parse('2026-11-26T03:00:00Z');
       expect(parseRetryAfter('120', now)).to.equal(120_000);
@@ -402,6 +622,18 @@ describe('upstream client', function () {
       expect(() => client({ rateLimit: 0 })).to.throw(TypeError, /rateLimit.*0/);
       expect(() => client({ concurrency: 1.5 })).to.throw(TypeError, /concurrency/);
       expect(() => client({ baseUrl: 'ftp://example.org' })).to.throw(TypeError, /baseUrl/);
+      expect(() => client({ minBytesPerSecond: -1 })).to.throw(TypeError, /minBytesPerSecond.*-1/);
+      expect(() => client({ maxBufferedBytes: 0 })).to.throw(TypeError, /maxBufferedBytes.*0/);
+    });
+
+    it('refuses durations that a timer cannot hold', () => {
+      // One request every 324 years: setTimeout would overflow and fire at once.
+      expect(() => client({ rateLimit: 1e-7 })).to.throw(TypeError, /rateLimit.*1e-7/);
+      expect(() => client({ retryDelayMs: 2 ** 31 })).to.throw(TypeError, /retryDelayMs/);
+      expect(() => client({ timeoutMs: 2 ** 31 })).to.throw(TypeError, /timeoutMs/);
+      expect(() =>
+        client({ rateLimit: 5e-7, retryDelayMs: 2 ** 31 - 1, timeoutMs: 2 ** 31 - 1 }),
+      ).to.not.throw();
     });
   });
 });

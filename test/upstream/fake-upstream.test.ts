@@ -8,6 +8,8 @@ interface Reply {
   status?: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
+  /** How many pieces the body came in. */
+  chunks: number;
   /** How the exchange ended: 'end', or the error code of the request or the response. */
   ending: string;
   firstByteMs?: number;
@@ -23,11 +25,17 @@ function get(
   const started = performance.now();
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
-    const reply: Omit<Reply, 'ending' | 'totalMs' | 'body'> = { headers: {} };
+    const reply: Omit<Reply, 'ending' | 'totalMs' | 'body' | 'chunks'> = { headers: {} };
     let giveUp: NodeJS.Timeout | undefined;
     const done = (ending: string) => {
       clearTimeout(giveUp);
-      resolve({ ...reply, body: Buffer.concat(chunks), ending, totalMs: performance.now() - started });
+      resolve({
+        ...reply,
+        body: Buffer.concat(chunks),
+        chunks: chunks.length,
+        ending,
+        totalMs: performance.now() - started,
+      });
     };
     const req = request(
       `${upstream.url}/${path}`,
@@ -52,6 +60,15 @@ function get(
     }
     req.end();
   });
+}
+
+/** Polls until `condition` holds (or fails after `ms`): for what the server notices on its own time. */
+async function eventually(condition: () => boolean, ms = 2000): Promise<void> {
+  const until = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > until) expect.fail('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 const pattern = (size: number) => Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + 3) % 251));
@@ -210,12 +227,67 @@ describe('fake upstream', () => {
     expect(reply.totalMs).to.be.at.least(145 + 200);
   });
 
+  it('trickles a body with its Content-Length in small, steady writes', async () => {
+    await upstream.close();
+    upstream = await startFakeUpstream({ files: new Map([['slow.bin', pattern(600)]]) });
+    upstream.fault({ match: 'slow.bin', kind: 'trickle', bytesPerSecond: 1000 });
+    const reply = await get(upstream, 'slow.bin');
+    expect(reply.ending).to.equal('end');
+    expect(reply.headers['content-length']).to.equal('600');
+    expect(reply.body.equals(pattern(600))).to.equal(true);
+    // 100 bytes every 100 ms: six pieces, over about 600 ms.
+    expect(reply.chunks).to.be.at.least(5);
+    expect(reply.totalMs).to.be.at.least(450);
+    expect(upstream.requests[0]).to.include({ status: 200, bytes: 600, fault: 'trickle' });
+  });
+
+  it('streams an endless body without Content-Length until the client goes away', async () => {
+    upstream.fault({ match: /\.endless$/, kind: 'endless', bytesPerSecond: 256 * 1024 });
+    const reply = await get(upstream, 'releases/24.10.4/nowhere/Packages.endless', { giveUpAfterMs: 300 });
+    expect(reply.status).to.equal(200);
+    expect(reply.ending).to.equal('gave up');
+    expect(reply.headers['content-length']).to.equal(undefined);
+    expect(reply.headers['transfer-encoding']).to.equal('chunked');
+    expect(reply.body.length).to.be.above(16 * 1024);
+    expect(reply.body.subarray(0, 19).toString()).to.equal('endless index line\n');
+    const [record] = upstream.requests;
+    await eventually(() => !Number.isNaN(record?.end));
+    const sent = record?.bytes;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(record?.bytes, 'stops writing once the client is gone').to.equal(sent);
+  });
+
+  it('repeats the file in an endless body, and close() still ends promptly', async () => {
+    const path = 'releases/24.10.4/targets/ramips/mt7621/packages/Packages.gz';
+    upstream.fault({ match: path, kind: 'endless' });
+    const endless = get(upstream, path);
+    await eventually(() => (upstream.requests[0]?.bytes ?? 0) > file.length);
+    const closing = performance.now();
+    await upstream.close();
+    expect(performance.now() - closing).to.be.below(500);
+    const reply = await endless;
+    expect(reply.ending).to.not.equal('end');
+    expect(reply.body.subarray(0, file.length).equals(file)).to.equal(true);
+    expect(
+      reply.body
+        .subarray(file.length, 2 * file.length)
+        .equals(file.subarray(0, reply.body.length - file.length)),
+    ).to.equal(true);
+  });
+
   it('computes in-flight and start-rate figures from its log', async () => {
     await upstream.close();
-    upstream = await startFakeUpstream({ files: new Map([['a', pattern(10)]]), latencyMs: 200 });
-    await Promise.all([get(upstream, 'a'), get(upstream, 'a'), get(upstream, 'a')]);
+    upstream = await startFakeUpstream({
+      files: new Map([
+        ['a', pattern(10)],
+        ['b', pattern(10)],
+      ]),
+      latencyMs: 200,
+    });
+    await Promise.all([get(upstream, 'a'), get(upstream, 'a'), get(upstream, 'b')]);
     await get(upstream, 'a');
     expect(upstream.maxInFlight()).to.equal(3);
+    expect(upstream.maxInFlight((r) => r.path === 'b')).to.equal(1);
     expect(upstream.maxStartsInWindow(100)).to.equal(3);
     expect(upstream.maxStartsInWindow(1000)).to.equal(4);
     upstream.resetLog();

@@ -2,20 +2,22 @@
  * Where bytes enter the mirror: the one HTTP client towards the upstream.
  *
  * Every HTTP request — first attempts, retries, redirects, indexes and packages alike — passes one
- * gate (throttle + concurrency, `gate.ts`) inside a custom axios adapter, so nothing can go around
- * it. axios-retry retries what fails before the body (network errors, 5xx, 429, 408, a silent
- * server); the loop in #withRetries retries what fails inside a streamed body (reset, stall, short
- * body, wrong size or hash). Both draw on one budget of `maxRetries` retries per file.
+ * gate (concurrency + starts spaced from the previous send, `gate.ts`) inside a custom axios
+ * adapter, so nothing can go around it; a fetch() first reserves the memory its body may take
+ * (`byte-budget.ts`), and every attempt is watched for silence and for a rate under the floor
+ * (`watchdog.ts`). axios-retry retries what fails before the body (network errors, 5xx, 429, 408, a
+ * silent server); the loop in #withRetries retries what fails inside a streamed body (reset, stall,
+ * too slow, short body, wrong size or hash). Both draw on one budget of `maxRetries` retries per file.
  */
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import http, { type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import https from 'node:https';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import axios, {
-  type AxiosAdapter,
   type AxiosInstance,
   type AxiosResponse,
   type InternalAxiosRequestConfig,
@@ -30,25 +32,56 @@ import {
   type UpstreamFaultKind,
 } from '../errors.js';
 import { backoffDelay, MAX_RETRY_AFTER_MS, parseRetryAfter } from './backoff.js';
-import { Gate } from './gate.js';
+import { ByteBudget } from './byte-budget.js';
+import { MAX_TIMER_MS, sleep } from './delay.js';
+import { Gate, type Pass, spacingMs } from './gate.js';
+import { Watchdog } from './watchdog.js';
 
 export interface UpstreamOptions {
   /** The server's root, e.g. `https://downloads.openwrt.org`; a path prefix is kept. */
   baseUrl: string;
-  /** Request starts per second, fractions allowed (0.5 = one every 2 s). */
+  /**
+   * Request starts per second, fractions allowed (0.5 = one every 2 s). Each request is sent at
+   * least 1 / rateLimit s (plus 2 %) after the previous one was really sent. At least about 4.75e-7
+   * (one request every 24.8 days), the longest a timer holds.
+   */
   rateLimit: number;
   /** Requests in flight at once. */
   concurrency: number;
   /** Retries per file, all causes together. */
   maxRetries: number;
-  /** The first backoff; it doubles with each retry. */
+  /** The first backoff; it doubles with each retry, up to an hour. At most 2^31 − 1 ms. */
   retryDelayMs: number;
-  /** A request is abandoned after this long without a byte (before the headers too). */
+  /**
+   * A request is abandoned after this long without a byte (before the headers too), and the window
+   * over which `minBytesPerSecond` is measured. At most 2^31 − 1 ms. (DOWNLOAD_TIMEOUT)
+   */
   timeoutMs: number;
+  /**
+   * Floor on a body's rate, in bytes per second: once a body has flowed for a full `timeoutMs`
+   * window, a window that brings fewer than minBytesPerSecond × window bytes abandons the attempt
+   * (an UpstreamError of kind 'timeout', retried like a stall). 0 or undefined: no floor.
+   * (DOWNLOAD_MIN_RATE)
+   */
+  minBytesPerSecond?: number;
+  /**
+   * Cap on the bytes all fetch() bodies may hold in memory at once; default 128 MiB. Each fetch
+   * reserves min(maxBytes, maxBufferedBytes) before it is sent, waiting first come first served
+   * while the budget is short, keeps only the Content-Length once the headers announce one, and
+   * gives it back when it ends. A single fetch whose maxBytes is larger than the cap runs alone and
+   * may hold up to its maxBytes. download() writes to disk and takes no part.
+   */
+  maxBufferedBytes?: number;
   /** Shutdown: aborting rejects every pending call with AbortedError, promptly, never retried. */
   signal?: AbortSignal;
   /** `attempt` is the attempt that failed (1 = the first request); the next one follows `delayMs` later. */
   onRetry?: (info: { url: string; attempt: number; delayMs: number; reason: string }) => void;
+  /**
+   * Test hook: awaited after the gate has let request number `requestNumber` (1 for the first, every
+   * attempt and redirect counted) through and before it is sent — a loaded machine's delay. A
+   * rejection fails that attempt, as a local error.
+   */
+  beforeSend?: (requestNumber: number) => Promise<void>;
 }
 
 export interface FetchResult {
@@ -90,6 +123,8 @@ export interface UpstreamStats {
 
 /** Indexes and profiles.json are a few MB; anything far larger is not what we asked for. */
 export const DEFAULT_FETCH_MAX_BYTES = 64 * 1024 * 1024;
+/** Two fetches at the default maxBytes, with nothing announced yet, fit at once. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 128 * 1024 * 1024;
 const MAX_REDIRECTS = 3;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const USER_AGENT = `openwrt-mirror/${packageVersion()}`;
@@ -104,6 +139,12 @@ interface Failure {
   retryable: boolean;
   status?: number;
   retryAfterMs?: number;
+}
+
+/** What every attempt of one call sends, and the memory its body may take (fetch() only). */
+interface RequestShape {
+  headers: Record<string, string>;
+  buffered?: number;
 }
 
 /** Per call: the retries spent so far, before or inside a body, and the URL after redirects. */
@@ -124,6 +165,8 @@ export class Upstream {
   readonly #signal: AbortSignal | undefined;
   readonly #base: string;
   readonly #gate: Gate;
+  readonly #budget: ByteBudget;
+  readonly #maxBufferedBytes: number;
   readonly #http: AxiosInstance;
 
   constructor(opts: UpstreamOptions) {
@@ -135,7 +178,10 @@ export class Upstream {
     this.#signal = opts.signal && AbortSignal.any([opts.signal]);
     if (this.#signal) setMaxListeners(0, this.#signal);
     this.#gate = new Gate({ rateLimit: opts.rateLimit, concurrency: opts.concurrency, signal: this.#signal });
+    this.#maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#budget = new ByteBudget(this.#maxBufferedBytes, this.#signal);
     this.#http = axios.create({
+      // A fetch() passes its own, which reserves memory first; see #request.
       adapter: (config) => this.#send(config),
       responseType: 'stream',
       decompress: false,
@@ -150,7 +196,8 @@ export class Upstream {
   /**
    * A small file (an index, profiles.json), buffered, at most `maxBytes` (default 64 MiB; more is
    * refused with UntrustedInputError and not retried). With `etag` or `lastModified` the request is
-   * conditional and an unchanged file comes back as `{ notModified: true }` without a body.
+   * conditional and an unchanged file comes back as `{ notModified: true }` without a body. Each
+   * attempt first reserves its memory from the `maxBufferedBytes` budget.
    */
   async fetch(
     path: string,
@@ -160,7 +207,8 @@ export class Upstream {
     const headers: Record<string, string> = {};
     if (opts.etag !== undefined) headers['If-None-Match'] = opts.etag;
     if (opts.lastModified !== undefined) headers['If-Modified-Since'] = opts.lastModified;
-    return this.#withRetries(this.#url(path), headers, async (response, url) => {
+    const buffered = Math.min(maxBytes, this.#maxBufferedBytes);
+    return this.#withRetries(this.#url(path), { headers, buffered }, async (response, url) => {
       const etag = header(response, 'etag');
       const lastModified = header(response, 'last-modified');
       if (response.status === 304) {
@@ -193,7 +241,7 @@ export class Upstream {
    */
   async download(path: string, dest: string, expect: DownloadExpectation): Promise<DownloadResult> {
     try {
-      return await this.#withRetries(this.#url(path), {}, (response) =>
+      return await this.#withRetries(this.#url(path), { headers: {} }, (response) =>
         this.#save(response, path, dest, expect),
       );
     } catch (error) {
@@ -213,14 +261,14 @@ export class Upstream {
   /** The whole-download loop: a request (axios-retry spends the budget on what fails before the body), then the body. */
   async #withRetries<T>(
     url: string,
-    headers: Record<string, string>,
+    request: RequestShape,
     consume: (response: AxiosResponse<Readable>, url: string) => Promise<T>,
   ): Promise<T> {
     const attempts: Attempts = { retries: 0, url };
     for (;;) {
       let response: AxiosResponse<Readable>;
       try {
-        response = await this.#request(headers, attempts);
+        response = await this.#request(request, attempts);
       } catch (error) {
         // axios-retry has already retried whatever could be.
         throw this.#fail(error, attempts);
@@ -243,7 +291,7 @@ export class Upstream {
           reason: failure.reason,
         });
         try {
-          await sleep(delayMs, undefined, { signal: this.#signal });
+          await sleep(delayMs, this.#signal);
         } catch (sleepError) {
           throw this.#fail(sleepError, attempts);
         }
@@ -254,7 +302,7 @@ export class Upstream {
   }
 
   /** One GET through axios and axios-retry, following redirects; a 304 is an answer, not an error. */
-  async #request(headers: Record<string, string>, attempts: Attempts): Promise<AxiosResponse<Readable>> {
+  async #request({ headers, buffered }: RequestShape, attempts: Attempts): Promise<AxiosResponse<Readable>> {
     for (let hop = 0; ; hop++) {
       const at = attempts.url;
       const spent = attempts.retries;
@@ -263,6 +311,8 @@ export class Upstream {
         const response = await this.#http.get<Readable>(at, {
           headers,
           signal: this.#signal,
+          // axios-retry reissues the same config: every attempt reserves afresh.
+          ...(buffered !== undefined && { adapter: (config) => this.#send(config, buffered) }),
           'axios-retry': {
             retries: this.#opts.maxRetries - spent,
             retryCondition: (error) => this.#describe(error).retryable,
@@ -298,13 +348,25 @@ export class Upstream {
   }
 
   /**
-   * The adapter behind every axios request: waits at the gate, watches for silence (no headers or
-   * no byte for `timeoutMs`), and holds the slot until the body is consumed or abandoned.
+   * The adapter behind every axios request: reserves the memory a buffered body may take (fetch()
+   * only), waits at the gate, tells the gate when the request is really sent, watches for silence
+   * and for a rate under the floor, and holds slot and reservation until the body is consumed or
+   * abandoned. Reserving per attempt, not per call, keeps a backoff from holding memory and a retry
+   * from waiting for memory while it holds some (which could deadlock).
    */
-  #send: AxiosAdapter = async (config: InternalAxiosRequestConfig) => {
+  #send = async (config: InternalAxiosRequestConfig, buffered?: number): Promise<AxiosResponse> => {
     const stopping = this.#signal;
-    const release = await this.#gate.enter();
+    // Before the gate: nothing that holds a slot, a connection or a timer ever waits for memory.
+    const reservation = buffered === undefined ? undefined : await this.#budget.reserve(buffered);
+    let pass: Pass;
+    try {
+      pass = await this.#gate.enter();
+    } catch (error) {
+      reservation?.release();
+      throw error;
+    }
     this.stats.requests += 1;
+    const requestNumber = this.stats.requests;
     // Per attempt, not AbortSignal.any([shutdown, …]): composites of a long-lived signal can leak
     // (nodejs/node#54614), and a worker runs for months. This listener goes when the attempt ends.
     const attempt = new AbortController();
@@ -314,50 +376,62 @@ export class Upstream {
       watched?.destroy(new AbortedError());
     };
     stopping?.addEventListener('abort', onStop, { once: true });
-    let onSilence = () => attempt.abort();
-    const silence = setTimeout(() => onSilence(), this.#opts.timeoutMs);
+    let tooSlow: string | undefined;
+    let abandon = (reason: string) => {
+      tooSlow = reason;
+      attempt.abort();
+    };
+    const watchdog = new Watchdog({
+      timeoutMs: this.#opts.timeoutMs,
+      minBytesPerSecond: this.#opts.minBytesPerSecond ?? 0,
+      onTimeout: (reason) => abandon(reason),
+    });
     const end = () => {
-      clearTimeout(silence);
+      watchdog.stop();
       stopping?.removeEventListener('abort', onStop);
-      release();
+      pass.release();
+      reservation?.release();
     };
     let response: AxiosResponse;
     try {
       stopping?.throwIfAborted();
+      await this.#opts.beforeSend?.(requestNumber);
+      stopping?.throwIfAborted();
       // A copy: axios-retry reuses `config` for the next attempt, which needs a fresh signal.
-      response = await httpAdapter({ ...config, signal: attempt.signal });
+      response = await httpAdapter({ ...config, signal: attempt.signal, transport: reporting(pass.sent) });
     } catch (error) {
+      // An answer, even an error status, means the request got there.
+      if (isAxiosError(error) && error.response) pass.sent();
       end();
       if (isAxiosError(error)) {
         if (error.response?.data instanceof Readable) error.response.data.destroy();
         error.config = config;
-        if (attempt.signal.aborted && !stopping?.aborted) {
-          throw new axios.AxiosError(`no response within ${this.#opts.timeoutMs} ms`, 'ETIMEDOUT', config);
+        if (tooSlow !== undefined && !stopping?.aborted) {
+          throw new axios.AxiosError(tooSlow, 'ETIMEDOUT', config);
         }
       }
       throw error;
     }
+    pass.sent();
+    watchdog.headers();
 
     const upstream = this;
     const url = config.url ?? '';
     const announced = contentLength(response);
+    // The body can take no more than it announced (more is refused as it comes).
+    if (announced !== undefined) reservation?.shrink(announced);
     let received = 0;
     const body = response.data as Readable;
     watched = new Transform({
       transform(chunk: Buffer, _encoding, done) {
-        silence.refresh();
+        watchdog.data(chunk.length);
         received += chunk.length;
         upstream.stats.bytes += chunk.length;
         done(null, chunk);
       },
     });
     const output = watched;
-    onSilence = () =>
-      output.destroy(
-        new UpstreamError(`no data for ${this.#opts.timeoutMs} ms after ${received} bytes`, url, {
-          kind: 'timeout',
-        }),
-      );
+    abandon = (reason) => output.destroy(new UpstreamError(reason, url, { kind: 'timeout' }));
     // Errors reach the consumer through the stream's state; this keeps one that comes before the
     // consumer is attached from being an uncaught exception.
     output.on('error', () => {});
@@ -521,18 +595,45 @@ function validate(opts: UpstreamOptions): void {
   if (base && base.protocol !== 'http:' && base.protocol !== 'https:') {
     fail('baseUrl', opts.baseUrl, 'an absolute http(s) URL');
   }
-  if (!(Number.isFinite(opts.rateLimit) && opts.rateLimit > 0))
-    fail('rateLimit', opts.rateLimit, 'a number > 0');
+  if (!(Number.isFinite(opts.rateLimit) && opts.rateLimit > 0 && spacingMs(opts.rateLimit) <= MAX_TIMER_MS)) {
+    const least = Number((spacingMs(1) / MAX_TIMER_MS).toPrecision(3));
+    fail('rateLimit', opts.rateLimit, `a number > 0, at least ${least} (one request every 24.8 days)`);
+  }
   if (!(Number.isInteger(opts.concurrency) && opts.concurrency >= 1)) {
     fail('concurrency', opts.concurrency, 'an integer >= 1');
   }
   if (!(Number.isInteger(opts.maxRetries) && opts.maxRetries >= 0))
     fail('maxRetries', opts.maxRetries, 'an integer >= 0');
-  if (!(Number.isFinite(opts.retryDelayMs) && opts.retryDelayMs >= 0)) {
-    fail('retryDelayMs', opts.retryDelayMs, 'a number >= 0');
+  if (!(Number.isFinite(opts.retryDelayMs) && opts.retryDelayMs >= 0 && opts.retryDelayMs <= MAX_TIMER_MS)) {
+    fail('retryDelayMs', opts.retryDelayMs, `a number of ms from 0 to ${MAX_TIMER_MS} (the longest timer)`);
   }
-  if (!(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0))
-    fail('timeoutMs', opts.timeoutMs, 'a number > 0');
+  if (!(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0 && opts.timeoutMs <= MAX_TIMER_MS)) {
+    fail('timeoutMs', opts.timeoutMs, `a number of ms > 0, at most ${MAX_TIMER_MS} (the longest timer)`);
+  }
+  const floor = opts.minBytesPerSecond;
+  if (floor !== undefined && !(Number.isFinite(floor) && floor >= 0)) {
+    fail('minBytesPerSecond', floor, 'a number >= 0 (0: no floor)');
+  }
+  const cap = opts.maxBufferedBytes;
+  if (cap !== undefined && !(Number.isSafeInteger(cap) && cap >= 1)) {
+    fail('maxBufferedBytes', cap, 'an integer >= 1');
+  }
+}
+
+/**
+ * An axios `transport` that tells `onSent` when the request is really sent: 'finish', the request's
+ * headers handed to the socket, after any connect or TLS handshake. Measured against the fake
+ * upstream on 127.0.0.1, it is the last client-side event before the server sees the request
+ * ('socket' and `req.end()` come before the connection is even up).
+ */
+function reporting(onSent: () => void) {
+  return {
+    request(options: RequestOptions, callback: (response: IncomingMessage) => void): ClientRequest {
+      const request = (options.protocol === 'https:' ? https : http).request(options, callback);
+      request.once('finish', onSent);
+      return request;
+    },
+  };
 }
 
 function header(response: AxiosResponse, name: string): string | undefined {

@@ -1,12 +1,17 @@
 /**
  * The one gate every upstream request passes: at most `concurrency` in flight, and starts spaced
- * evenly so that no more than `rateLimit` begin in any second.
+ * evenly, as the upstream sees them, so that no more than `rateLimit` begin in any second.
  */
 import pLimit, { type LimitFunction } from 'p-limit';
-import pThrottle from 'p-throttle';
+import { Spacer } from './spacer.js';
 
-/** Gives the slot back; safe to call more than once. */
-export type Release = () => void;
+/** A request let through: tell it when it is sent, and give the slot back when it is done. */
+export interface Pass {
+  /** The request's headers are on the socket; the next start is spaced from now. Safe to call more than once. */
+  sent(): void;
+  /** Gives the slot back (and the turn, if the request was never sent); safe to call more than once. */
+  release(): void;
+}
 
 export interface GateOptions {
   /** Request starts per second; fractions allowed (0.5 = one every 2 s). */
@@ -17,53 +22,55 @@ export interface GateOptions {
 }
 
 /**
- * Starts are spaced a little wider than 1000 / rateLimit: timers may fire a millisecond early and
- * the upstream sees our starts through a network with jitter, yet the limit is promised as seen
- * from the upstream. 2 % of throughput buys that margin.
+ * Starts are spaced a little wider than 1000 / rateLimit: the upstream sees our sends through a
+ * network with jitter, yet the limit is promised as seen from the upstream. 2 % of throughput buys
+ * that margin.
  */
 const SPACING_MARGIN = 1.02;
+
+/** Milliseconds between two request starts at `rateLimit` per second, margin included. */
+export function spacingMs(rateLimit: number): number {
+  return (1000 / rateLimit) * SPACING_MARGIN;
+}
 
 export class Gate {
   readonly #signal: AbortSignal | undefined;
   readonly #slots: LimitFunction;
-  readonly #tick: () => Promise<void>;
-  /** Callers pass the throttle one at a time; see #start. */
-  #turn: Promise<void> = Promise.resolve();
+  readonly #spacer: Spacer;
 
   constructor({ rateLimit, concurrency, signal }: GateOptions) {
     this.#signal = signal;
     this.#slots = pLimit({ concurrency, rejectOnClear: true });
-    // strict: each start is spaced from when the previous one really happened, not when it was due.
-    const throttle = pThrottle({
-      limit: 1,
-      interval: (1000 / rateLimit) * SPACING_MARGIN,
-      strict: true,
-      ...(signal && !signal.aborted && { signal }),
-    });
-    this.#tick = throttle(async () => {});
+    this.#spacer = new Spacer(spacingMs(rateLimit), signal);
     // One listener for the whole queue, however long it grows.
     signal?.addEventListener('abort', () => this.#slots.clearQueue(), { once: true });
   }
 
   /**
    * Waits for a slot, then for the request's turn to start. The slot comes first: a request that
-   * passed the throttle and then queued for a slot would start later than its turn, and several
-   * such could start in one burst, over the rate. Holding a slot while in the throttle costs
-   * nothing, because whoever is ahead in the throttle would start first anyway.
+   * got its turn and then queued for a slot would start later than its turn, and several such could
+   * start in one burst, over the rate. Holding a slot while waiting for the turn costs nothing,
+   * because whoever is ahead would start first anyway.
    */
-  async enter(): Promise<Release> {
+  async enter(): Promise<Pass> {
     this.#signal?.throwIfAborted();
     const release = await this.#slot();
     try {
-      await this.#start();
-      return release;
+      const turn = await this.#spacer.take();
+      return {
+        sent: turn.sent,
+        release: () => {
+          turn.skip();
+          release();
+        },
+      };
     } catch (error) {
       release();
       throw error;
     }
   }
 
-  #slot(): Promise<Release> {
+  #slot(): Promise<() => void> {
     return new Promise((resolve, reject) => {
       this.#slots(
         () =>
@@ -78,25 +85,5 @@ export class Gate {
           }),
       ).catch((error: unknown) => reject(this.#signal?.aborted ? this.#signal.reason : error));
     });
-  }
-
-  /**
-   * One caller at a time asks the throttle, after the previous caller has started: with several
-   * queued at once, p-throttle would schedule them from when the previous start was due, and a late
-   * timer followed by punctual ones would squeeze starts together.
-   */
-  async #start(): Promise<void> {
-    const ahead = this.#turn;
-    let done: () => void = () => {};
-    this.#turn = new Promise<void>((resolve) => {
-      done = resolve;
-    });
-    try {
-      await ahead;
-      this.#signal?.throwIfAborted();
-      await this.#tick();
-    } finally {
-      done();
-    }
   }
 }

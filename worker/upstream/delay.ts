@@ -1,0 +1,40 @@
+/**
+ * Waiting that keeps its word: never shorter than asked, however long, and over at once on shutdown.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as timer } from 'node:timers/promises';
+
+/** The longest delay one Node.js timer holds; a longer one overflows and fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Resolves `ms` milliseconds from now (monotonic clock), rejects with the signal's reason when it
+ * aborts. Waits longer than one timer can hold are slept in pieces; a timer that fires a little
+ * early (Node measures from the loop's cached time) is followed by another for the rest.
+ */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  await sleepUntil(performance.now() + ms, signal);
+}
+
+/** Resolves once performance.now() has reached `deadline`; see sleep. */
+export async function sleepUntil(deadline: number, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
+  for (let left = deadline - performance.now(); left > 0; left = deadline - performance.now()) {
+    await timer(Math.min(Math.ceil(left), MAX_TIMER_MS), undefined, signal && { signal }).catch(
+      (error: unknown) => {
+        throw signal?.aborted ? signal.reason : error;
+      },
+    );
+  }
+}
+
+/** `promise`, or the signal's reason as soon as it aborts, whichever comes first. */
+export function unlessAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
