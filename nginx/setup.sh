@@ -7,7 +7,9 @@
 # POSIX sh for OpenWrt's busybox ash. The mirror serves this file with MIRROR filled in.
 set -eu
 
-MIRROR="@MIRROR_URL@"
+# nginx fills this in from the Host the script was fetched by, and only with a well-formed one; the
+# single quotes make sure that nothing but a quote could turn it into commands anyway.
+MIRROR='@MIRROR_URL@'
 ROOT=/
 ACTION=setup
 TMP=
@@ -106,6 +108,10 @@ MIRROR=${MIRROR%/}
 case $MIRROR in
 http://?* | https://?*) ;;
 *) die "no mirror URL (got '$MIRROR'): fetch this script from the mirror, or pass --mirror http://SERVER:8080" ;;
+esac
+# A URL with a quote, a space, $, ` or ; is no mirror's, and would be shell somewhere: refused.
+case $MIRROR in
+*[!]A-Za-z0-9._~:/@%[-]*) die "the mirror URL '$MIRROR' has characters no mirror URL needs (allowed: letters, digits and . _ ~ : / @ % [ ] -)" ;;
 esac
 
 URL=$MIRROR/$REMOTE

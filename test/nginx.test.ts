@@ -4,9 +4,13 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import {
+  diskPath,
   FEEDS,
   GENERATION,
+  HOSTILE_HOSTS,
   PLACEHOLDER,
+  type PlantedLink,
+  plantSymlinks,
   RELEASE,
   type RunningNginx,
   rawRequest,
@@ -16,9 +20,27 @@ import {
   writeServedTree,
 } from './helpers/nginx.js';
 
+/** The policy of everything but the landing page (listings add allow-downloads): nothing runs. */
+const SANDBOX = "default-src 'none'; sandbox";
+
+/** A header of a raw reply, by name. */
+const rawHeader = (text: string, name: string) =>
+  new RegExp(`^${name}: ([^\\r]*)\\r$`, 'im').exec(text.split('\r\n\r\n')[0] as string)?.[1];
+
+/** A feed directory's file that a browser would run if it were served as what its name says. */
+const ACTIVE_FILES: Record<string, string> = {
+  'notes.html': '<html><body><script>document.title = "ran"</script></body></html>\n',
+  'notes.htm': '<html><body><script>document.title = "ran"</script></body></html>\n',
+  'logo.svg': '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>\n',
+  'notes.xhtml': '<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>\n',
+  'feed.xml': '<?xml version="1.0"?><x:script xmlns:x="http://www.w3.org/1999/xhtml">alert(1)</x:script>\n',
+  'app.js': 'alert(1);\n',
+};
+
 describe('nginx serving a synced mirror', () => {
   let dir: string;
   let tree: ServedTree;
+  let links: PlantedLink[];
   let nginx: RunningNginx;
   const get = (urlPath: string, headers: Record<string, string> = {}) =>
     request(`${nginx.url}${urlPath}`, { headers });
@@ -27,6 +49,10 @@ describe('nginx serving a synced mirror', () => {
   before(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'openwrt-mirror-served-'));
     tree = await writeServedTree(dir);
+    links = await plantSymlinks(dir);
+    for (const [name, content] of Object.entries(ACTIVE_FILES)) {
+      await fs.writeFile(diskPath(dir, `${FEEDS[2].dir}/${name}`), content);
+    }
     nginx = await startNginx({ mirrorRoot: dir });
   });
 
@@ -174,6 +200,14 @@ describe('nginx serving a synced mirror', () => {
     for (const urlPath of ['/status.json', '/metrics', '/distfeeds.conf', '/setup.sh', '/healthz']) {
       expect((await get(urlPath)).headers['cache-control'], urlPath).to.equal('no-store');
     }
+    for (const urlPath of ['/', '/app.js', '/style.css', '/releases/', `/${core}/`]) {
+      expect((await get(urlPath)).headers['cache-control'], urlPath).to.equal('no-cache');
+    }
+    expect((await get('/distfeeds.conf')).headers['retry-after']).to.equal(undefined);
+    // A package that is not here now may be after the next sync: a 404 is never kept.
+    const missing = await get(`/${core}/not-mirrored_1.0-r1_mipsel_24kc.ipk`);
+    expect(missing.status).to.equal(404);
+    expect(missing.headers['cache-control']).to.equal('no-store');
   });
 
   it('never serves the .mirror directory, hidden files or temporary files', async () => {
@@ -236,6 +270,68 @@ describe('nginx serving a synced mirror', () => {
     expect(byAddress.body.toString()).to.equal(lines('10.0.0.5'));
   });
 
+  it('fills in every well-formed Host as it came: names, addresses, IPv6, with or without a port', async () => {
+    const list = path.join(dir, 'distfeeds.list');
+    await fs.writeFile(list, `${PLACEHOLDER}/releases/25.12.0/packages/mipsel_24kc/base/packages.adb\n`);
+    try {
+      for (const host of [
+        'mirror.lab:8080',
+        'mirror.lab',
+        'Mirror.Lab.:80',
+        'node_1.lab:65535',
+        '192.168.1.10:8080',
+        '10.0.0.5',
+        '[fd00::1]:8080',
+        '[::ffff:10.0.0.5]',
+      ]) {
+        const feeds = await get('/distfeeds.conf', { Host: host });
+        expect(feeds.body.toString(), host).to.equal(
+          `${FEEDS.map((feed) => `src/gz ${feed.name} http://${host}/${feed.dir}`).join('\n')}\n`,
+        );
+        expect((await get('/distfeeds.list', { Host: host })).body.toString(), host).to.equal(
+          `http://${host}/releases/25.12.0/packages/mipsel_24kc/base/packages.adb\n`,
+        );
+        expect((await get('/setup.sh', { Host: host })).body.toString(), host).to.include(
+          `\nMIRROR='http://${host}'\n`,
+        );
+      }
+    } finally {
+      await fs.rm(list);
+    }
+  });
+
+  it('puts its own address, not a malformed Host, into setup.sh and the feed lines', async () => {
+    const list = path.join(dir, 'distfeeds.list');
+    await fs.writeFile(list, `${PLACEHOLDER}/releases/25.12.0/packages/mipsel_24kc/base/packages.adb\n`);
+    const own = `127.0.0.1:${nginx.port}`;
+    try {
+      let filledIn = 0;
+      for (const host of [...HOSTILE_HOSTS, 'mirror..lab', 'mirror.lab:123456', 'mirror.lab:', '[fd00::1']) {
+        for (const file of ['/setup.sh', '/distfeeds.conf', '/distfeeds.list']) {
+          const reply = await rawRequest(nginx.port, file, { host });
+          const what = `${file} for Host: ${host}`;
+          // nginx answers some of these with 400 itself; what matters is that no hostile text is served.
+          expect([200, 400], what).to.include(reply.status);
+          expect(reply.text, what).not.to.include('PWNED');
+          if (reply.status !== 200) continue;
+          filledIn++;
+          expect(reply.text, what).not.to.include(host);
+          expect(reply.text, what).to.include(
+            file === '/setup.sh' ? `\nMIRROR='http://${own}'\n` : `http://${own}/releases/`,
+          );
+        }
+      }
+      expect(filledIn, 'hosts nginx let through').to.be.greaterThan(20);
+
+      // HTTP/1.0 without a Host: the address the client connected to.
+      const bare = await rawRequest(nginx.port, '/distfeeds.conf', { host: null });
+      expect(bare.status).to.equal(200);
+      expect(bare.text).to.include(`src/gz openwrt_core http://${own}/${core}\n`);
+    } finally {
+      await fs.rm(list);
+    }
+  });
+
   it('fills /distfeeds.list for an apk release, and answers 404 while there is none', async () => {
     expect((await get('/distfeeds.list')).status).to.equal(404);
     const list = path.join(dir, 'distfeeds.list');
@@ -255,16 +351,155 @@ describe('nginx serving a synced mirror', () => {
     const reply = await get('/setup.sh', { Host: 'mirror.lan:8080' });
     expect(reply.status).to.equal(200);
     expect(reply.body.toString()).to.match(/^#!\/bin\/sh\n/);
-    expect(reply.body.toString()).to.include('MIRROR="http://mirror.lan:8080"');
+    expect(reply.body.toString()).to.include("MIRROR='http://mirror.lan:8080'");
     expect(reply.body.toString()).not.to.include(PLACEHOLDER);
   });
 
-  it('shows a landing page that reads status.json and the feed lines', async () => {
+  it('shows a landing page whose script reads status.json and the feed lines', async () => {
     const reply = await get('/');
     expect(reply.status).to.equal(200);
     expect(reply.headers['content-type']).to.match(/^text\/html/);
-    expect(reply.body.toString()).to.include("fetch('/status.json'");
-    expect(reply.body.toString()).to.include('/setup.sh | sh');
+    const page = reply.body.toString();
+    expect(page).to.include('/setup.sh | sh');
+    expect(page).to.include('<script type="module" src="/app.js"></script>');
+    expect(page).to.include('<link rel="stylesheet" href="/style.css">');
+    const script = await get('/app.js');
+    expect(script.status).to.equal(200);
+    expect(script.headers['content-type']).to.match(/^(application|text)\/javascript/);
+    expect(script.body.toString()).to.include("fetch('/status.json'");
+    const style = await get('/style.css');
+    expect(style.status).to.equal(200);
+    expect(style.headers['content-type']).to.match(/^text\/css/);
+    expect(style.body.toString()).to.include('font:');
+  });
+
+  it('gives the landing page a strict Content-Security-Policy, no framing and no referrer', async () => {
+    const reply = await get('/');
+    const csp = reply.headers['content-security-policy'] as string;
+    const directives = new Map(
+      csp.split(';').map((directive) => {
+        const [name, ...values] = directive.trim().split(/\s+/);
+        return [name, values.join(' ')];
+      }),
+    );
+    expect(directives.get('default-src'), csp).to.equal("'none'");
+    expect(directives.get('script-src'), csp).to.equal("'self'");
+    expect(directives.get('style-src'), csp).to.equal("'self'");
+    expect(directives.get('connect-src'), csp).to.equal("'self'");
+    expect(directives.get('frame-ancestors'), csp).to.equal("'none'");
+    expect(csp).not.to.include('unsafe');
+    expect(reply.headers['x-frame-options']).to.equal('DENY');
+    expect(reply.headers['referrer-policy']).to.equal('no-referrer');
+    expect(reply.headers['x-content-type-options']).to.equal('nosniff');
+
+    // Nothing inline that the policy would block: the page works as it is served.
+    const page = reply.body.toString();
+    expect(page).not.to.match(/<script(?![^>]*\bsrc=)[^>]*>/i);
+    expect(page).not.to.match(/<style|\sstyle=|\son[a-z]+=|javascript:/i);
+  });
+
+  it('sends nosniff, no framing and a policy on every kind of response', async () => {
+    const first = await get(`/${core}/Packages.gz`);
+    const replies: [string, Promise<{ status: number; headers: Record<string, unknown> }>][] = [
+      ['page', get('/')],
+      ['script', get('/app.js')],
+      ['package', get(`/${tree.ipk}`)],
+      ['index', get(`/${core}/Packages`)],
+      ['range', get(`/${tree.image}`, { Range: 'bytes=0-9' })],
+      ['revalidated', get(`/${core}/Packages.gz`, { 'If-None-Match': first.headers.etag as string })],
+      ['listing', get(`/${core}/`)],
+      ['redirect', get('/releases')],
+      ['planted file link', get(`/${FEEDS[1].dir}/passwd.ipk`)],
+      ['planted directory link', get(`/${FEEDS[1].dir}/host-etc/`)],
+      ['missing file', get(`/${core}/nothing.ipk`)],
+      ['hidden file', get('/.mirror/state.json')],
+      ['status', get('/status.json')],
+      ['metrics', get('/metrics')],
+      ['feed lines', get('/distfeeds.conf')],
+      ['no apk feed lines', get('/distfeeds.list')],
+      ['setup script', get('/setup.sh')],
+      ['health', get('/healthz')],
+    ];
+    const statuses = new Set<number>();
+    for (const [what, reply] of replies) {
+      const { status, headers } = await reply;
+      statuses.add(status);
+      expect(headers['x-content-type-options'], `${what} (${status})`).to.equal('nosniff');
+      expect(headers['x-frame-options'], `${what} (${status})`).to.equal('DENY');
+      expect(headers['content-security-policy'], `${what} (${status})`).to.be.a('string');
+    }
+    expect([...statuses]).to.include.members([200, 206, 301, 304, 403, 404]);
+
+    // What nginx refuses before any location is chosen.
+    for (const refused of [
+      await rawRequest(nginx.port, '/../etc/passwd'),
+      await rawRequest(nginx.port, 'x'),
+    ]) {
+      expect(refused.status).to.equal(400);
+      expect(rawHeader(refused.text, 'X-Content-Type-Options')).to.equal('nosniff');
+      expect(rawHeader(refused.text, 'Content-Security-Policy')).to.equal(SANDBOX);
+    }
+  });
+
+  it('serves what a feed holds as bytes, never as a page: no active type, and sandboxed', async () => {
+    for (const [name, content] of Object.entries(ACTIVE_FILES)) {
+      const urlPath = `/${FEEDS[2].dir}/${name}`;
+      const reply = await get(urlPath);
+      expect(reply.status, urlPath).to.equal(200);
+      expect(reply.body.toString(), urlPath).to.equal(content);
+      expect(reply.headers['content-type'], urlPath).not.to.match(/html|xml|svg|script/i);
+      expect(reply.headers['x-content-type-options'], urlPath).to.equal('nosniff');
+      expect(reply.headers['content-security-policy'], urlPath).to.equal(SANDBOX);
+    }
+    for (const urlPath of [`/${core}/Packages`, `/${tree.ipk}`, '/status.json', '/distfeeds.conf']) {
+      expect((await get(urlPath)).headers['content-security-policy'], urlPath).to.equal(SANDBOX);
+    }
+    // A listing is sandboxed too, but may start downloads: browsers refuse to save a clicked image else.
+    for (const listing of ['/releases/', `/releases/${RELEASE}/`, `/${FEEDS[2].dir}/`]) {
+      const reply = await get(listing);
+      expect(reply.status, listing).to.equal(200);
+      expect(reply.headers['content-type'], listing).to.match(/^text\/html/);
+      expect(reply.headers['content-security-policy'], listing).to.equal(`${SANDBOX} allow-downloads`);
+    }
+  });
+
+  it('follows no symlink below releases/<version> nor anywhere else in the root', async () => {
+    expect(links.length).to.be.greaterThan(5);
+    for (const link of links) {
+      const reply = await rawRequest(nginx.port, `/${link.urlPath}`);
+      expect(reply.status, link.urlPath).not.to.equal(200);
+      expect(reply.text, link.urlPath).not.to.include(link.leaks);
+    }
+  });
+
+  it('does not serve status.json, metrics or distfeeds.conf when it is a symlink', async () => {
+    const secret = path.join(dir, '.mirror/state.json');
+    for (const name of ['status.json', 'metrics', 'distfeeds.conf']) {
+      const file = path.join(dir, name);
+      await fs.rename(file, `${file}.real`);
+      await fs.symlink(secret, file);
+      try {
+        const reply = await rawRequest(nginx.port, `/${name}`);
+        expect(reply.status, name).not.to.equal(200);
+        expect(reply.text, name).not.to.include('validators');
+      } finally {
+        await fs.rm(file);
+        await fs.rename(`${file}.real`, file);
+      }
+    }
+  });
+
+  it('still serves every real file of the tree through the release link', async () => {
+    const servable = [...tree.files].filter(([urlPath]) => !/(^|\/)\.|\.tmp$/.test(urlPath));
+    expect(servable.length).to.be.greaterThan(40);
+    for (const [urlPath, bytes] of servable) {
+      const reply = await get(`/${urlPath}`);
+      expect(reply.status, urlPath).to.equal(200);
+      if (urlPath !== 'distfeeds.conf') expect(reply.body.equals(bytes), urlPath).to.equal(true);
+    }
+    for (const listing of ['/releases/', `/releases/${RELEASE}/`, ...FEEDS.map((feed) => `/${feed.dir}/`)]) {
+      expect((await get(listing)).status, listing).to.equal(200);
+    }
   });
 
   it('answers /healthz with ok', async () => {
@@ -301,6 +536,9 @@ describe('nginx before the first sync has finished', () => {
     const reply = await request(`${nginx.url}/distfeeds.conf`);
     expect(reply.status).to.equal(503);
     expect(reply.headers['retry-after']).to.equal('300');
+    expect(reply.headers['cache-control']).to.equal('no-store');
+    expect(reply.headers['x-content-type-options']).to.equal('nosniff');
+    expect(reply.headers['content-security-policy']).to.equal(SANDBOX);
     expect(reply.body.toString()).to.include('no sync has finished yet');
   });
 

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import {
   FEEDS,
+  HOSTILE_HOSTS,
   PLACEHOLDER,
   type RunningNginx,
   request,
@@ -34,9 +35,12 @@ describe('setup.sh on a router (busybox sh)', () => {
   let script: string;
 
   /** Runs busybox sh with only busybox on PATH and no proxy settings, as on a router. */
-  const sh = (args: string[]): Promise<Run> =>
+  const sh = (args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> =>
     new Promise((resolve, reject) => {
-      const child = spawn(path.join(bin, 'sh'), args, { cwd: work, env: { PATH: bin, HOME: work } });
+      const child = spawn(path.join(bin, 'sh'), args, {
+        cwd: options.cwd ?? work,
+        env: { PATH: bin, HOME: work, ...options.env },
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => {
@@ -64,11 +68,20 @@ describe('setup.sh on a router (busybox sh)', () => {
       backup: path.join(root, 'etc/opkg/distfeeds.conf.orig'),
     };
   };
-  const mirrorLines = () =>
-    FEEDS.map((feed) => `src/gz ${feed.name} ${nginx.url}/${feed.dir}`)
+  const mirrorLines = (url = nginx.url) =>
+    FEEDS.map((feed) => `src/gz ${feed.name} ${url}/${feed.dir}`)
       .join('\n')
       .concat('\n');
   const read = (file: string) => fs.readFile(file, 'utf8');
+  /** The one-liner a user runs, with the Host header of their choice (`curl -H 'Host: …' | sh`). */
+  const oneLinerWithHost = (url: string, host: string, root: string, cwd: string) =>
+    sh(['-c', 'wget -qO- --header "Host: $HOST_HEADER" "$URL/setup.sh" | sh -s -- --root "$ROOT"'], {
+      cwd,
+      env: { HOST_HEADER: host, URL: url, ROOT: root },
+    });
+  /** Every file named PWNED under the test's directory: what a hostile Host's command would make. */
+  const pwned = async () =>
+    (await fs.readdir(work, { recursive: true })).filter((name) => path.basename(name) === 'PWNED');
 
   before(async () => {
     work = await fs.mkdtemp(path.join(os.tmpdir(), 'openwrt-mirror-setup-'));
@@ -170,6 +183,64 @@ describe('setup.sh on a router (busybox sh)', () => {
     const run = await sh(['-c', `wget -qO- ${nginx.url}/setup.sh | sh -s -- --root ${router.root}`]);
     expect(run.code, run.stderr).to.equal(0);
     expect(await read(router.feeds)).to.equal(mirrorLines());
+  });
+
+  it("runs nothing a hostile Host holds: the script it gets points at the server's own address", async () => {
+    let served = 0;
+    for (const [index, host] of HOSTILE_HOSTS.entries()) {
+      const router = await opkgRouter(`hostile-${index}`);
+      const cwd = path.join(work, `hostile-${index}-cwd`);
+      await fs.mkdir(cwd);
+      const run = await oneLinerWithHost(nginx.url, host, router.root, cwd);
+      expect(await pwned(), host).to.deep.equal([]);
+      // nginx refuses some of these Hosts outright; the others get a script for its own address.
+      if ((await request(`${nginx.url}/setup.sh`, { headers: { Host: host } })).status !== 200) {
+        expect(await read(router.feeds), host).to.equal(ORIGINAL_FEEDS);
+        continue;
+      }
+      served++;
+      expect(run.code, `${host}: ${run.stderr}`).to.equal(0);
+      expect(await read(router.feeds), host).to.equal(mirrorLines());
+    }
+    expect(served, 'hostile Hosts nginx let through').to.be.greaterThan(8);
+  });
+
+  it('an IPv6 server puts its own bracketed address in the script a hostile Host gets', async () => {
+    const v6 = await startNginx({ mirrorRoot: path.join(work, 'mirror'), address: '::1' });
+    try {
+      const router = await opkgRouter('hostile-v6');
+      const run = await oneLinerWithHost(v6.url, HOSTILE_HOSTS[0] as string, router.root, work);
+      expect(await pwned()).to.deep.equal([]);
+      expect(run.code, run.stderr).to.equal(0);
+      expect(await read(router.feeds)).to.equal(mirrorLines(`http://[::1]:${v6.port}`));
+    } finally {
+      await v6.stop();
+    }
+  });
+
+  it('refuses a mirror URL with characters no URL needs, and changes nothing', async () => {
+    const router = await opkgRouter('bad-url');
+    for (const url of [
+      'http://x$(touch PWNED)',
+      'http://x`touch PWNED`',
+      "http://x';touch PWNED;'",
+      'http://x";touch PWNED;"',
+      'http://mirror.lab:8080;touch PWNED',
+      'http://mirror lab:8080',
+      'http://mirror.lab:8080\ntouch PWNED',
+      'http://mirror.lab:8080/a\\b',
+    ]) {
+      const run = await setup('--root', router.root, '--mirror', url);
+      expect(run.code, url).to.equal(1);
+      expect(run.stderr, url).to.include('has characters no mirror URL needs');
+      expect(await read(router.feeds), url).to.equal(ORIGINAL_FEEDS);
+      expect(await fs.readdir(path.dirname(router.feeds)), url).to.have.members([
+        'customfeeds.conf',
+        'distfeeds.conf',
+        'keys',
+      ]);
+    }
+    expect(await pwned()).to.deep.equal([]);
   });
 
   it('leaves the router untouched and fails when the mirror answers with an error', async () => {

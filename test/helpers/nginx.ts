@@ -63,11 +63,13 @@ export interface NginxOptions {
   mirrorRoot: string;
   /** NGINX_STATIC; the repository's nginx/ by default. */
   staticDir?: string;
+  /** The loopback address to listen on: `127.0.0.1` by default, `::1` for an IPv6 server. */
+  address?: '127.0.0.1' | '::1';
 }
 
 export interface RunningNginx {
   port: number;
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>`, or `http://[::1]:<port>` */
   url: string;
   /** The rendered server block, as the container's conf.d/default.conf would hold it. */
   config: string;
@@ -80,7 +82,7 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      return await startOnce(options, await freePort());
+      return await startOnce(options, await freePort(options.address));
     } catch (error) {
       lastError = error;
       if (!String(error).includes('Address already in use')) throw error;
@@ -93,9 +95,11 @@ async function startOnce(options: NginxOptions, port: number): Promise<RunningNg
   const nginx = findNginx();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'openwrt-mirror-nginx-'));
   const template = await fs.readFile(TEMPLATE_PATH, 'utf8');
+  const address = options.address ?? '127.0.0.1';
+  const authority = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
   const config = renderTemplate(template, {
     MIRROR_ROOT: options.mirrorRoot,
-    LISTEN_PORT: `127.0.0.1:${port}`,
+    LISTEN_PORT: authority,
     NGINX_STATIC: options.staticDir ?? NGINX_STATIC_DIR,
   } satisfies TemplateVariables);
   await fs.writeFile(path.join(dir, 'default.conf'), config);
@@ -137,7 +141,7 @@ async function startOnce(options: NginxOptions, port: number): Promise<RunningNg
   const cleanUp = () => fs.rm(dir, { recursive: true, force: true });
 
   try {
-    await waitUntilListening(child, port);
+    await waitUntilListening(child, address, port);
   } catch (error) {
     await stopChild(child, exited);
     const log = await errorLog();
@@ -147,7 +151,7 @@ async function startOnce(options: NginxOptions, port: number): Promise<RunningNg
 
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${authority}`,
     config,
     errorLog,
     async stop() {
@@ -157,21 +161,21 @@ async function startOnce(options: NginxOptions, port: number): Promise<RunningNg
   };
 }
 
-async function waitUntilListening(child: ChildProcess, port: number): Promise<void> {
+async function waitUntilListening(child: ChildProcess, host: string, port: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
     }
-    if (await canConnect(port)) return;
+    if (await canConnect(host, port)) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error('not listening after 10 s');
 }
 
-function canConnect(port: number): Promise<boolean> {
+function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = net.connect({ host, port });
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);
@@ -189,11 +193,11 @@ async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise
 }
 
 /** A port nothing listens on right now. */
-export function freePort(): Promise<number> {
+export function freePort(address = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, address, () => {
       const { port } = server.address() as net.AddressInfo;
       server.close(() => resolve(port));
     });
@@ -230,13 +234,25 @@ export function request(
   });
 }
 
-/** Writes the request line as given, byte for byte, so `..` and `%2e` reach nginx untouched. */
-export function rawRequest(port: number, target: string): Promise<{ status: number; text: string }> {
+/**
+ * Writes the request line and Host as given, byte for byte, so `..`, `%2e` and any Host reach nginx
+ * untouched. `host: null` sends an HTTP/1.0 request without one.
+ */
+export function rawRequest(
+  port: number,
+  target: string,
+  options: { host?: string | null } = {},
+): Promise<{ status: number; text: string }> {
+  const host = options.host === undefined ? 'mirror.test' : options.host;
+  const head =
+    host === null
+      ? `GET ${target} HTTP/1.0\r\n\r\n`
+      : `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     const chunks: Buffer[] = [];
     socket.once('connect', () => {
-      socket.write(`GET ${target} HTTP/1.1\r\nHost: mirror.test\r\nConnection: close\r\n\r\n`);
+      socket.write(head);
     });
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.once('error', reject);
@@ -252,6 +268,16 @@ export const RELEASE = '24.10.4';
 export const GENERATION = '20261126T030000Z';
 const TARGET_DIR = `releases/${RELEASE}/targets/ramips/mt7621`;
 const ARCH_DIR = `releases/${RELEASE}/packages/mipsel_24kc`;
+
+/** Where a URL path of the served tree is on disk: `releases/<ver>/…` lives in the generation. */
+export function diskPath(root: string, urlPath: string): string {
+  return path.join(
+    root,
+    urlPath.startsWith(`releases/${RELEASE}/`)
+      ? urlPath.replace(`releases/${RELEASE}/`, `.mirror/generations/${GENERATION}/${RELEASE}/`)
+      : urlPath,
+  );
+}
 
 /** The seven feeds of a 24.10 node, with the directory each is served from. */
 export const FEEDS = [
@@ -276,6 +302,31 @@ export const FEEDS = [
 
 export const PLACEHOLDER = '@MIRROR_URL@';
 
+/**
+ * Host headers that would be shell if pasted into setup.sh's MIRROR=…: each one, run, creates a file
+ * named PWNED. nginx itself refuses some (those with a space or a slash); the rest reach the template.
+ */
+// biome-ignore-start lint/suspicious/noTemplateCurlyInString: ${IFS} is shell, not a placeholder
+export const HOSTILE_HOSTS = [
+  'x$(touch${IFS}PWNED)',
+  'x`touch PWNED`',
+  'x`touch${IFS}PWNED`',
+  'x";touch PWNED;"',
+  'x";touch${IFS}PWNED;"',
+  "x';touch PWNED;'",
+  "x';touch${IFS}PWNED;'",
+  "x'$(touch${IFS}PWNED)'",
+  'x\\";touch${IFS}PWNED;\\"',
+  'mirror.lab:8080$(touch${IFS}PWNED)',
+  "mirror.lab:8080';touch${IFS}PWNED;'",
+  '[fd00::1]:8080$(touch${IFS}PWNED)',
+  '[fd00::1$(touch${IFS}PWNED)]:8080',
+  'mirror.lab:$(touch${IFS}PWNED)',
+  '$(touch${IFS}PWNED).lab',
+  'mirror.lab/$(touch${IFS}PWNED)',
+];
+// biome-ignore-end lint/suspicious/noTemplateCurlyInString: ${IFS} is shell, not a placeholder
+
 export interface ServedTree {
   root: string;
   /** URL path (no leading slash) → the exact bytes on disk. */
@@ -292,15 +343,11 @@ export interface ServedTree {
  * symlink into `.mirror/generations/<id>/`, and `.mirror/` holds what must never be served.
  */
 export async function writeServedTree(root: string): Promise<ServedTree> {
-  const generation = `.mirror/generations/${GENERATION}/${RELEASE}`;
   const files = new Map<string, Buffer>();
   const put = async (urlPath: string, content: string | Buffer) => {
     const bytes = Buffer.from(content);
-    const onDisk = urlPath.startsWith('releases/')
-      ? urlPath.replace(`releases/${RELEASE}/`, `${generation}/`)
-      : urlPath;
-    await fs.mkdir(path.dirname(path.join(root, onDisk)), { recursive: true });
-    await fs.writeFile(path.join(root, onDisk), bytes);
+    await fs.mkdir(path.dirname(diskPath(root, urlPath)), { recursive: true });
+    await fs.writeFile(diskPath(root, urlPath), bytes);
     files.set(urlPath, bytes);
   };
 
@@ -377,7 +424,7 @@ export async function writeServedTree(root: string): Promise<ServedTree> {
   await put('status.json.tmp', 'half-written status');
 
   await fs.mkdir(path.join(root, 'releases'), { recursive: true });
-  await fs.symlink(`../${generation}`, path.join(root, 'releases', RELEASE));
+  await fs.symlink(`../.mirror/generations/${GENERATION}/${RELEASE}`, path.join(root, 'releases', RELEASE));
   return {
     root,
     files,
@@ -386,4 +433,40 @@ export async function writeServedTree(root: string): Promise<ServedTree> {
     image,
     distfeeds,
   };
+}
+
+export interface PlantedLink {
+  /** The URL path that reaches the link, or a file through a linked directory. */
+  urlPath: string;
+  /** Bytes of the target that must not come out. */
+  leaks: string;
+}
+
+/**
+ * Symlinks where a tampered generation or volume would put them: files and directories inside the
+ * generation and at the top of the root, aimed at the host's /etc and at the never-served .mirror/.
+ */
+export async function plantSymlinks(root: string): Promise<PlantedLink[]> {
+  const feed = FEEDS[1].dir;
+  const state = path.join(root, '.mirror/state.json');
+  const pool = path.join(root, '.mirror/pool');
+  const links: [string, string, PlantedLink[]][] = [
+    [`${feed}/passwd.ipk`, '/etc/passwd', [{ urlPath: `${feed}/passwd.ipk`, leaks: 'root:' }]],
+    [`${feed}/state.json`, state, [{ urlPath: `${feed}/state.json`, leaks: 'validators' }]],
+    [`${feed}/Packages.old`, state, [{ urlPath: `${feed}/Packages.old`, leaks: 'validators' }]],
+    [
+      `${feed}/host-etc`,
+      '/etc',
+      [
+        { urlPath: `${feed}/host-etc/passwd`, leaks: 'root:' },
+        { urlPath: `${feed}/host-etc/`, leaks: 'passwd' },
+      ],
+    ],
+    [`${feed}/pool`, pool, [{ urlPath: `${feed}/pool/${'a'.repeat(64)}`, leaks: 'pooled' }]],
+    ['passwd', '/etc/passwd', [{ urlPath: 'passwd', leaks: 'root:' }]],
+    ['state.json', state, [{ urlPath: 'state.json', leaks: 'validators' }]],
+    ['host-etc', '/etc', [{ urlPath: 'host-etc/passwd', leaks: 'root:' }]],
+  ];
+  for (const [urlPath, target] of links) await fs.symlink(target, diskPath(root, urlPath));
+  return links.flatMap(([, , reached]) => reached);
 }
