@@ -48,6 +48,22 @@ export class UntrustedInputError extends Error {
   override name = 'UntrustedInputError';
 }
 
+/**
+ * Data signed by a key the mirror does not trust: not a broken upstream but a missing key (a new
+ * release series, a third-party upstream), which the operator can fix.
+ */
+export class UntrustedKeyError extends UntrustedInputError {
+  override name = 'UntrustedKeyError';
+  constructor(
+    message: string,
+    /** The signing key: a usign fingerprint or an apk key id. */
+    readonly keyIds: string[],
+    readonly keyKind: 'usign' | 'apk',
+  ) {
+    super(message);
+  }
+}
+
 /** A run stopped on purpose (SIGTERM, SIGINT). */
 export class AbortedError extends Error {
   override name = 'AbortedError';

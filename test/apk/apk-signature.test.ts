@@ -63,7 +63,7 @@ describe('apk/signature', () => {
     expect(error.message).to.contain('no .pem key');
     const keys = await openwrtKey();
     expect(refusal(() => verifyApkIndex(feedIndex, keys)).message).to.equal(
-      `packages.adb: signed by unknown key ${MELMAC_KEY_ID}; trusted apk keys: ${OPENWRT_KEY_ID} (openwrt-25.12.pem)`,
+      `packages.adb: signed by apk key ${MELMAC_KEY_ID}, which is not trusted (trusted apk keys: ${OPENWRT_KEY_ID} (openwrt-25.12.pem))`,
     );
   });
 
@@ -71,7 +71,7 @@ describe('apk/signature', () => {
     const keys = await openwrtKey();
     const index = parseApkIndex(kmodsIndex);
     expect(refusal(() => verifyApkIndex(index, keys)).message).to.match(
-      /signed by unknown key d1266a603f0056b9d74ac513db098fb9; trusted apk keys: 026c4bef/,
+      /signed by apk key d1266a603f0056b9d74ac513db098fb9, which is not trusted \(trusted apk keys: 026c4bef/,
     );
   });
 

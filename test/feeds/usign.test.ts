@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { UntrustedInputError } from '../../worker/errors.js';
+import { UntrustedInputError, UntrustedKeyError } from '../../worker/errors.js';
 import { BUNDLED_KEYS_DIR, createTrustedKeys } from '../../worker/feeds/trusted-keys.js';
 import { parseUsignPublicKey, parseUsignSignature, verifyUsign } from '../../worker/feeds/usign.js';
 import { makeUsignKey } from './usign-keys.js';
@@ -46,11 +46,11 @@ describe('feeds/usign', () => {
   it('fails when the signature is by an untrusted key, naming both keys', () => {
     const stranger = makeUsignKey('fedcba9876543210');
     expect(() => verifyUsign(message, stranger.sign(message), keys)).to.throw(
-      UntrustedInputError,
-      'signed by key fedcba9876543210 which is not trusted (trusted: 0123456789abcdef)',
+      UntrustedKeyError,
+      'signed by usign key fedcba9876543210, which is not trusted (trusted usign keys: 0123456789abcdef)',
     );
     expect(() => verifyUsign(message, stranger.sign(message), createTrustedKeys([]))).to.throw(
-      /trusted: none/,
+      /trusted usign keys: none/,
     );
   });
 

@@ -7,7 +7,7 @@
  */
 import { UntrustedInputError } from '../errors.js';
 import { ADB_SCHEMA_INDEX, type AdbBlock, type AdbObject, AdbPayload, readAdbFile } from './adb.js';
-import { assertSafeFileName, quoteForMessage } from './filename.js';
+import { assertSafeFileName, FEED_INDEX_NAMES, quoteForMessage } from './filename.js';
 import type { Dependency, PackageRecord, VersionOp } from './types.js';
 
 /** Most packages accepted by default; the largest real feed holds about 10k. */
@@ -158,7 +158,7 @@ function toRecord(pkg: AdbObject): ApkPackageRecord {
   }
   let filename: string;
   try {
-    filename = assertSafeFileName(`${name}-${version}.apk`, 'package file name');
+    filename = assertSafeFileName(`${name}-${version}.apk`, 'package file name', FEED_INDEX_NAMES);
   } catch (error) {
     throw new EntryError((error as Error).message);
   }
@@ -172,12 +172,13 @@ function toRecord(pkg: AdbObject): ApkPackageRecord {
   const size = pkg.int(PI_FILE_SIZE, 'file-size');
   if (size === undefined || size === 0) throw new EntryError('it has no file-size');
 
-  const provides: string[] = [];
+  // A Set: a hostile index may list hundreds of thousands of names, and a list scan per name is quadratic.
+  const provides = new Set<string>();
   for (const item of pkg.object(PI_PROVIDES, 'provides')?.objects() ?? []) {
     const provided = item.string(DEP_NAME, 'name');
     if (provided === undefined) throw new EntryError(`${item.where} has no name`);
     checkName(provided, 'provided name');
-    if (!provides.includes(provided)) provides.push(provided);
+    provides.add(provided);
   }
   const record: ApkPackageRecord = {
     name,
@@ -187,7 +188,7 @@ function toRecord(pkg: AdbObject): ApkPackageRecord {
     sha256: identity.toString('hex'),
     // apk has no `a | b`: every item is a single alternative.
     depends: dependencies(pkg.object(PI_DEPENDS, 'depends')).map((dep) => [dep]),
-    provides,
+    provides: [...provides],
   };
   const architecture = pkg.string(PI_ARCH, 'arch');
   if (architecture !== undefined) record.architecture = architecture;
@@ -227,26 +228,48 @@ function readSignatures(blocks: readonly AdbBlock[], problems: string[], what: s
   return signatures;
 }
 
+/** The container and its signatures: what a signature check needs, before any package is read. */
+export type ApkIndexEnvelope = Pick<ApkIndex, 'schema' | 'signatures' | 'adbPayload' | 'problems'>;
+
 /**
- * Parses a `packages.adb` (ADB., ADBd or ADBc deflate). Does not check the signature: that is
- * `verifyApkIndex`, which takes the result. Throws `UntrustedInputError` when the file is not a
- * well-formed index; skipped packages are listed in `problems`.
+ * Reads only the container and the SIG blocks of a `packages.adb` (ADB., ADBd or ADBc deflate), so
+ * that its signature can be checked before anything it signs is parsed. Throws
+ * `UntrustedInputError` when the file is not a well-formed ADB index container.
  */
-export function parseApkIndex(file: Buffer, options: ApkIndexOptions = {}): ApkIndex {
+export function readApkIndexEnvelope(file: Buffer, options: ApkIndexOptions = {}): ApkIndexEnvelope {
   const what = options.what ?? 'packages.adb';
-  const maxPackages = options.maxPackages ?? DEFAULT_MAX_APK_PACKAGES;
   const container = readAdbFile(file, { what, schema: ADB_SCHEMA_INDEX, maxBytes: options.maxBytes });
   const problems: string[] = [];
+  const signatures = readSignatures(container.blocks, problems, what);
+  // The ADB block header is checked as for a full parse.
+  new AdbPayload(container.adb, { what });
+  return { schema: 'indx', signatures, adbPayload: container.adb, problems };
+}
+
+/**
+ * Reads the packages of an index whose envelope was read (and, for anything from upstream, whose
+ * signature was checked) first. The work is linear in the size of the ADB block: every slot read
+ * and blob byte is charged to the payload's budget, and nothing per package grows with the square
+ * of anything. Skipped packages are listed in `problems`.
+ */
+export function readApkIndexPackages(envelope: ApkIndexEnvelope, options: ApkIndexOptions = {}): ApkIndex {
+  const what = options.what ?? 'packages.adb';
+  const maxPackages = options.maxPackages ?? DEFAULT_MAX_APK_PACKAGES;
+  const problems = [...envelope.problems];
   let dropped = 0;
   const problem = (line: string): void => {
     if (problems.length < MAX_PROBLEMS) problems.push(line);
     else dropped++;
   };
-  const signatures = readSignatures(container.blocks, problems, what);
-
-  const adb = new AdbPayload(container.adb, { what });
+  const adb = new AdbPayload(envelope.adbPayload, { what });
   const root = adb.root();
-  const index: ApkIndex = { schema: 'indx', packages: [], problems, signatures, adbPayload: container.adb };
+  const index: ApkIndex = {
+    schema: 'indx',
+    packages: [],
+    problems,
+    signatures: envelope.signatures,
+    adbPayload: envelope.adbPayload,
+  };
   const description = root.string(ROOT_DESCRIPTION, 'description');
   if (description !== undefined) index.description = description;
 
@@ -278,6 +301,15 @@ export function parseApkIndex(file: Buffer, options: ApkIndexOptions = {}): ApkI
   return index;
 }
 
+/**
+ * Parses a `packages.adb` whole. Does not check the signature: for anything from upstream use
+ * `readApkIndexEnvelope`, `verifyApkIndex`, then `readApkIndexPackages`, so that an unsigned index
+ * costs no more than its container.
+ */
+export function parseApkIndex(file: Buffer, options: ApkIndexOptions = {}): ApkIndex {
+  return readApkIndexPackages(readApkIndexEnvelope(file, options), options);
+}
+
 /** The package's name for a message, if it can be read at all. */
 function safeName(pkg: AdbObject): string | undefined {
   try {
@@ -285,20 +317,6 @@ function safeName(pkg: AdbObject): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Only the container and signatures: enough to verify a file without reading its packages. */
-export function readApkIndexEnvelope(
-  file: Buffer,
-  options: ApkIndexOptions = {},
-): Pick<ApkIndex, 'schema' | 'signatures' | 'adbPayload' | 'problems'> {
-  const what = options.what ?? 'packages.adb';
-  const container = readAdbFile(file, { what, schema: ADB_SCHEMA_INDEX, maxBytes: options.maxBytes });
-  const problems: string[] = [];
-  const signatures = readSignatures(container.blocks, problems, what);
-  // The ADB block header is checked as for a full parse.
-  new AdbPayload(container.adb, { what });
-  return { schema: 'indx', signatures, adbPayload: container.adb, problems };
 }
 
 /**

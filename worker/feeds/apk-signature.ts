@@ -5,7 +5,7 @@
  * covered, so the index's packages are exactly what was signed.
  */
 import { createHash, verify } from 'node:crypto';
-import { UntrustedInputError } from '../errors.js';
+import { UntrustedInputError, UntrustedKeyError } from '../errors.js';
 import { ADB_SCHEMA_INDEX } from './adb.js';
 import { type ApkIndex, type ApkSignature, readApkIndexEnvelope } from './apk-index.js';
 import type { TrustedKeys } from './trusted-keys.js';
@@ -73,9 +73,11 @@ export function verifyApkIndex(
   if (failures.length > 0) {
     throw new UntrustedInputError(`${what}: bad signature: ${failures.join('; ')}`);
   }
-  const found = [...new Set(signatures.map((s) => s.keyId))].join(', ');
+  const found = [...new Set(signatures.map((s) => s.keyId))];
   const trusted = [...keys.ecdsa.values()].map((k) => `${k.keyId} (${k.source})`).join(', ');
-  throw new UntrustedInputError(
-    `${what}: signed by unknown key ${found}; trusted apk keys: ${trusted || 'none (no .pem key in the keys directory)'}`,
+  throw new UntrustedKeyError(
+    `${what}: signed by apk key ${found.join(', ')}, which is not trusted (trusted apk keys: ${trusted || 'none: no .pem key in the keys directory'})`,
+    found,
+    'apk',
   );
 }

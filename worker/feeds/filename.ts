@@ -32,12 +32,34 @@ export function quoteForMessage(value: string, max = 120): string {
   return JSON.stringify(cut);
 }
 
+/** A feed directory's own files: a package file of one of these names would replace it. */
+export const FEED_INDEX_NAMES: readonly string[] = [
+  'Packages',
+  'Packages.gz',
+  'Packages.sig',
+  'Packages.manifest',
+  'index.json',
+  'packages.adb',
+];
+
+/** What a target directory holds besides its images: an image of one of these names would replace it. */
+export const TARGET_DIR_NAMES: readonly string[] = [
+  'profiles.json',
+  'sha256sums',
+  'sha256sums.sig',
+  'packages',
+  'kmods',
+];
+
 /**
- * Returns `name` when it is a bare file name that is safe to create inside a directory; throws
+ * Returns `name` when it is a bare file name that is safe to create inside a directory and is none
+ * of `reserved` (compared without case, as a case-insensitive file system would); throws
  * `UntrustedInputError` naming `what`, the value and the reason otherwise.
  */
-export function assertSafeFileName(name: string, what: string): string {
-  const fault = fileNameFault(name);
+export function assertSafeFileName(name: string, what: string, reserved: readonly string[] = []): string {
+  const lower = name.toLowerCase();
+  const taken = reserved.find((other) => other.toLowerCase() === lower);
+  const fault = fileNameFault(name) ?? (taken && `it is the name of the directory's own ${taken}`);
   if (fault !== undefined) {
     throw new UntrustedInputError(`${what} ${quoteForMessage(name)} is not a safe file name: ${fault}`);
   }

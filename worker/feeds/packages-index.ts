@@ -4,7 +4,7 @@
  * untrusted: a stanza that cannot be mirrored safely is skipped and described, never a crash.
  */
 import { UntrustedInputError } from '../errors.js';
-import { assertSafeFileName, quoteForMessage } from './filename.js';
+import { assertSafeFileName, FEED_INDEX_NAMES, quoteForMessage } from './filename.js';
 import type { Dependency, PackageRecord } from './types.js';
 import { parseVersionOp } from './version.js';
 
@@ -74,14 +74,15 @@ export function parseDependsList(value: string): Dependency[][] {
 
 /** Parses a `Provides:` value into names; a `(= version)` after a name is dropped. */
 export function parseProvidesList(value: string): string[] {
-  const names: string[] = [];
+  // A Set: a list scan per name would make a hostile Provides of many names quadratic.
+  const names = new Set<string>();
   for (const token of value.replace(/\([^)]*\)/g, ' ').split(/[\s,]+/)) {
     if (token === '') continue;
     if (!PACKAGE_NAME.test(token))
       throw new StanzaError(`Provides entry ${quoteForMessage(token)} is not a name`);
-    if (!names.includes(token)) names.push(token);
+    names.add(token);
   }
-  return names;
+  return [...names];
 }
 
 function toRecord(fields: Map<string, string>, depends: string[]): PackageRecord {
@@ -103,7 +104,7 @@ function toRecord(fields: Map<string, string>, depends: string[]): PackageRecord
     throw new StanzaError(`SHA256sum ${quoteForMessage(sha256)} is not 64 hex digits`);
   let filename: string;
   try {
-    filename = assertSafeFileName(fields.get('Filename') ?? '', 'Filename');
+    filename = assertSafeFileName(fields.get('Filename') ?? '', 'Filename', FEED_INDEX_NAMES);
   } catch (err) {
     throw new StanzaError((err as Error).message);
   }
@@ -134,6 +135,8 @@ export function parsePackagesIndex(text: string, options: { maxEntries?: number 
   }
   const packages: PackageRecord[] = [];
   const problems: string[] = [];
+  /** File name → the stanza that named it first. */
+  const files = new Map<string, string>();
 
   let fields = new Map<string, string>();
   let depends: string[] = [];
@@ -151,7 +154,13 @@ export function parsePackagesIndex(text: string, options: { maxEntries?: number 
       const where = `${name ? `package ${quoteForMessage(name)}` : 'stanza'} at line ${startLine}`;
       try {
         if (fault !== undefined) throw new StanzaError(fault);
-        packages.push(toRecord(fields, depends));
+        const record = toRecord(fields, depends);
+        // Two stanzas for one file would make it ambiguous which hash the file must have.
+        const earlier = files.get(record.filename);
+        if (earlier !== undefined)
+          throw new StanzaError(`Filename ${quoteForMessage(record.filename)} is also that of ${earlier}`);
+        files.set(record.filename, where);
+        packages.push(record);
       } catch (err) {
         if (!(err instanceof StanzaError)) throw err;
         problems.push(`${where} skipped: ${err.message}`);

@@ -3,7 +3,7 @@
  * Both come from upstream: every field is checked for shape before it names a path.
  */
 import { UntrustedInputError } from '../errors.js';
-import { assertSafeFileName, assertSafeRelativePath, quoteForMessage } from './filename.js';
+import { assertSafeFileName, assertSafeRelativePath, quoteForMessage, TARGET_DIR_NAMES } from './filename.js';
 
 export interface KernelInfo {
   version: string;
@@ -68,7 +68,11 @@ function parseImage(image: unknown, id: string, index: number): DeviceImage {
   const where = `profile ${id} image ${index}: `;
   if (!isObject(image)) throw new UntrustedInputError(`profiles.json: ${where}not an object`);
   const type = text(image, 'type', where);
-  const name = assertSafeFileName(text(image, 'name', where), `profiles.json: ${where}name`);
+  const name = assertSafeFileName(
+    text(image, 'name', where),
+    `profiles.json: ${where}name`,
+    TARGET_DIR_NAMES,
+  );
   const sha256 = text(image, 'sha256', where);
   if (!SHA256_HEX.test(sha256)) {
     throw new UntrustedInputError(

@@ -4,7 +4,7 @@
  * the 32-byte ed25519 public key (key file) or the 64-byte signature (signature file).
  */
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
-import { UntrustedInputError } from '../errors.js';
+import { UntrustedInputError, UntrustedKeyError } from '../errors.js';
 import type { TrustedKeys } from './trusted-keys.js';
 
 export interface UsignPublicKey {
@@ -102,8 +102,10 @@ export function verifyUsign(
   const trusted = keys.usign.get(sig.fingerprint);
   if (trusted === undefined) {
     const known = [...keys.usign.keys()].sort().join(', ') || 'none';
-    throw new UntrustedInputError(
-      `signed by key ${sig.fingerprint} which is not trusted (trusted: ${known})`,
+    throw new UntrustedKeyError(
+      `signed by usign key ${sig.fingerprint}, which is not trusted (trusted usign keys: ${known})`,
+      [sig.fingerprint],
+      'usign',
     );
   }
   if (!verify(null, message, trusted.key, sig.signature)) {

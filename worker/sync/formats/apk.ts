@@ -4,31 +4,33 @@
  * decompressed first block, which the signed index lists. The index is its own change marker.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { UntrustedInputError } from '../../errors.js';
 import { apkIdentityCheck } from '../../feeds/apk-identity.js';
-import { apkIndexJson, parseApkIndex } from '../../feeds/apk-index.js';
+import {
+  apkIndexJson,
+  parseApkIndex,
+  readApkIndexEnvelope,
+  readApkIndexPackages,
+} from '../../feeds/apk-index.js';
 import { verifyApkIndex } from '../../feeds/apk-signature.js';
 import { apkAccepts } from '../../feeds/apk-version.js';
 import { MAX_INDEX_BYTES } from '../../feeds/packages-index.js';
 import type { FeedFormat } from './format.js';
-import { fetchIndexFile } from './index-files.js';
+import { fetchIndexFile, MAX_INDEX_FILE_BYTES } from './index-files.js';
 
 export const apkFormat: FeedFormat = {
   name: 'apk',
   marker: 'packages.adb',
-  markerMaxBytes: MAX_INDEX_BYTES,
+  markerMaxBytes: MAX_INDEX_FILE_BYTES,
   indexFile: 'packages.adb',
   distfeedsFile: 'distfeeds.list',
   accepts: apkAccepts,
 
   async fetchIndex(ctx, ref, adb) {
     const what = `${ref.dir}/packages.adb`;
-    const index = parseApkIndex(adb, { what, maxBytes: MAX_INDEX_BYTES });
-    try {
-      verifyApkIndex(index, ctx.keys, what);
-    } catch (error) {
-      throw new UntrustedInputError(`${what}: ${(error as Error).message}`, { cause: error });
-    }
+    // The signature first: nothing an unsigned index says is parsed.
+    const envelope = readApkIndexEnvelope(adb, { what, maxBytes: MAX_INDEX_BYTES });
+    verifyApkIndex(envelope, ctx.keys, what);
+    const index = readApkIndexPackages(envelope, { what });
     // index.json is unsigned: serve the upstream's bytes only when they say what the signed index says.
     const derived = apkIndexJson(index, ctx.report.arch ?? '');
     const upstream = await fetchIndexFile(ctx, `${ref.dir}/index.json`, { optional: true });

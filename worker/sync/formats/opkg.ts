@@ -5,7 +5,7 @@
  * ed25519 signatures are deterministic, so an unchanged `Packages.sig` means an unchanged index.
  */
 import { gunzipSync } from 'node:zlib';
-import { IntegrityError, UntrustedInputError } from '../../errors.js';
+import { IntegrityError } from '../../errors.js';
 import { MAX_INDEX_BYTES, parsePackagesIndex } from '../../feeds/packages-index.js';
 import { verifyUsign } from '../../feeds/usign.js';
 import type { FeedFormat } from './format.js';
@@ -34,11 +34,7 @@ export const opkgFormat: FeedFormat = {
         `unreadable data (${(error as Error).message})`,
       );
     }
-    try {
-      verifyUsign(packages, signature.toString('utf8'), ctx.keys);
-    } catch (error) {
-      throw new UntrustedInputError(`${ref.dir}/Packages: ${(error as Error).message}`, { cause: error });
-    }
+    verifyUsign(packages, signature.toString('utf8'), ctx.keys);
     const parsed = parsePackagesIndex(packages.toString('utf8'));
     return {
       packages: parsed.packages,
