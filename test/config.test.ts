@@ -33,7 +33,9 @@ describe('configuration', () => {
       maxRetries: 3,
       retryDelayMs: 2000,
       timeoutMs: 30000,
+      minBytesPerSecond: 1024,
     });
+    expect(config.extraKeysDir).to.equal(undefined);
     expect(config).to.include({
       syncOnStart: true,
       jitterSeconds: 0,
@@ -71,7 +73,14 @@ describe('configuration', () => {
 
   const bad: [string, string, RegExp][] = [
     ['MIRROR_MODE', 'mirror-all', /selective, full/],
-    ['RATE_LIMIT', '0', /> 0/],
+    ['RATE_LIMIT', '0', />= 0.001/],
+    // Each of these would overflow the timer it feeds (2^31 - 1 ms) and fire at once.
+    ['RATE_LIMIT', '0.0000001', />= 0.001/],
+    ['SYNC_JITTER', '99999999', /<= 86400/],
+    ['RETRY_DELAY', '7200', /<= 3600/],
+    ['DOWNLOAD_TIMEOUT', '1e9', /number/],
+    ['DOWNLOAD_MIN_RATE', '-1', />= 0/],
+    ['DOWNLOAD_MIN_RATE', 'slow', /number/],
     ['RATE_LIMIT', 'fast', /number/],
     ['CONCURRENCY', '2.5', /whole number/],
     ['CONCURRENCY', '0', />= 1/],

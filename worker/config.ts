@@ -26,6 +26,8 @@ export interface Config {
   /** Absolute path of the served tree. */
   mirrorDir: string;
   keysDir: string;
+  /** Trusted in addition to `keysDir`: the compose stack's `./keys.d`. */
+  extraKeysDir?: string;
   schedule: string;
   syncOnStart: boolean;
   jitterSeconds: number;
@@ -35,6 +37,8 @@ export interface Config {
   maxRetries: number;
   retryDelayMs: number;
   timeoutMs: number;
+  /** Bytes per second a transfer must keep up over `timeoutMs`; 0: no floor. */
+  minBytesPerSecond: number;
   pruneGraceHours: number;
   httpPort: number;
   logLevel: LogLevel;
@@ -83,6 +87,7 @@ type Env = Record<string, string | undefined>;
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const read = new Reader(env);
   const arch = read.scalar('OPENWRT_ARCH');
+  const extraKeysDir = read.scalar('OPENWRT_EXTRA_KEYS_DIR');
   const config: Config = {
     version: read.pattern(
       'OPENWRT_VERSION',
@@ -113,15 +118,19 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     upstreamUrl: read.url('UPSTREAM_URL', 'https://downloads.openwrt.org'),
     mirrorDir: path.resolve(cwd, read.scalar('MIRROR_DIR') ?? './openwrt-repo'),
     keysDir: path.resolve(cwd, read.scalar('OPENWRT_KEYS_DIR') ?? BUNDLED_KEYS_DIR),
+    ...(extraKeysDir !== undefined && { extraKeysDir: path.resolve(cwd, extraKeysDir) }),
     schedule: read.cron('SYNC_SCHEDULE', '0 3 * * *'),
     syncOnStart: read.boolean('SYNC_ON_START', true),
-    jitterSeconds: read.number('SYNC_JITTER', 0, { min: 0 }),
+    // Every duration below feeds a timer, and fits it (at most 2^31 - 1 ms, about 24.8 days).
+    jitterSeconds: read.number('SYNC_JITTER', 0, { min: 0, max: 86_400 }),
     timezone: read.timezone('TZ', 'UTC'),
-    rateLimit: read.number('RATE_LIMIT', 2, { min: 0, exclusiveMin: true, max: 1000 }),
+    // The slowest rate still spaces requests by less than 17 minutes.
+    rateLimit: read.number('RATE_LIMIT', 2, { min: 0.001, max: 1000 }),
     concurrency: read.number('CONCURRENCY', 3, { min: 1, max: 64, integer: true }),
     maxRetries: read.number('MAX_RETRIES', 3, { min: 0, max: 20, integer: true }),
     retryDelayMs: read.number('RETRY_DELAY', 2, { min: 0, max: 3600 }) * 1000,
     timeoutMs: read.number('DOWNLOAD_TIMEOUT', 30, { min: 0, exclusiveMin: true, max: 3600 }) * 1000,
+    minBytesPerSecond: read.number('DOWNLOAD_MIN_RATE', 1024, { min: 0, max: 1e9 }),
     pruneGraceHours: read.number('PRUNE_GRACE_HOURS', 24, { min: 0, max: 24 * 365 }),
     httpPort: read.number('HTTP_PORT', 8080, { min: 1, max: 65535, integer: true }),
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),

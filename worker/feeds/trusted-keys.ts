@@ -7,6 +7,7 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../errors.js';
 import { parseUsignPublicKey, type UsignPublicKey } from './usign.js';
 
 /** The repository's `keys/`: two levels up from both `worker/feeds/` (tsx) and `dist/feeds/` (built). */
@@ -55,6 +56,15 @@ export function createTrustedKeys(
         .map((k) => `apk ${k.keyId} (${k.source})`),
     ],
   };
+}
+
+/** One key set from several directories' (OPENWRT_KEYS_DIR and ./keys.d): every key of each. */
+export function mergeTrustedKeys(...sets: TrustedKeys[]): TrustedKeys {
+  return createTrustedKeys(
+    sets.flatMap((set) => [...set.usign.values()]),
+    sets.flatMap((set) => [...set.ecdsa.values()]),
+    sets.flatMap((set) => set.problems),
+  );
 }
 
 /**
@@ -131,4 +141,30 @@ export async function loadTrustedKeys(dir: string): Promise<TrustedKeys> {
     }
   }
   return createTrustedKeys(usign, apk, problems);
+}
+
+/**
+ * The keys the configuration trusts: OPENWRT_KEYS_DIR's and, in the compose stack, those of
+ * ./keys.d (OPENWRT_EXTRA_KEYS_DIR) beside them. A directory that cannot be read is a ConfigError
+ * naming its variable.
+ */
+export async function loadConfiguredKeys(config: {
+  keysDir: string;
+  extraKeysDir?: string;
+}): Promise<TrustedKeys> {
+  const load = async (variable: string, dir: string) => {
+    try {
+      return await loadTrustedKeys(dir);
+    } catch (error) {
+      throw new ConfigError(
+        variable,
+        dir,
+        `a readable directory of public keys (${(error as Error).message})`,
+      );
+    }
+  };
+  const keys = await load('OPENWRT_KEYS_DIR', config.keysDir);
+  return config.extraKeysDir
+    ? mergeTrustedKeys(keys, await load('OPENWRT_EXTRA_KEYS_DIR', config.extraKeysDir))
+    : keys;
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { UntrustedInputError } from '../errors.js';
+import { ConfigError, UntrustedInputError } from '../errors.js';
 
 export class MirrorDir {
   readonly internal: string;
@@ -35,12 +35,60 @@ export class MirrorDir {
     return path.join(this.pool, sha256);
   }
 
-  /** Creates the internal directories, refusing any that is a planted symlink. */
+  /**
+   * Creates MIRROR_DIR and the internal directories, refusing any that is a planted symlink. A
+   * MIRROR_DIR that cannot be a writable directory is a ConfigError naming it.
+   */
   async prepare(): Promise<void> {
-    await fs.mkdir(this.root, { recursive: true });
-    for (const dir of [this.internal, this.pool, this.generations, this.tmp, this.releasesDir]) {
+    await this.prepareRoot();
+    for (const dir of [this.pool, this.generations, this.tmp, this.releasesDir]) {
       await ensureDirectory(this.root, path.relative(this.root, dir));
     }
+  }
+
+  /** MIRROR_DIR and `.mirror/`: enough to take the lock. */
+  async prepareRoot(): Promise<void> {
+    await this.#createRoot();
+    await ensureDirectory(this.root, path.relative(this.root, this.internal));
+  }
+
+  /**
+   * One segment at a time from the nearest existing ancestor: `mkdir -p` in Node spins forever on
+   * some paths (`/proc/x`), and a segment that exists but is no directory must say so.
+   */
+  async #createRoot(): Promise<void> {
+    const refuse = (expected: string): never => {
+      throw new ConfigError('MIRROR_DIR', this.root, expected);
+    };
+    const missing: string[] = [];
+    let existing = this.root;
+    for (;;) {
+      const stat = await fs.stat(existing).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+        return refuse(`a directory the worker can use (${existing}: ${error.code ?? error.message})`);
+      });
+      if (stat !== undefined) {
+        if (!stat.isDirectory()) {
+          refuse(`a directory, but ${existing === this.root ? 'it' : existing} is ${kindOf(stat)}`);
+        }
+        break;
+      }
+      missing.unshift(existing);
+      const parent = path.dirname(existing);
+      if (parent === existing) break;
+      existing = parent;
+    }
+    for (const dir of missing) {
+      await fs.mkdir(dir).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST')
+          refuse(`a directory the worker can create (${dir}: ${error.code ?? error.message})`);
+      });
+    }
+    await fs
+      .access(this.root, constants.W_OK | constants.X_OK)
+      .catch((error: NodeJS.ErrnoException) =>
+        refuse(`a directory the worker can write to (${error.code ?? error.message})`),
+      );
   }
 
   /** Empties tmp/: downloads a killed run left behind are never reused unverified. */
@@ -105,4 +153,8 @@ export async function ensureDirectory(root: string, relPath: string): Promise<st
       throw new UntrustedInputError(`refusing to write into ${current}: it is not a directory`);
   }
   return current;
+}
+
+function kindOf(stat: { isFile(): boolean }): string {
+  return stat.isFile() ? 'a file' : 'not a directory';
 }
