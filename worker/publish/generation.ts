@@ -104,21 +104,33 @@ export async function removeUnlinkedGenerations(dir: MirrorDir): Promise<number>
   return removed;
 }
 
-/** Reads the manifest of a published generation from the tree itself (used by verify and status). */
-export async function readGenerationFiles(root: string): Promise<Map<string, { size: number; ino: number }>> {
-  const files = new Map<string, { size: number; ino: number }>();
+/** What a generation holds on disk: its regular files, and anything else that is not a directory. */
+export interface GenerationListing {
+  files: Map<string, { size: number; ino: number }>;
+  /** Paths of symlinks, sockets, fifos, devices: the mirror never puts any in a generation. */
+  strangers: Map<string, string>;
+}
+
+/**
+ * Reads a published generation from the tree itself (used by verify and status), without following
+ * anything: a symlink planted in it is listed as a stranger, never read through.
+ */
+export async function readGenerationFiles(root: string): Promise<GenerationListing> {
+  const listing: GenerationListing = { files: new Map(), strangers: new Map() };
   async function walk(rel: string): Promise<void> {
     for (const entry of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
       const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
       if (entry.isDirectory()) await walk(child);
       else if (entry.isFile()) {
-        const stat = await fs.stat(path.join(root, child));
-        files.set(child, { size: stat.size, ino: stat.ino });
+        const stat = await fs.lstat(path.join(root, child));
+        listing.files.set(child, { size: stat.size, ino: stat.ino });
+      } else {
+        listing.strangers.set(child, entry.isSymbolicLink() ? 'a symlink' : 'not a regular file');
       }
     }
   }
   await walk('');
-  return files;
+  return listing;
 }
 
 async function syncDirectory(dirPath: string): Promise<void> {

@@ -1,8 +1,13 @@
 /**
  * `openwrt-mirror verify`: re-checks what nodes are served right now, from the served tree itself —
- * every served file against the hash it was verified with (its pool name: this covers files kept for
- * the grace period too), every index's signature, Packages.gz against Packages, every package file
- * against its index entry, every image against the signed sha256sums. Exit 1 on any mismatch.
+ * every entry of the generation is a regular file of the pool with the hash it was verified as (this
+ * covers files kept for the grace period too), every index's signature, Packages.gz against
+ * Packages, every package file against its index entry, every listed file against the signed
+ * sha256sums. Exit 0 all match, 1 any mismatch, 3 the check could not be completed.
+ *
+ * A sync may publish while verify runs and remove the generation being read: verify then starts
+ * over on the generation now served. An error it cannot explain that way is no mismatch: it says
+ * the check did not complete.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -11,11 +16,11 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Config } from '../config.js';
 import { apkIdentityCheck } from '../feeds/apk-identity.js';
-import { parseApkIndex } from '../feeds/apk-index.js';
+import { readApkIndexEnvelope, readApkIndexPackages } from '../feeds/apk-index.js';
 import { verifyApkIndex } from '../feeds/apk-signature.js';
 import { MAX_INDEX_BYTES, parsePackagesIndex } from '../feeds/packages-index.js';
 import { parseSha256Sums } from '../feeds/profiles.js';
-import { loadTrustedKeys, type TrustedKeys } from '../feeds/trusted-keys.js';
+import { loadConfiguredKeys, type TrustedKeys } from '../feeds/trusted-keys.js';
 import { verifyUsign } from '../feeds/usign.js';
 import type { Logger } from '../log.js';
 import { currentGeneration, generationDir, readGenerationFiles } from '../publish/generation.js';
@@ -24,63 +29,130 @@ import { MirrorDir } from '../publish/mirror-dir.js';
 export interface VerifyResult {
   checked: number;
   problems: string[];
+  /** The generation checked. */
+  generation?: string;
+  /** How many times a publish switched the generation under the check and it started over. */
+  restarts: number;
 }
+
+export interface VerifyOptions {
+  /** Called after each file of the pool pass (tests use it to publish in the middle of a check). */
+  onFile?: (file: string) => Promise<void>;
+}
+
+/** The check could not be completed (an I/O error a publish does not explain): not a mismatch. */
+export class VerifyIncompleteError extends Error {
+  override name = 'VerifyIncompleteError';
+}
+
+/** Publishes that may switch the generation under one verify before it gives up. */
+const MAX_RESTARTS = 3;
 
 export async function verifyCommand(
   config: Config,
   options: { stdout: NodeJS.WritableStream; logger: Logger },
 ): Promise<number> {
-  const result = await verifyMirror(config);
+  let result: VerifyResult;
+  try {
+    result = await verifyMirror(config);
+  } catch (error) {
+    if (!(error instanceof VerifyIncompleteError)) throw error;
+    options.stdout.write(`verify could not complete: ${error.message}\n`);
+    return 3;
+  }
   for (const problem of result.problems) options.stdout.write(`MISMATCH ${problem}\n`);
+  const restarted =
+    result.restarts > 0
+      ? ` (started over ${result.restarts} ${result.restarts === 1 ? 'time' : 'times'}: a sync published meanwhile)`
+      : '';
   options.stdout.write(
     result.problems.length === 0
-      ? `verified ${result.checked} files: all match their signed indexes\n`
-      : `${result.problems.length} problems in ${result.checked} files checked\n`,
+      ? `verified ${result.checked} files of generation ${result.generation}: all match their signed indexes${restarted}\n`
+      : `${result.problems.length} problems in ${result.checked} files checked of generation ${result.generation}${restarted}\n`,
   );
   return result.problems.length === 0 ? 0 : 1;
 }
 
-export async function verifyMirror(config: Config): Promise<VerifyResult> {
+export async function verifyMirror(config: Config, options: VerifyOptions = {}): Promise<VerifyResult> {
   const dir = new MirrorDir(config.mirrorDir);
-  const generation = await currentGeneration(dir, config.version);
-  if (generation === undefined)
-    return { checked: 0, problems: [`nothing published for ${config.version} in ${dir.root}`] };
+  const keys = await loadConfiguredKeys(config);
+  for (let restarts = 0; ; restarts++) {
+    const generation = await currentGeneration(dir, config.version);
+    if (generation === undefined) {
+      return { checked: 0, problems: [`nothing published for ${config.version} in ${dir.root}`], restarts };
+    }
+    let result: Omit<VerifyResult, 'generation' | 'restarts'> | undefined;
+    let failure: unknown;
+    try {
+      result = await verifyGeneration(dir, generation, config, keys, options);
+    } catch (error) {
+      failure = error;
+    }
+    // A tree switched away from meanwhile is being removed: what was read of it proves nothing.
+    const switched = (await currentGeneration(dir, config.version).catch(() => undefined)) !== generation;
+    if (switched && restarts < MAX_RESTARTS) continue;
+    if (result !== undefined && !switched) return { ...result, generation, restarts };
+    const reason = switched
+      ? `a sync published ${MAX_RESTARTS + 1} times while it ran; run verify again`
+      : failure instanceof Error
+        ? failure.message
+        : String(failure);
+    throw new VerifyIncompleteError(`checking generation ${generation}: ${reason}`, { cause: failure });
+  }
+}
+
+async function verifyGeneration(
+  dir: MirrorDir,
+  generation: string,
+  config: Config,
+  keys: TrustedKeys,
+  options: VerifyOptions,
+): Promise<Omit<VerifyResult, 'generation' | 'restarts'>> {
   const root = generationDir(dir, generation);
-  const keys = await loadTrustedKeys(config.keysDir);
-  const result: VerifyResult = { checked: 0, problems: [] };
+  const result = { checked: 0, problems: [] as string[] };
   const hashes = new HashCache();
-  await verifyAgainstPool(dir, root, hashes, result);
+  await verifyAgainstPool(dir, root, hashes, result, options);
   for (const feedDir of await findDirsWith(root, 'Packages')) {
     await verifyFeed(root, feedDir, keys, hashes, result);
   }
   for (const feedDir of await findDirsWith(root, 'packages.adb'))
     await verifyApkFeed(root, feedDir, keys, result);
   const targetDir = `targets/${config.target}`;
-  if (await exists(path.join(root, targetDir, 'sha256sums'))) {
-    await verifyImages(root, targetDir, keys, hashes, result);
+  if (await isRegularFile(path.join(root, targetDir, 'sha256sums'))) {
+    await verifyTargetSums(root, targetDir, keys, hashes, result);
   }
   return result;
 }
 
-/** Every served file is a hard link to `pool/<sha256>` of the bytes that were verified: re-hash them. */
+/**
+ * Every served file is a hard link to `pool/<sha256>` of the bytes that were verified: re-hash them.
+ * Anything in the generation that is not a regular file (a symlink planted there) is a problem.
+ */
 async function verifyAgainstPool(
   dir: MirrorDir,
   root: string,
   hashes: HashCache,
-  result: VerifyResult,
+  result: Omit<VerifyResult, 'generation' | 'restarts'>,
+  options: VerifyOptions,
 ): Promise<void> {
   const poolByInode = new Map<number, string>();
   for (const name of await fs.readdir(dir.pool)) {
     const stat = await fs.lstat(path.join(dir.pool, name)).catch(() => undefined);
     if (stat?.isFile()) poolByInode.set(stat.ino, name);
   }
-  for (const [file, { ino }] of await readGenerationFiles(root)) {
+  const { files, strangers } = await readGenerationFiles(root);
+  for (const [file, kind] of strangers) {
+    result.checked++;
+    result.problems.push(`${file}: ${kind}, not a verified file of the pool`);
+  }
+  for (const [file, { ino }] of files) {
     result.checked++;
     const promised = poolByInode.get(ino);
     const actual = await hashes.of(path.join(root, file));
     if (promised === undefined) result.problems.push(`${file}: not a verified file of the pool`);
     else if (actual.sha256 !== promised)
       result.problems.push(`${file}: sha256 ${actual.sha256}, verified as ${promised}`);
+    await options.onFile?.(file);
   }
 }
 
@@ -89,7 +161,7 @@ class HashCache {
   private readonly byInode = new Map<number, Promise<{ sha256: string; size: number }>>();
 
   async of(file: string): Promise<{ sha256: string; size: number }> {
-    const { ino } = await fs.stat(file);
+    const { ino } = await fs.lstat(file);
     let hash = this.byInode.get(ino);
     if (!hash) {
       hash = hashFile(file);
@@ -104,7 +176,7 @@ async function verifyFeed(
   feedDir: string,
   keys: TrustedKeys,
   hashes: HashCache,
-  result: VerifyResult,
+  result: Omit<VerifyResult, 'generation' | 'restarts'>,
 ): Promise<void> {
   const at = (name: string) => path.join(root, feedDir, name);
   const packages = await fs.readFile(at('Packages'));
@@ -113,7 +185,7 @@ async function verifyFeed(
   } catch (error) {
     result.problems.push(`${feedDir}/Packages: ${(error as Error).message}`);
   }
-  if (await exists(at('Packages.gz'))) {
+  if (await isRegularFile(at('Packages.gz'))) {
     let same = false;
     try {
       same = gunzipSync(await fs.readFile(at('Packages.gz')), { maxOutputLength: MAX_INDEX_BYTES }).equals(
@@ -125,7 +197,7 @@ async function verifyFeed(
   const index = parsePackagesIndex(packages.toString('utf8'));
   for (const pkg of index.packages) {
     const file = at(pkg.filename);
-    if (!(await exists(file))) continue; // selective mode serves part of each feed
+    if (!(await isRegularFile(file))) continue; // selective mode serves part of each feed
     const actual = await hashes.of(file);
     if (actual.size !== pkg.size) {
       result.problems.push(`${feedDir}/${pkg.filename}: size ${actual.size}, index says ${pkg.size}`);
@@ -139,22 +211,25 @@ async function verifyApkFeed(
   root: string,
   feedDir: string,
   keys: TrustedKeys,
-  result: VerifyResult,
+  result: Omit<VerifyResult, 'generation' | 'restarts'>,
 ): Promise<void> {
-  let index: ReturnType<typeof parseApkIndex>;
+  const what = `${feedDir}/packages.adb`;
+  let index: ReturnType<typeof readApkIndexPackages>;
   try {
-    index = parseApkIndex(await fs.readFile(path.join(root, feedDir, 'packages.adb')), {
-      what: `${feedDir}/packages.adb`,
+    const envelope = readApkIndexEnvelope(await fs.readFile(path.join(root, feedDir, 'packages.adb')), {
+      what,
     });
-    verifyApkIndex(index, keys, `${feedDir}/packages.adb`);
+    verifyApkIndex(envelope, keys, what);
+    index = readApkIndexPackages(envelope, { what });
   } catch (error) {
-    result.problems.push(`${feedDir}/packages.adb: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    result.problems.push(message.startsWith(`${what}: `) ? message : `${what}: ${message}`);
     return;
   }
   for (const pkg of index.packages) {
     const file = path.join(root, feedDir, pkg.filename);
-    if (!(await exists(file))) continue; // selective mode serves part of each feed
-    const { size } = await fs.stat(file);
+    if (!(await isRegularFile(file))) continue; // selective mode serves part of each feed
+    const { size } = await fs.lstat(file);
     if (size !== pkg.size) {
       result.problems.push(`${feedDir}/${pkg.filename}: size ${size}, index says ${pkg.size}`);
       continue;
@@ -170,12 +245,13 @@ async function verifyApkFeed(
   }
 }
 
-async function verifyImages(
+/** The signed sha256sums and every file it lists that the generation serves: images, profiles.json, core and kmods. */
+async function verifyTargetSums(
   root: string,
   targetDir: string,
   keys: TrustedKeys,
   hashes: HashCache,
-  result: VerifyResult,
+  result: Omit<VerifyResult, 'generation' | 'restarts'>,
 ): Promise<void> {
   const sums = await fs.readFile(path.join(root, targetDir, 'sha256sums'));
   try {
@@ -185,7 +261,7 @@ async function verifyImages(
   }
   for (const [name, sha256] of parseSha256Sums(sums.toString('utf8'))) {
     const file = path.join(root, targetDir, name);
-    if (!(await exists(file))) continue;
+    if (!(await isRegularFile(file))) continue;
     const actual = await hashes.of(file);
     if (actual.sha256 !== sha256)
       result.problems.push(`${targetDir}/${name}: sha256 ${actual.sha256}, sha256sums says ${sha256}`);
@@ -202,11 +278,13 @@ async function findDirsWith(root: string, fileName: string, rel = ''): Promise<s
   return found;
 }
 
-async function exists(file: string): Promise<boolean> {
-  return fs.stat(file).then(
-    () => true,
-    () => false,
-  );
+/** Whether `file` is a regular file, not following a symlink: what the pool check has not flagged. */
+async function isRegularFile(file: string): Promise<boolean> {
+  const stat = await fs.lstat(file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+    throw error;
+  });
+  return stat?.isFile() === true;
 }
 
 async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
