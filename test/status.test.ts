@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { statusCommand } from '../worker/status/status-command.js';
-import { formatBytes } from '../worker/sync/download.js';
+import { formatBytes } from '../worker/status/units.js';
 import { LAB_REQUIRED, labClosure } from './helpers/openwrt-tree.js';
 import { createHarness, type Harness, sameBytes } from './helpers/sync-harness.js';
 

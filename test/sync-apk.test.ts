@@ -56,7 +56,7 @@ describe('sync of an apk release (25.12)', function () {
     expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
   });
 
-  it('a re-run with nothing new fetches no package: one revalidation per index plus profiles.json', async () => {
+  it('a re-run with nothing new fetches no package: one revalidation per index, profiles.json and the sums signature', async () => {
     h = await createHarness({ tree: { version: RELEASE } });
     expect((await h.sync()).exitCode).to.equal(0);
     h.upstream.resetLog();
@@ -64,7 +64,11 @@ describe('sync of an apk release (25.12)', function () {
     expect(exitCode).to.equal(0);
     expect(report.downloaded).to.equal(0);
     expect(h.upstream.requests.map((r) => r.path).sort()).to.deep.equal(
-      [`${h.tree.targetDir}/profiles.json`, ...h.tree.feeds.map((f) => `${f.dir}/packages.adb`)].sort(),
+      [
+        `${h.tree.targetDir}/profiles.json`,
+        `${h.tree.targetDir}/sha256sums.sig`,
+        ...h.tree.feeds.map((f) => `${f.dir}/packages.adb`),
+      ].sort(),
     );
     expect(h.upstream.requests.every((r) => r.status === 304)).to.be.true;
   });

@@ -2,7 +2,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
-import { ConfigError } from '../worker/errors.js';
 import { readStatus } from '../worker/status/status-file.js';
 import { verifyMirror } from '../worker/status/verify.js';
 import { listFiles, sha256 } from './helpers/files.js';
@@ -90,9 +89,13 @@ describe('sync', function () {
       h.upstream.requests.every((r) => r.conditional && r.status === 304),
       JSON.stringify(h.upstream.requests),
     ).to.be.true;
-    // One revalidation per feed's signature plus profiles.json; sha256sums is unchanged with profiles.json.
+    // One revalidation per signature, the feeds' and the target sums', plus profiles.json.
     expect(h.upstream.requests.map((r) => r.path).sort()).to.deep.equal(
-      [`${h.tree.targetDir}/profiles.json`, ...h.tree.feeds.map((f) => `${f.dir}/Packages.sig`)].sort(),
+      [
+        `${h.tree.targetDir}/profiles.json`,
+        `${h.tree.targetDir}/sha256sums.sig`,
+        ...h.tree.feeds.map((f) => `${f.dir}/Packages.sig`),
+      ].sort(),
     );
     expect(report.downloaded).to.equal(0);
     expect(report.skipped).to.equal(report.planned);
@@ -174,6 +177,20 @@ describe('sync', function () {
     const limited = h.upstream.requests.filter((r) => r.path === targets[1]);
     expect((limited[1]?.start ?? 0) - (limited[0]?.start ?? 0)).to.be.at.least(950);
     expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
+  });
+
+  it('gives up on a package that trickles in below DOWNLOAD_MIN_RATE, naming the setting, instead of holding the run', async () => {
+    h = await createHarness({ env: { DOWNLOAD_TIMEOUT: '1', DOWNLOAD_MIN_RATE: '1024', MAX_RETRIES: '1' } });
+    const victim = [...labClosure(h.tree)].find(
+      (p) => p.endsWith('.ipk') && (h.tree.files.get(p)?.length ?? 0) > 8192,
+    );
+    // One byte every 20 ms: never silent, and a day for a few MB.
+    h.upstream.fault({ match: victim ?? '', kind: 'trickle', bytesPerSecond: 50 });
+    const { exitCode, report } = await h.sync();
+    expect(exitCode).to.equal(1);
+    const failure = report.failures.find((f) => victim?.endsWith(f.file ?? '\0'));
+    expect(failure?.reason).to.match(/slower than 1024 B\/s for 1 s .*DOWNLOAD_MIN_RATE/);
+    expect(h.upstream.requests.filter((r) => r.path === victim)).to.have.length(2);
   });
 
   it('a permanent fault fails with exit 1 naming the file, and the previous state stays served', async () => {
@@ -290,8 +307,12 @@ describe('sync', function () {
       .toString()
       .replaceAll(image?.sha256 ?? '', newSha);
     const sumsPath = `${h.tree.targetDir}/sha256sums`;
+    // The real sums list profiles.json too.
     const sums = Buffer.from(
-      (h.tree.files.get(sumsPath) as Buffer).toString().replaceAll(image?.sha256 ?? '', newSha),
+      (h.tree.files.get(sumsPath) as Buffer)
+        .toString()
+        .replaceAll(image?.sha256 ?? '', newSha)
+        .replace(sha256(h.tree.files.get(profilesPath) as Buffer), sha256(Buffer.from(profiles))),
     );
     h.upstream.files.set(profilesPath, Buffer.from(profiles));
     h.upstream.files.set(sumsPath, sums);
@@ -364,18 +385,14 @@ describe('sync', function () {
     expect(required.report.failures.map((f) => f.package)).to.include('no-such-required');
   });
 
-  it('an unknown device stops the run with a configuration error suggesting the closest ids', async () => {
+  it('an unknown device fails the images, not the run: the feeds are served and the nearest ids named', async () => {
     h = await createHarness();
-    let error: unknown;
-    try {
-      await h.sync({ OPENWRT_DEVICES: 'dlink_dir-1960-a2' });
-    } catch (e) {
-      error = e;
-    }
-    expect(error).to.be.instanceOf(ConfigError);
-    expect((error as Error).message)
-      .to.contain('OPENWRT_DEVICES')
-      .and.contain('dlink_dir-1960-a1');
+    const { exitCode, report } = await h.sync({ OPENWRT_DEVICES: 'dlink_dir-1960-a2' });
+    expect(exitCode).to.equal(1);
+    expect(report.result).to.equal('partial');
+    expect(report.failures).to.have.length(1);
+    expect(report.failures[0]?.reason).to.contain('OPENWRT_DEVICES').and.contain('dlink_dir-1960-a1');
+    expect(report.feeds.every((feed) => feed.state === 'updated')).to.be.true;
   });
 
   it('mirrors every package of every feed in full mode', async () => {

@@ -2,7 +2,18 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
-import { exists } from './helpers/files.js';
+import { verifyMirror } from '../worker/status/verify.js';
+import {
+  AdbPayloadWriter,
+  adbBlock,
+  adbContainer,
+  adbFile,
+  BLOCK_ADB,
+  buildApkIndex,
+  buildApkPackage,
+  SCHEMA_INDEX,
+} from './helpers/adb-writer.js';
+import { exists, sha256 } from './helpers/files.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
 
 /** Publishes `text` as a feed's index on the upstream, properly signed: only the content is hostile. */
@@ -106,6 +117,42 @@ describe('untrusted upstream data', function () {
     });
   }
 
+  it('refuses index entries named like the index files, or like each other, and serves the real index', async () => {
+    h = await createHarness();
+    const feed = h.tree.feeds.find((f) => f.name === 'base');
+    const dir = feed?.dir ?? '';
+    const original = h.tree.files.get(`${dir}/Packages`)?.toString() ?? '';
+    // The upstream serves whatever it likes at the index file's path, and lists it as a package.
+    const owned = Buffer.from('owned: not an index\n');
+    h.upstream.files.set(`${dir}/Packages`, owned);
+    const victim = feed?.packages.find((p) => p.name === 'ip-full');
+    const stanza = (name: string, filename: string, body: Buffer) =>
+      `Package: ${name}\nVersion: 1.0-r1\nDepends: libc\nArchitecture: mipsel_24kc\nFilename: ${filename}\n` +
+      `Size: ${body.length}\nSHA256sum: ${sha256(body)}\nDescription: hostile\n\n`;
+    const hostile =
+      original +
+      stanza('evil-index', 'Packages', owned) +
+      stanza('evil-sig', 'packages.sig', owned) +
+      stanza('evil-twin', victim?.filename ?? '', owned);
+    const packages = Buffer.from(hostile);
+    h.upstream.files.set(`${dir}/Packages.gz`, gzipSync(packages));
+    h.upstream.files.set(`${dir}/Packages.sig`, Buffer.from(h.signer.sign(packages)));
+
+    const { report } = await h.sync({ OPTIONAL_PACKAGES: 'evil-index,evil-sig,evil-twin' });
+    const warned = (name: string) => report.warnings.find((w) => w.includes(`"${name}"`)) ?? '';
+    expect(warned('evil-index')).to.contain("the directory's own Packages");
+    expect(warned('evil-sig')).to.contain("the directory's own Packages.sig");
+    expect(warned('evil-twin')).to.contain(`is also that of package "ip-full"`);
+    expect(h.upstream.requests.some((r) => r.path === `${dir}/Packages`)).to.be.false;
+    expect((await fs.readFile(path.join(h.mirrorDir, dir, 'Packages'))).equals(packages)).to.be.true;
+    expect(
+      (await fs.readFile(path.join(h.mirrorDir, dir, victim?.filename ?? ''))).equals(
+        h.tree.files.get(`${dir}/${victim?.filename}`) as Buffer,
+      ),
+    ).to.be.true;
+    expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
+  });
+
   it('refuses a corrupted image: it is never served', async () => {
     h = await createHarness();
     const image = h.tree.images.find((i) => i.device === 'dlink_dir-1960-a1' && i.type === 'sysupgrade');
@@ -115,5 +162,55 @@ describe('untrusted upstream data', function () {
     expect(report.failures.some((f) => f.file === image?.path.replace(`${h.tree.releaseDir}/`, ''))).to.be
       .true;
     expect(await exists(path.join(h.mirrorDir, image?.path ?? ''))).to.be.false;
+  });
+});
+
+describe('untrusted apk indexes', function () {
+  this.timeout(60_000);
+  let h: Harness;
+
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  /** One package that provides `count` distinct names: a few MB of index, a quadratic trap for a naive parser. */
+  function bombIndex(count: number, signers?: Parameters<typeof buildApkIndex>[1]) {
+    const provides = Array.from({ length: count }, (_, i) => `virtual-${i.toString(36)}`);
+    const pkg = { name: 'bomb', version: '1.0-r1', provides };
+    return buildApkIndex([{ pkg, apk: buildApkPackage(pkg) }], signers);
+  }
+
+  it('checks the signature before it reads a package: an unsigned index is refused for that, whatever it holds', async () => {
+    h = await createHarness({ tree: { version: '25.12.0' } });
+    const feed = h.tree.feeds.find((f) => f.name === 'telephony');
+    // A well-formed container whose package list holds a null entry: reading it would refuse the
+    // whole index for that, before any signature was looked at.
+    const w = new AdbPayloadWriter();
+    const payload = w.finish(w.object([w.blob('hostile'), w.array([w.object([w.blob('x')]), 0])]));
+    const unsigned = adbFile(adbContainer(SCHEMA_INDEX, [adbBlock(BLOCK_ADB, payload)]));
+    h.upstream.files.set(`${feed?.dir}/packages.adb`, unsigned);
+    const { report } = await h.sync({ OPENWRT_DEVICES: '' });
+    const failure = report.failures.find((f) => f.feed === 'telephony');
+    expect(failure?.reason).to.contain('not signed');
+    expect(report.feeds.find((f) => f.name === 'telephony')?.state).to.equal('failed');
+    // And a huge unsigned one costs no more than its container.
+    h.upstream.files.set(`${feed?.dir}/packages.adb`, bombIndex(230_000, { signers: [] }));
+    const again = await h.sync({ OPENWRT_DEVICES: '' });
+    expect(again.report.failures.find((f) => f.feed === 'telephony')?.reason).to.contain('not signed');
+  });
+
+  it('reads a signed index of 230,000 provided names in time linear in its size', async function () {
+    // A hang guard, not a benchmark: the quadratic duplicate check took about 100 s of CPU here.
+    this.timeout(45_000);
+    h = await createHarness({ tree: { version: '25.12.0' } });
+    const feed = h.tree.feeds.find((f) => f.name === 'telephony');
+    h.upstream.files.set(
+      `${feed?.dir}/packages.adb`,
+      bombIndex(230_000, { signers: [h.tree.apkSigner as never] }),
+    );
+    const { report } = await h.sync({ OPENWRT_DEVICES: '' });
+    const telephony = report.feeds.find((f) => f.name === 'telephony');
+    expect(telephony?.state, JSON.stringify(report.failures)).to.equal('updated');
+    expect(telephony?.packagesInIndex).to.equal(1);
   });
 });

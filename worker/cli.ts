@@ -16,7 +16,8 @@ commands:
   sync                  one sync from the upstream; exit 0 all good, 1 something failed, 2 bad configuration
   worker                sync on start (SYNC_ON_START), then on SYNC_SCHEDULE, until SIGTERM
   status [--json]       what is mirrored, sizes, counts, last sync and its result, next run
-  verify                re-hash every served file against the published indexes; exit 1 on any mismatch
+  verify                re-hash every served file against the published indexes; exit 1 on any mismatch,
+                        3 when the check could not be completed
   distfeeds --url URL   print the distfeeds.conf a node should use
 
 Configuration comes from the environment; see README.md for every variable.`;

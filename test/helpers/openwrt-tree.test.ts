@@ -452,15 +452,21 @@ describe('generated OpenWrt release tree', () => {
       expect(LAB_CLOSURE_PACKAGES.some((name) => !changed.has(name))).to.equal(true);
     });
 
-    it('changes only the indexes of the feeds and nothing in the target directory besides them', () => {
+    it('changes only the feeds and the target sums that list core and kmods, and signs them anew', () => {
+      const sums = `${tree.targetDir}/sha256sums`;
       for (const [path, bytes] of tree.files) {
         if (path.endsWith('.ipk') || /\/(Packages(\.gz|\.sig|\.manifest)?|index\.json)$/.test(path)) continue;
+        if (path === sums || path === `${sums}.sig`) continue;
         expect(next.files.get(path)?.equals(bytes), path).to.equal(true);
       }
       for (const feed of tree.feeds) {
         const sig = next.files.get(`${feed.dir}/Packages.sig`) ?? Buffer.alloc(0);
         expect(signatureValid(file(next, `${feed.dir}/Packages`), sig, signer)).to.equal(true);
       }
+      // Real sums cover the core and kmods feeds, so a revision that moves them moves the sums too.
+      expect(next.files.get(sums)?.equals(file(tree, sums))).to.equal(false);
+      expect(signatureValid(file(next, sums), file(next, `${sums}.sig`), signer)).to.equal(true);
+      expectSumsMatch(next);
     });
 
     it('moves on again at every increment and is deterministic', () => {
@@ -709,10 +715,26 @@ function apkReachable(tree: ReleaseTree, roots: string[]): Set<string> {
 }
 
 /** Digest of every file but the signatures (their keys are random per run). */
+/** Every line of the target's sha256sums names a file of the tree with that hash, and every file below the target directory is listed. */
+function expectSumsMatch(tree: ReleaseTree): void {
+  const listed = new Set<string>();
+  for (const line of file(tree, `${tree.targetDir}/sha256sums`).toString('utf8').trimEnd().split('\n')) {
+    const [hex, name] = line.split(' *');
+    expect(sha256(file(tree, `${tree.targetDir}/${name}`)), line).to.equal(hex);
+    listed.add(`${tree.targetDir}/${name}`);
+  }
+  for (const path of tree.files.keys()) {
+    if (path.startsWith(`${tree.targetDir}/`) && !/\/sha256sums(\.sig)?$/.test(path)) {
+      expect(listed.has(path), path).to.equal(true);
+    }
+  }
+}
+
 function filesDigest(tree: ReleaseTree): string {
   const hash = createHash('sha256');
   for (const [path, bytes] of [...tree.files].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (path.endsWith('.sig')) continue;
+    // The signatures are made with a key of this run, and sha256sums lists the core feed's.
+    if (path.endsWith('.sig') || path.endsWith('/sha256sums')) continue;
     hash.update(path).update('\0').update(createHash('sha256').update(bytes).digest()).update('\0');
   }
   return hash.digest('hex');
@@ -747,10 +769,10 @@ describe('generated OpenWrt 25.12 (apk) release tree', () => {
     // Every file but the (randomly keyed) signatures of the 24.10.4 opkg form, as before apk existed.
     // Only an intended change to the opkg tree may update these.
     expect(filesDigest(buildRelease({ signer }))).to.equal(
-      '5aa0babb27797ffa10206e3243fe8cb5d7e11d3e21d5520e24bc75f6835fc655',
+      'f4817a7b9fbcc7f298953a75144e6bf69e4333a7f6d59c5632c24c07c6e50299',
     );
     expect(filesDigest(buildRelease({ signer, revision: 1 }))).to.equal(
-      'e5fa34bf16310552f1f19093a92c7f86ef715075291d4bc7c62b450ec5bc02a4',
+      '8298959b5aff40e7bf7d0f458e5dc7fb7990fbbed64de6e7a63171ab538c7f7c',
     );
   });
 
@@ -984,7 +1006,8 @@ describe('generated OpenWrt 25.12 (apk) release tree', () => {
             readAdb(bytes).blocks[0]?.payload ?? Buffer.alloc(0),
           ),
         ).to.equal(true);
-      } else if (!path.endsWith('.sig')) {
+      } else if (!path.endsWith('.sig') && !path.endsWith('/sha256sums')) {
+        // sha256sums lists the packages.adb files, whose ECDSA signatures differ.
         expect(again.files.get(path)?.equals(bytes), path).to.equal(true);
       }
     }
@@ -1091,9 +1114,11 @@ describe('generated OpenWrt 25.12 (apk) release tree', () => {
 
     it('changes only the feed indexes and package files, and signs the new indexes', () => {
       for (const [path, bytes] of tree.files) {
-        if (/\/(packages\.adb|index\.json|[^/]+\.apk)$/.test(path) || path.endsWith('.sig')) continue;
+        if (/\/(packages\.adb|index\.json|[^/]+\.apk|sha256sums)$/.test(path) || path.endsWith('.sig'))
+          continue;
         expect(next.files.get(path)?.equals(bytes), path).to.equal(true);
       }
+      expectSumsMatch(next);
       for (const feed of next.feeds) {
         const adb = file(next, `${feed.dir}/packages.adb`);
         expect(adbSignatureValid(adb, tree.apkSigner as ApkSigner), feed.dir).to.equal(true);

@@ -1288,12 +1288,12 @@ export function buildRelease(opts: TreeOptions): ReleaseTree {
     arch,
     kernel,
     devices,
-    signer: opts.signer,
     format,
   });
   if (format === 'apk') {
     const apkSigner = opts.apkSigner ?? apkTestSigner;
     const feeds = buildApkFeeds({ files, specs, feedDirs, bumps, arch, sizeOf, apkSigner });
+    signTargetSums(files, targetDir, opts.signer);
     return {
       format,
       apkSigner,
@@ -1361,6 +1361,7 @@ export function buildRelease(opts: TreeOptions): ReleaseTree {
     );
     feeds.push({ name: feed, distName: `openwrt_${feed}`, dir, packages: entries.map((e) => e.record) });
   }
+  signTargetSums(files, targetDir, opts.signer);
 
   return { format, files, feeds, images, kmodsDir, releaseDir, targetDir, version, target, arch };
 }
@@ -1373,7 +1374,6 @@ function buildTarget(ctx: {
   arch: string;
   kernel: { version: string; release: string; vermagic: string };
   devices: string[];
-  signer: UsignSigner;
   format: TreeFormat;
 }): TreeImage[] {
   const { files, version, target, targetDir } = ctx;
@@ -1464,13 +1464,24 @@ function buildTarget(ctx: {
     ),
   );
 
-  const names = [...artifacts.keys()].sort();
+  for (const [name, bytes] of artifacts) files.set(`${targetDir}/${name}`, bytes);
+  return images;
+}
+
+/**
+ * The target's `sha256sums`, signed: as OpenWrt's build writes it, over every file below the target
+ * directory — images and profiles.json, and the core (`packages/`) and `kmods/` feeds too.
+ */
+function signTargetSums(files: Map<string, Buffer>, targetDir: string, signer: UsignSigner): void {
+  const names = [...files.keys()]
+    .filter((p) => p.startsWith(`${targetDir}/`))
+    .map((p) => p.slice(targetDir.length + 1))
+    .filter((name) => name !== 'sha256sums' && name !== 'sha256sums.sig')
+    .sort();
   const sums = Buffer.from(
-    names.map((name) => `${sha256(artifacts.get(name) as Buffer)} *${name}\n`).join(''),
+    names.map((name) => `${sha256(files.get(`${targetDir}/${name}`) as Buffer)} *${name}\n`).join(''),
     'utf8',
   );
-  for (const name of names) files.set(`${targetDir}/${name}`, artifacts.get(name) as Buffer);
   files.set(`${targetDir}/sha256sums`, sums);
-  files.set(`${targetDir}/sha256sums.sig`, Buffer.from(ctx.signer.sign(sums), 'utf8'));
-  return images;
+  files.set(`${targetDir}/sha256sums.sig`, Buffer.from(signer.sign(sums), 'utf8'));
 }

@@ -3,9 +3,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { formatBytes } from '../sync/download.js';
+import { failureLine } from '../sync/report.js';
 import { renderDistfeeds } from './distfeeds.js';
 import { readStatus, STATUS_FILE, type StatusFile } from './status-file.js';
+import { count, formatBytes } from './units.js';
 
 /** Failures and warnings beyond this many are counted, not listed; `--json` has them all. */
 const LISTED = 20;
@@ -44,8 +45,8 @@ export function renderStatus(config: Config, status: StatusFile | undefined): st
     return `${lines.join('\n')}\n`;
   }
   const { mirror, served, lastRun } = status;
-  row('total size', `${formatBytes(served.bytes)} in ${served.files} files`);
-  row('packages cached', `${served.packages} in ${status.feeds.length} feeds`);
+  row('total size', `${formatBytes(served.bytes)} in ${count(served.files, 'file')}`);
+  row('packages cached', `${served.packages} in ${count(status.feeds.length, 'feed')}`);
   row('images cached', String(served.images));
   row(
     'release',
@@ -64,13 +65,16 @@ export function renderStatus(config: Config, status: StatusFile | undefined): st
           ? `, last sync: ${run.downloaded} downloaded, ${run.failed} failed`
           : '';
       lines.push(
-        `  ${feed.distName.padEnd(20)}${String(feed.packages).padStart(6)} packages ${formatBytes(feed.bytes).padStart(9)}  ${feed.state}${fetched}`,
+        `  ${feed.distName.padEnd(20)}${count(feed.packages, 'package ', 'packages').padStart(14)} ${formatBytes(feed.bytes).padStart(10)}  ${feed.state}${fetched}`,
       );
     }
   }
   if (status.images.length > 0) {
     lines.push('', 'images');
-    for (const image of status.images) lines.push(`  ${image.path} (${formatBytes(image.bytes)})`);
+    for (const image of status.images) {
+      const what = [image.device, image.type].filter(Boolean).join(' ');
+      lines.push(`  ${image.path} (${what ? `${what}, ` : ''}${formatBytes(image.bytes)})`);
+    }
   }
 
   lines.push('');
@@ -87,13 +91,10 @@ export function renderStatus(config: Config, status: StatusFile | undefined): st
       .map(([kind, count]) => `${count} ${kind}`);
     row(
       'upstream',
-      `${lastRun.upstream.requests} requests, ${lastRun.upstream.retries} retries${errors.length > 0 ? `, errors: ${errors.join(', ')}` : ''}`,
+      `${count(lastRun.upstream.requests, 'request')}, ${count(lastRun.upstream.retries, 'retry', 'retries')}${errors.length > 0 ? `, errors: ${errors.join(', ')}` : ''}`,
     );
   }
-  listed(
-    'failures',
-    lastRun.failures.map((f) => `${[f.feed, f.package, f.file].filter(Boolean).join(' ')}: ${f.reason}`),
-  );
+  listed('failures', lastRun.failures.map(failureLine));
   listed('warnings', lastRun.warnings);
   row('last success', status.lastSuccessAt ?? 'never');
   row('next run', status.nextRunAt ?? 'none scheduled (the worker is not running)');

@@ -18,6 +18,14 @@ export interface StatusFeed {
   bytes: number;
 }
 
+export interface StatusImage {
+  path: string;
+  bytes: number;
+  /** The device profile and image type profiles.json gives it, when it does. */
+  device?: string;
+  type?: string;
+}
+
 export interface StatusFile {
   schema: 1;
   mirror: {
@@ -30,7 +38,7 @@ export interface StatusFile {
     generation?: string;
   };
   feeds: StatusFeed[];
-  images: { path: string; bytes: number }[];
+  images: StatusImage[];
   served: { packages: number; images: number; bytes: number; files: number };
   lastRun: {
     startedAt: string;
@@ -61,6 +69,8 @@ export function buildStatus(input: {
   generation?: string;
   lastSuccessAt?: string;
   nextRunAt?: Date;
+  /** Release-relative image path → the device and image type it is for. */
+  imageInfo?: Map<string, { device: string; type: string }>;
 }): StatusFile {
   const { report, manifest } = input;
   const releaseDir = `releases/${report.release}`;
@@ -88,7 +98,10 @@ export function buildStatus(input: {
   let bytes = 0;
   for (const [file, served] of manifest) {
     bytes += served.size;
-    if (isImageFile(file)) images.push({ path: `${releaseDir}/${file}`, bytes: served.size });
+    if (isImageFile(file)) {
+      const info = input.imageInfo?.get(file);
+      images.push({ path: `${releaseDir}/${file}`, bytes: served.size, ...info });
+    }
   }
   return {
     schema: 1,
@@ -146,6 +159,28 @@ export async function writeStatus(dir: MirrorDir, status: StatusFile): Promise<v
   await dir.writeAtomic(STATUS_FILE, `${JSON.stringify(status, null, 2)}\n`);
   // Both files always describe the same run.
   await writeMetrics(dir, status);
+}
+
+/**
+ * Records a run that ended without writing status.json itself (it failed or was stopped before it
+ * could): what is served stays described, `lastRun` is this run. Never throws — with a full disk it
+ * logs that the run could not be recorded, and the caller still releases the lock.
+ */
+export async function recordUnpublishedRun(
+  dir: MirrorDir,
+  input: { report: SyncReport; upstream: string; nextRunAt?: Date },
+  onError: (error: Error) => void,
+): Promise<void> {
+  try {
+    const fresh = buildStatus({ ...input, manifest: new Map() });
+    const existing = await readStatus(dir.root);
+    const status = existing
+      ? { ...existing, lastRun: fresh.lastRun, ...(input.nextRunAt && { nextRunAt: fresh.nextRunAt }) }
+      : fresh;
+    await writeStatus(dir, status);
+  } catch (error) {
+    onError(error as Error);
+  }
 }
 
 export async function readStatus(root: string): Promise<StatusFile | undefined> {

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { TrustedKeys } from '../feeds/trusted-keys.js';
 import type { Logger } from '../log.js';
 import type { ServedFile } from '../publish/generation.js';
+import type { MirrorLock } from '../publish/lock.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { Pool } from '../publish/pool.js';
 import type { ReleaseState, Validators } from '../publish/state.js';
@@ -22,6 +23,8 @@ export interface SyncContext {
   logger: Logger;
   report: SyncReport;
   now: () => Date;
+  /** Held for the whole run; checked again before the switch. */
+  lock: MirrorLock;
   signal?: AbortSignal;
 }
 

@@ -24,7 +24,8 @@ export interface Release {
   feeds: FeedRef[];
 }
 
-const PROFILES_MAX_BYTES = 32 * 1024 * 1024;
+/** The largest real profiles.json (ath79/generic) is about 1.5 MB. */
+const PROFILES_MAX_BYTES = 16 * 1024 * 1024;
 
 export async function discoverRelease(ctx: SyncContext): Promise<Release> {
   const { config } = ctx;

@@ -6,6 +6,7 @@
 import pLimit from 'p-limit';
 import { AbortedError } from '../errors.js';
 import type { ServedFile } from '../publish/generation.js';
+import { count, formatBytes } from '../status/units.js';
 import type { StreamCheck } from '../upstream/client.js';
 import { type SyncContext, upstreamPath } from './context.js';
 import { type Counters, emptyCounters } from './report.js';
@@ -70,7 +71,7 @@ export async function fetchAll(
     bySha.set(key, [...(bySha.get(key) ?? []), file]);
   }
 
-  ctx.logger.info(`downloading ${toFetch.length} files (${total.skipped} already verified)`, {
+  ctx.logger.info(`downloading ${count(toFetch.length, 'file')} (${total.skipped} already verified)`, {
     phase: 'download',
   });
   const startedAt = Date.now();
@@ -145,15 +146,4 @@ async function alreadyHeld(ctx: SyncContext, file: WantedFile): Promise<ServedFi
     return { sha256: file.sha256, size: file.size ?? (await ctx.pool.sizeOf(file.sha256)) };
   }
   return undefined;
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }

@@ -2,7 +2,7 @@
  * Firmware images of the configured devices: each image that profiles.json lists for a device,
  * whose sha256 must agree with the target's sha256sums, itself signed (sha256sums.sig).
  */
-import { ConfigError, IntegrityError, UntrustedInputError } from '../errors.js';
+import { IntegrityError, UntrustedInputError } from '../errors.js';
 import { closestIds, parseSha256Sums } from '../feeds/profiles.js';
 import { verifyUsign } from '../feeds/usign.js';
 import type { ServedFile } from '../publish/generation.js';
@@ -13,56 +13,47 @@ import type { WantedFile } from './download.js';
 export interface ImagePlan {
   /** Target-directory files served beside the images (sha256sums, sha256sums.sig). */
   indexFiles: Record<string, ServedFile>;
+  /** What the signed sha256sums lists: path below the target directory → sha256. */
+  sums: Map<string, string>;
   wanted: WantedFile[];
   images: { device: string; type: string; rel: string }[];
+  /** Configured devices this target's profiles.json does not list, with the ids closest to each. */
+  missing: { device: string; closest: string[] }[];
 }
 
 const MAX_IMAGE_BYTES = 512 * 1024 * 1024;
-
-/** Throws ConfigError for an unknown device (a configuration mistake, exit 2). */
-export function checkDevices(release: Release, devices: string[], target: string): void {
-  const known = [...release.profiles.profiles.keys()];
-  for (const device of devices) {
-    if (!release.profiles.profiles.has(device)) {
-      const close = closestIds(device, known);
-      throw new ConfigError(
-        'OPENWRT_DEVICES',
-        device,
-        `a device profile of ${target}${close.length > 0 ? ` (closest: ${close.join(', ')})` : ''}`,
-      );
-    }
-  }
-}
+const MAX_SUMS_BYTES = 8 * 1024 * 1024;
+const MAX_SIGNATURE_BYTES = 64 * 1024;
 
 export async function planImages(ctx: SyncContext, release: Release): Promise<ImagePlan> {
   const targetDir = `targets/${ctx.config.target}`;
-  // profiles.json carries the same image hashes: while it is unchanged, so are the images and their sums.
-  const unchanged = release.profilesChanged
-    ? undefined
-    : await Promise.all([
-        lastGoodCopy(ctx, `${targetDir}/sha256sums`),
-        lastGoodCopy(ctx, `${targetDir}/sha256sums.sig`),
-      ]);
-  const sums =
-    unchanged?.[0] ?? (await fetchRevalidated(ctx, `${targetDir}/sha256sums`, 8 * 1024 * 1024)).body;
-  const sig = unchanged?.[1] ?? (await fetchRevalidated(ctx, `${targetDir}/sha256sums.sig`, 64 * 1024)).body;
-  try {
-    verifyUsign(sums, sig.toString('utf8'), ctx.keys);
-  } catch (error) {
-    throw new UntrustedInputError(`${targetDir}/sha256sums: ${(error as Error).message}`, { cause: error });
-  }
+  const sumsRel = `${targetDir}/sha256sums`;
+  // The signature is the marker, as for a feed: ed25519 signatures are deterministic, so an unchanged
+  // one means unchanged sums. The sums list the core and kmods feeds too, so they change far more
+  // often than profiles.json does.
+  const sig = await fetchRevalidated(ctx, `${sumsRel}.sig`, MAX_SIGNATURE_BYTES);
+  const kept = sig.changed ? undefined : await lastGoodCopy(ctx, sumsRel);
+  const sums = kept ?? (await fetchRevalidated(ctx, sumsRel, MAX_SUMS_BYTES)).body;
+  verifyUsign(sums, sig.body.toString('utf8'), ctx.keys);
   const listed = parseSha256Sums(sums.toString('utf8'));
   const plan: ImagePlan = {
     indexFiles: {
-      sha256sums: learntFile(ctx, `${targetDir}/sha256sums`),
-      'sha256sums.sig': learntFile(ctx, `${targetDir}/sha256sums.sig`),
+      sha256sums: learntFile(ctx, sumsRel),
+      'sha256sums.sig': learntFile(ctx, `${sumsRel}.sig`),
     },
+    sums: listed,
     wanted: [],
     images: [],
+    missing: [],
   };
+  const known = [...release.profiles.profiles.keys()];
   for (const device of ctx.config.devices) {
     const profile = release.profiles.profiles.get(device);
-    for (const image of profile?.images ?? []) {
+    if (profile === undefined) {
+      plan.missing.push({ device, closest: closestIds(device, known) });
+      continue;
+    }
+    for (const image of profile.images) {
       const rel = `${targetDir}/${image.name}`;
       const signed = listed.get(image.name);
       if (signed === undefined) {
@@ -70,10 +61,16 @@ export async function planImages(ctx: SyncContext, release: Release): Promise<Im
       }
       if (signed !== image.sha256)
         throw new IntegrityError(rel, signed, image.sha256, 'sha256 in profiles.json vs sha256sums');
-      if (plan.images.some((known) => known.rel === rel)) continue;
+      if (plan.images.some((other) => other.rel === rel)) continue;
       plan.images.push({ device, type: image.type, rel });
       plan.wanted.push({ rel, group: 'images', sha256: image.sha256, maxBytes: MAX_IMAGE_BYTES });
     }
   }
   return plan;
+}
+
+/** The failure line of a device that profiles.json does not list: gone upstream or mistyped, the mirror cannot tell. */
+export function missingDeviceReason(missing: ImagePlan['missing'][number], target: string): string {
+  const close = missing.closest.length > 0 ? `; closest profile ids: ${missing.closest.join(', ')}` : '';
+  return `OPENWRT_DEVICES: ${missing.device} is not a device profile of ${target} in its profiles.json${close}`;
 }

@@ -16,6 +16,8 @@ export interface PlanInput {
   required: string[];
   optional: string[];
   feeds: { dir: string; name: string; packages: PackageRecord[] }[];
+  /** Feeds whose index could not be used this run: what they hold is unknown, not absent. */
+  unavailable?: string[];
   /** The package manager's version rules (opkg's by default). */
   accepts?: ClosureRequest['accepts'];
 }
@@ -50,8 +52,17 @@ export function planPackages(input: PlanInput): Plan {
       optional: input.optional,
     });
     selected = closure.selected;
+    const unavailable = input.unavailable ?? [];
+    // With feeds whose index could not be used, what is missing may be there: a consequence of the
+    // refused indexes, said in one line rather than once per package.
+    const folded: string[] = [];
     for (const name of closure.missingRequired) {
-      failures.push({ package: name, reason: `required package ${name} is in no feed (REQUIRED_PACKAGES)` });
+      if (unavailable.length > 0) folded.push(name);
+      else
+        failures.push({
+          package: name,
+          reason: `required package ${name} is in no feed (REQUIRED_PACKAGES)`,
+        });
     }
     for (const name of closure.missingOptional) {
       warnings.push(`optional package ${name} is in no feed (OPTIONAL_PACKAGES): skipped`);
@@ -59,9 +70,15 @@ export function planPackages(input: PlanInput): Plan {
     for (const item of closure.unresolved) {
       const wanted = item.constraint ? `${item.name} (${item.constraint})` : item.name;
       const reason = `${item.neededBy} depends on ${wanted}, which no feed provides`;
-      if (item.fromRequired)
-        failures.push({ package: item.neededBy, feed: nameOf(input, item.feed), reason });
-      else warnings.push(reason);
+      if (!item.fromRequired) warnings.push(reason);
+      else if (unavailable.length > 0) folded.push(`${wanted} (for ${item.neededBy})`);
+      else failures.push({ package: item.neededBy, feed: nameOf(input, item.feed), reason });
+    }
+    if (folded.length > 0) {
+      const feeds = `${unavailable.length === 1 ? 'feed' : 'feeds'} ${unavailable.join(', ')}`;
+      failures.push({
+        reason: `${folded.length === 1 ? 'a package the required list needs is' : `${folded.length} packages the required list needs are`} in no usable feed (${folded.join(', ')}); the ${feeds} without a usable index may hold them`,
+      });
     }
   }
   const seen = new Set<string>();

@@ -1,4 +1,5 @@
 /** The outcome of one sync, per feed and in total: what status.json, the log and the exit code say. */
+import path from 'node:path';
 
 export type FeedOutcome = 'updated' | 'unchanged' | 'kept' | 'failed';
 
@@ -42,6 +43,7 @@ export interface SyncReport extends Counters {
   failures: Failure[];
   warnings: string[];
   generation?: string;
+  /** Whether this run switched a new generation into view (or found the served one unchanged). */
   published: boolean;
   /** Set once status.json describes this run. */
   statusWritten?: boolean;
@@ -60,11 +62,31 @@ export function addCounters(into: Counters, from: Counters): void {
   into.bytes += from.bytes;
 }
 
-/** Stamps the end of a run and its result: failures decide it, whether anything is served softens it. */
+/**
+ * Stamps the end of a run and its result: failures decide it, whether this run published softens
+ * it. Each failure's reason is made to say its file once (errors often start with the path they
+ * are about, which the failure names already).
+ */
 export function finishReport(report: SyncReport, finished: Date): void {
   report.finishedAt = finished.toISOString();
   report.durationMs = finished.getTime() - new Date(report.startedAt).getTime();
+  report.failures = report.failures.map(withoutRepeatedFile);
   report.result = report.failures.length === 0 ? 'success' : report.published ? 'partial' : 'failed';
+}
+
+function withoutRepeatedFile(failure: Failure): Failure {
+  if (failure.file === undefined) return failure;
+  let reason = failure.reason;
+  for (const prefix of [`${failure.file}: `, `${path.posix.basename(failure.file)}: `]) {
+    if (reason.startsWith(prefix)) reason = reason.slice(prefix.length);
+  }
+  return reason === failure.reason ? failure : { ...failure, reason };
+}
+
+/** A failure as one line for people: what it is about (feed, package, file), said once, then why. */
+export function failureLine(failure: Failure): string {
+  const label = [failure.feed, failure.package, failure.file].filter(Boolean).join(' ');
+  return label === '' ? failure.reason : `${label}: ${failure.reason}`;
 }
 
 /** 0 when everything that was asked for is served and verified, 1 otherwise. */

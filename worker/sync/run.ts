@@ -1,14 +1,14 @@
 /**
  * One sync: discover → check each feed's index → plan → download into the pool → assemble the
  * next generation → switch it into view → prune → report. Whatever fails, the tree that was served
- * before stays served, whole.
+ * before stays served, whole, and the run is recorded with what went wrong.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { AbortedError, ConfigError, UntrustedInputError, UpstreamError } from '../errors.js';
-import { loadTrustedKeys } from '../feeds/trusted-keys.js';
-import type { PackageRecord } from '../feeds/types.js';
+import { parseSha256Sums } from '../feeds/profiles.js';
+import { loadConfiguredKeys } from '../feeds/trusted-keys.js';
 import { type Logger, silentLogger } from '../log.js';
 import {
   currentGeneration,
@@ -17,36 +17,42 @@ import {
   publishGeneration,
   removeUnlinkedGenerations,
 } from '../publish/generation.js';
-import { acquireLock, MirrorBusyError, type MirrorLock } from '../publish/lock.js';
+import { acquireLock, LockLostError, MirrorBusyError, type MirrorLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
-import { type FeedState, type ReleaseState, readState, writeState } from '../publish/state.js';
+import { type ReleaseState, readState, writeState } from '../publish/state.js';
 import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js';
-import { buildStatus, readStatus, writeStatus } from '../status/status-file.js';
+import { buildStatus, readStatus, recordUnpublishedRun, writeStatus } from '../status/status-file.js';
+import { count, formatBytes } from '../status/units.js';
 import { Upstream } from '../upstream/client.js';
-import { committedValidators, copyFeed, copyTargetFiles, keepForGrace } from './assemble.js';
+import { assembleFeeds, committedValidators, keepForGrace } from './assemble.js';
 import { learntFile, type SyncContext } from './context.js';
-import { discoverRelease, type FeedRef, type Release } from './discover.js';
-import { type FetchOutcome, fetchAll, formatBytes, type WantedFile } from './download.js';
-import { type FeedIndex, fetchFeedIndex, fetchIndexExtras, lastGoodPackages } from './feed-index.js';
+import { discoverRelease, type Release } from './discover.js';
+import { fetchAll, type WantedFile } from './download.js';
+import { fetchIndexExtras } from './feed-index.js';
 import { formatFor } from './formats/index.js';
-import { checkDevices, type ImagePlan, planImages } from './images.js';
+import { type ImagePlan, missingDeviceReason, planImages } from './images.js';
+import { fetchIndexes, type Refusal, refusalFailures } from './indexes.js';
 import { planPackages } from './plan.js';
 import {
   addCounters,
   emptyCounters,
   exitCodeOf,
-  type FeedReport,
+  failureLine,
   finishReport,
   type SyncReport,
 } from './report.js';
+import { assembleTargetDir, dropGraceFilesAgainstSums } from './target-dir.js';
 
 export interface SyncOptions {
   logger?: Logger;
   /** Aborts downloads in flight (SIGTERM); the run then throws AbortedError and changes nothing served. */
   signal?: AbortSignal;
   now?: () => Date;
-  /** Written into status.json by the worker so people see when the next run is. */
+  /**
+   * The worker's next scheduled run, written into status.json. Only the worker passes it: a run
+   * started without it (a one-off `sync` beside a running worker) keeps what the worker wrote.
+   */
   nextRunAt?: Date;
 }
 
@@ -58,12 +64,11 @@ export interface SyncResult {
 export async function runSync(config: Config, options: SyncOptions = {}): Promise<SyncResult> {
   const logger = options.logger ?? silentLogger();
   const now = options.now ?? (() => new Date());
-  const started = now();
   const report: SyncReport = {
     release: config.version,
     target: config.target,
     mode: config.mode,
-    startedAt: started.toISOString(),
+    startedAt: now().toISOString(),
     ...emptyCounters(),
     feeds: [],
     images: undefined,
@@ -73,11 +78,24 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
   };
 
   const dir = new MirrorDir(config.mirrorDir);
-  let lock: MirrorLock | undefined;
+  await dir.prepareRoot();
+  let lock: MirrorLock;
+  try {
+    lock = await acquireLock(dir.lockFile);
+  } catch (error) {
+    // Not a failed run: the running one owns status.json. One line, nothing recorded.
+    if (error instanceof MirrorBusyError) {
+      logger.error(error.message, { phase: 'sync' });
+      return { report, exitCode: 1 };
+    }
+    throw error;
+  }
+
   let upstream: Upstream | undefined;
+  /** Rethrown once the run is recorded: a configuration error (exit 2) or a stop. */
+  let rethrow: unknown;
   try {
     await dir.prepare();
-    lock = await acquireLock(dir.lockFile);
     const leftovers = await dir.cleanTmp();
     const stale = await removeUnlinkedGenerations(dir);
     if (leftovers + stale > 0) {
@@ -95,6 +113,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       maxRetries: config.maxRetries,
       retryDelayMs: config.retryDelayMs,
       timeoutMs: config.timeoutMs,
+      minBytesPerSecond: config.minBytesPerSecond,
       signal: options.signal,
       onRetry: ({ url, attempt, delayMs, reason }) =>
         logger.warn(`retrying ${url} in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt}): ${reason}`, {
@@ -112,6 +131,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       logger,
       report,
       now,
+      lock,
       signal: options.signal,
     };
     logger.info(
@@ -122,42 +142,54 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     );
     await syncRelease(ctx, options);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof AbortedError || options.signal?.aborted) throw error;
-    report.failures.push({ reason: (error as Error).message });
-    // Expected conditions get one line; anything else keeps its stack for the bug report.
-    if (
-      error instanceof MirrorBusyError ||
-      error instanceof UntrustedInputError ||
-      error instanceof UpstreamError
-    ) {
-      logger.error((error as Error).message, { phase: 'sync' });
+    const stopped = error instanceof AbortedError || options.signal?.aborted === true;
+    if (stopped) {
+      rethrow = error instanceof AbortedError ? error : new AbortedError();
+      const why = (rethrow as Error).message;
+      report.failures.push({
+        reason: `${why} before the sync finished: the tree served before stays served`,
+      });
     } else {
-      logger.error(error as Error);
+      if (error instanceof ConfigError) rethrow = error;
+      report.failures.push({ reason: (error as Error).message });
+      // Expected conditions get one line; anything else keeps its stack for the bug report.
+      if (isExpected(error)) logger.error((error as Error).message, { phase: 'sync' });
+      else logger.error(error as Error);
     }
   } finally {
     if (upstream) report.upstream = snapshotStats(upstream);
     finishReport(report, now());
-    // Without the lock another run owns status.json; a stopped run changed nothing worth recording.
-    if (lock && !report.statusWritten && report.failures.length > 0 && !options.signal?.aborted) {
-      await recordFailedRun(dir, report, config.upstreamUrl);
+    if (!report.statusWritten) {
+      await recordUnpublishedRun(
+        dir,
+        {
+          report,
+          upstream: config.upstreamUrl,
+          ...('nextRunAt' in options && { nextRunAt: options.nextRunAt }),
+        },
+        (error) =>
+          logger.error(`could not record this run in status.json: ${error.message}`, { phase: 'status' }),
+      );
     }
-    await lock?.release();
+    await lock.release();
   }
+  if (rethrow !== undefined) throw rethrow;
   logSummary(logger, report);
   return { report, exitCode: exitCodeOf(report) };
 }
 
+function isExpected(error: unknown): boolean {
+  return (
+    error instanceof UntrustedInputError ||
+    error instanceof UpstreamError ||
+    error instanceof LockLostError ||
+    error instanceof ConfigError
+  );
+}
+
+/** The trusted keys, which must be able to check this release's format. */
 async function loadKeys(config: Config) {
-  let keys: Awaited<ReturnType<typeof loadTrustedKeys>>;
-  try {
-    keys = await loadTrustedKeys(config.keysDir);
-  } catch (error) {
-    throw new ConfigError(
-      'OPENWRT_KEYS_DIR',
-      config.keysDir,
-      `a readable directory of public keys (${(error as Error).message})`,
-    );
-  }
+  const keys = await loadConfiguredKeys(config);
   const missing = formatFor(config.version).missingKeys(keys);
   if (missing) throw new ConfigError('OPENWRT_KEYS_DIR', config.keysDir, missing);
   return { keys, problems: keys.problems };
@@ -170,68 +202,34 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   const release = await discoverRelease(ctx);
   report.arch = release.arch;
   for (const problem of release.profiles.problems) report.warnings.push(`${release.profilesRel}: ${problem}`);
-  if (config.devices.length > 0) checkDevices(release, config.devices, config.target);
   logger.info(`release ${config.version}: arch ${release.arch}, kernel modules in ${release.kmodsDir}`, {
     phase: 'discover',
   });
 
   // The images' signed sums are fetched while the indexes are: neither needs the other.
-  const imagesPlanned =
-    config.devices.length > 0 ? planImagesReported(ctx, release) : Promise.resolve(undefined);
-  // Awaited below; a stop while the indexes are still coming must not leave its rejection unhandled.
-  imagesPlanned.catch(() => undefined);
+  const imagesPlanned = config.devices.length > 0 ? settle(planImages(ctx, release)) : undefined;
   // Indexes, checked before anything they list is fetched.
-  const indexes = await Promise.all(
-    release.feeds.map(async (ref) => {
-      const startedAt = Date.now();
-      try {
-        return { ref, index: await fetchFeedIndex(ctx, ref, format), startedAt };
-      } catch (error) {
-        if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
-        return { ref, error: error as Error, startedAt };
-      }
-    }),
-  );
-  const feedReports = new Map<string, FeedReport>();
-  const usable: { ref: FeedRef; packages: PackageRecord[]; index?: FeedIndex; lastGood?: FeedState }[] = [];
-  for (const { ref, index, error, startedAt } of indexes) {
-    const lastGood = previous.feeds[ref.dir];
-    const feedReport: FeedReport = {
-      name: ref.name,
-      distName: ref.distName,
-      dir: ref.dir,
-      state: index ? (index.changed ? 'updated' : 'unchanged') : lastGood ? 'kept' : 'failed',
-      packagesInIndex: index?.packages.length ?? lastGood?.packages ?? 0,
-      durationMs: Date.now() - startedAt,
-      ...emptyCounters(),
-    };
-    feedReports.set(ref.dir, feedReport);
-    report.feeds.push(feedReport);
-    if (index) {
-      for (const problem of index.problems)
-        report.warnings.push(`${ref.dir}/${format.indexFile}: ${problem}`);
-      usable.push({ ref, packages: index.packages, index, lastGood });
-      logger.info(
-        `${ref.distName}: index ${index.changed ? 'updated' : 'unchanged'}, ${index.packages.length} packages`,
-        {
-          phase: 'index',
-          feed: ref.name,
-        },
-      );
-      continue;
-    }
-    const reason = error?.message ?? 'unknown error';
-    feedReport.error = reason;
-    report.failures.push({ feed: ref.name, file: `${ref.dir}/${format.indexFile}`, reason });
+  const { usable, refused } = await fetchIndexes(ctx, release.feeds, format);
+  const images = await imagesPlanned;
+  if (images?.error instanceof AbortedError || ctx.signal?.aborted) throw new AbortedError();
+  const targetDir = `targets/${config.target}`;
+  const refusals: Refusal[] = [...refused];
+  if (images?.error) refusals.push({ file: `${targetDir}/sha256sums`, error: images.error });
+  report.failures.push(...refusalFailures(config, refusals));
+  if (images?.error) {
+    logger.error(`images: ${images.error.message} (keeping the images already served)`, { phase: 'images' });
+  }
+  for (const missing of images?.plan?.missing ?? []) {
+    report.failures.push({ file: release.profilesRel, reason: missingDeviceReason(missing, config.target) });
+  }
+  if (usable.length === 0) {
     logger.error(
-      `${ref.distName}: index refused: ${reason}${lastGood ? ' (keeping the last good state)' : ''}`,
+      'no feed has a usable index: nothing new is published, the tree served before stays served',
       {
         phase: 'index',
-        feed: ref.name,
       },
     );
-    const packages = lastGood ? await lastGoodPackages(ctx, lastGood, format) : undefined;
-    if (lastGood && packages) usable.push({ ref, packages, lastGood });
+    return;
   }
 
   const plan = planPackages({
@@ -239,21 +237,24 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
     required: config.required,
     optional: config.optional,
     feeds: usable.map(({ ref, packages }) => ({ dir: ref.dir, name: ref.name, packages })),
+    unavailable: refused.flatMap((r) =>
+      r.feed && !usable.some((u) => u.ref.name === r.feed) ? [r.feed] : [],
+    ),
     accepts: format.accepts,
   });
   report.failures.push(...plan.failures);
   report.warnings.push(...plan.warnings);
   for (const failure of plan.failures) logger.error(failure.reason, { phase: 'plan' });
   for (const warning of plan.warnings) logger.warn(warning, { phase: 'plan' });
-  logger.info(`plan: ${plan.files.length} package files over ${usable.length} feeds`, { phase: 'plan' });
-
-  const images = await imagesPlanned;
+  logger.info(`plan: ${count(plan.files.length, 'package file')} over ${count(usable.length, 'feed')}`, {
+    phase: 'plan',
+  });
 
   const previousFiles = new Map(Object.entries(previous.files));
   const wanted: WantedFile[] = plan.files.map((file) =>
     format.wanted(file.rel, file.feedDir, file.pkg, previousFiles.get(file.rel)),
   );
-  wanted.push(...(images?.wanted ?? []));
+  wanted.push(...(images?.plan?.wanted ?? []));
   // The index files nobody plans with (Packages.manifest, index.json) come in beside the packages.
   const [{ outcomes, counters }, extras] = await Promise.all([
     fetchAll(ctx, wanted),
@@ -264,103 +265,76 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   ]);
   if (ctx.signal?.aborted) throw new AbortedError();
 
-  // The next generation: each feed whole with its new index, or as it was.
+  // The next generation: each feed whole with its new index, or as it was; then the target directory.
   const manifest: Manifest = new Map();
-  const feeds: Record<string, FeedState> = {};
-  /** Validators learnt this run for what is served new; the last run's for what is kept as it was. */
-  const validatorKeys = new Set<string>();
-  const keepValidators = new Set<string>();
-  for (const { ref, packages, index, lastGood } of usable) {
-    const feedReport = feedReports.get(ref.dir) as FeedReport;
-    addCounters(feedReport, counters.get(ref.dir) ?? emptyCounters());
-    const files = plan.files.filter((file) => file.feedDir === ref.dir);
-    const failed = files.filter((file) => !outcomes.get(file.rel)?.ok);
-    for (const file of failed) {
-      const outcome = outcomes.get(file.rel) as Extract<FetchOutcome, { ok: false }>;
-      report.failures.push({
-        feed: ref.name,
-        file: file.rel,
-        package: file.pkg.name,
-        reason: outcome.reason,
-      });
-    }
-    const extrasFailure = extras.get(ref.dir);
-    if (extrasFailure) report.failures.push({ feed: ref.name, reason: extrasFailure });
-    if (failed.length > 0 || extrasFailure) {
-      // An index is only served with every file the mirror serves from it: the last good state stays,
-      // and without one the feed waits for the next run.
-      if (lastGood) {
-        copyFeed(previousFiles, manifest, ref.dir);
-        feeds[ref.dir] = lastGood;
-        keepValidators.add(`${ref.dir}/${format.marker}`);
-        feedReport.state = 'kept';
-      } else {
-        feedReport.state = 'failed';
-      }
-      continue;
-    }
-    const indexFiles = index?.indexFiles ?? lastGood?.indexFiles ?? {};
-    for (const [name, served] of Object.entries(indexFiles)) manifest.set(`${ref.dir}/${name}`, served);
-    for (const file of files) {
-      const outcome = outcomes.get(file.rel) as Extract<FetchOutcome, { ok: true }>;
-      manifest.set(file.rel, outcome.served);
-    }
-    feeds[ref.dir] = { name: ref.name, dir: ref.dir, indexFiles, packages: packages.length };
-    if (index) validatorKeys.add(`${ref.dir}/${format.marker}`);
-    else keepValidators.add(`${ref.dir}/${format.marker}`);
-  }
-
-  // The target directory: profiles.json, and with devices the signed sums and the images they vouch for.
-  const targetDir = `targets/${config.target}`;
-  const targetIndexes = [release.profilesRel, `${targetDir}/sha256sums`, `${targetDir}/sha256sums.sig`];
-  let imagesOk = true;
+  const feedsPart = assembleFeeds(manifest, {
+    usable,
+    plan: plan.files,
+    outcomes,
+    extras,
+    counters,
+    previousFiles,
+    marker: format.marker,
+  });
+  report.failures.push(...feedsPart.failures);
+  const readSums = async (file: { sha256: string }) =>
+    parseSha256Sums((await ctx.pool.read(file.sha256)).toString('utf8'));
+  const targetPart = await assembleTargetDir(manifest, {
+    targetDir,
+    profiles: learntFile(ctx, release.profilesRel),
+    ...(config.devices.length > 0 && { images: { plan: images?.plan, outcomes } }),
+    previousFiles,
+    readSums,
+  });
+  report.failures.push(...targetPart.failures);
   if (config.devices.length > 0) {
-    const failed = images ? images.wanted.filter((file) => !outcomes.get(file.rel)?.ok) : [];
-    for (const file of failed) {
-      const outcome = outcomes.get(file.rel) as Extract<FetchOutcome, { ok: false }>;
-      report.failures.push({ file: file.rel, reason: outcome.reason });
-    }
     report.images = { devices: config.devices, ...(counters.get('images') ?? emptyCounters()) };
-    imagesOk = images !== undefined && failed.length === 0;
-  }
-  if (imagesOk) {
-    const served = { 'profiles.json': learntFile(ctx, release.profilesRel), ...images?.indexFiles };
-    for (const [name, file] of Object.entries(served)) manifest.set(`${targetDir}/${name}`, file);
-    for (const file of images?.wanted ?? []) {
-      manifest.set(file.rel, (outcomes.get(file.rel) as Extract<FetchOutcome, { ok: true }>).served);
-    }
-    for (const key of targetIndexes) if (manifest.has(key)) validatorKeys.add(key);
-  } else {
-    // The images stay as they were, with the profiles.json and sums that describe them.
-    copyTargetFiles(previousFiles, manifest, targetDir);
-    if (!manifest.has(release.profilesRel))
-      manifest.set(release.profilesRel, learntFile(ctx, release.profilesRel));
-    for (const key of targetIndexes) keepValidators.add(key);
   }
   for (const counter of counters.values()) addCounters(report, counter);
+  const targetIndexes = [
+    release.profilesRel,
+    `${targetDir}/sha256sums`,
+    `${targetDir}/sha256sums.sig`,
+  ].filter((key) => manifest.has(key));
+  const validatorKeys = new Set([...feedsPart.fresh, ...(targetPart.served === 'new' ? targetIndexes : [])]);
+  const keepValidators = new Set([...feedsPart.kept, ...(targetPart.served === 'kept' ? targetIndexes : [])]);
+  // Without sums this run, profiles.json is still this run's.
+  if (targetPart.served === 'unsigned') validatorKeys.add(release.profilesRel);
 
   const dropped = keepForGrace(previousFiles, manifest, previous.dropped, ctx.now(), config.pruneGraceHours);
+  for (const file of await dropGraceFilesAgainstSums(manifest, Object.keys(dropped), targetDir, readSums)) {
+    delete dropped[file];
+  }
 
-  // Switch, unless the tree would be the same as the one served.
+  // Switch, unless the tree would be the same as the one served. Nothing without a feed is published.
   const current = await currentGeneration(ctx.dir, config.version);
   let generation = current;
   const unchanged =
     current !== undefined && current === previous.generation && manifestsEqual(manifest, previousFiles);
-  if (manifest.size > 0 && !unchanged) {
+  if (Object.keys(feedsPart.feeds).length === 0) {
+    report.failures.push({ reason: 'no feed could be served whole: nothing new is published' });
+  } else if (!unchanged) {
+    // A run whose lock was taken over (it ran for too long, seen from another host) must not switch.
+    await ctx.lock.assertHeld();
     generation = await publishGeneration(ctx.dir, config.version, manifest, ctx.now());
     await removeUnlinkedGenerations(ctx.dir);
-    logger.info(`published generation ${generation}: ${manifest.size} files`, { phase: 'publish' });
+    report.published = true;
+    logger.info(`published generation ${generation}: ${count(manifest.size, 'file')}`, { phase: 'publish' });
   } else {
+    report.published = true;
     logger.info('nothing changed: the served tree stays as it is', { phase: 'publish' });
   }
-  report.published = generation !== undefined;
+  if (!report.published) return;
   report.generation = generation;
   if (report.failures.length === 0) {
     const pruned = await ctx.pool.pruneUnlinked();
     if (pruned.files > 0) {
-      logger.info(`pruned ${pruned.files} files no index references (${formatBytes(pruned.bytes)})`, {
-        phase: 'prune',
-      });
+      logger.info(
+        `pruned ${count(pruned.files, 'file')} no index references (${formatBytes(pruned.bytes)})`,
+        {
+          phase: 'prune',
+        },
+      );
     }
   }
 
@@ -370,12 +344,12 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
     generation,
     files: Object.fromEntries(manifest),
     validators: committedValidators(previous, ctx.validators, validatorKeys, keepValidators),
-    feeds,
+    feeds: feedsPart.feeds,
     dropped,
     lastSuccessAt: report.failures.length === 0 ? ctx.now().toISOString() : previous.lastSuccessAt,
   };
   await writeState(ctx.dir, state);
-  const servedFeeds = release.feeds.filter((ref) => feeds[ref.dir] !== undefined);
+  const servedFeeds = release.feeds.filter((ref) => feedsPart.feeds[ref.dir] !== undefined);
   await ctx.dir.writeAtomic(
     format.distfeedsFile,
     renderDistfeeds(servedFeeds, config.version, MIRROR_URL_PLACEHOLDER, format.name),
@@ -384,8 +358,9 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   const otherList = format.distfeedsFile === 'distfeeds.conf' ? 'distfeeds.list' : 'distfeeds.conf';
   await fs.rm(path.join(ctx.dir.root, otherList), { force: true });
   finishReport(report, ctx.now());
-  report.statusWritten = true;
   report.upstream = snapshotStats(ctx.upstream);
+  const nextRunAt =
+    'nextRunAt' in options ? options.nextRunAt : dateOf((await readStatus(ctx.dir.root))?.nextRunAt);
   await writeStatus(
     ctx.dir,
     buildStatus({
@@ -394,43 +369,43 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
       manifest,
       generation,
       lastSuccessAt: state.lastSuccessAt,
-      nextRunAt: options.nextRunAt,
+      nextRunAt,
+      imageInfo: imageInfo(release, targetDir),
     }),
   );
+  report.statusWritten = true;
+}
+
+/** A promise's outcome as a value, so that it is never left rejected while the indexes come in. */
+async function settle(plan: Promise<ImagePlan>): Promise<{ plan?: ImagePlan; error?: Error }> {
+  try {
+    return { plan: await plan };
+  } catch (error) {
+    return { error: error as Error };
+  }
+}
+
+/** Which device and image type each image of the target's profiles.json is, for status and the page. */
+function imageInfo(release: Release, targetDir: string): Map<string, { device: string; type: string }> {
+  const info = new Map<string, { device: string; type: string }>();
+  for (const [device, profile] of release.profiles.profiles) {
+    for (const image of profile.images) info.set(`${targetDir}/${image.name}`, { device, type: image.type });
+  }
+  return info;
+}
+
+function dateOf(iso: string | undefined): Date | undefined {
+  const time = iso === undefined ? Number.NaN : Date.parse(iso);
+  return Number.isNaN(time) ? undefined : new Date(time);
 }
 
 function snapshotStats(upstream: Upstream): NonNullable<SyncReport['upstream']> {
   return { ...upstream.stats, errors: { ...upstream.stats.errors } };
 }
 
-/** The image plan, or undefined with the failure reported (the images already served then stay). */
-async function planImagesReported(ctx: SyncContext, release: Release): Promise<ImagePlan | undefined> {
-  try {
-    return await planImages(ctx, release);
-  } catch (error) {
-    if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
-    ctx.report.failures.push({
-      file: `targets/${ctx.config.target}/sha256sums`,
-      reason: (error as Error).message,
-    });
-    ctx.logger.error(`images: ${(error as Error).message} (keeping the images already served)`, {
-      phase: 'images',
-    });
-    return undefined;
-  }
-}
-
-/** A run that ended before publishing: status.json keeps describing what is served, with this run's failure. */
-async function recordFailedRun(dir: MirrorDir, report: SyncReport, upstream: string): Promise<void> {
-  const existing = await readStatus(dir.root);
-  const fresh = buildStatus({ report, upstream, manifest: new Map() });
-  const status = existing ? { ...existing, lastRun: fresh.lastRun } : fresh;
-  await writeStatus(dir, status);
-}
-
 function logSummary(logger: Logger, report: SyncReport): void {
   const line =
-    `sync ${report.result}: ${report.planned} files planned, ${report.downloaded} downloaded ` +
+    `sync ${report.result}: ${count(report.planned, 'file')} planned, ${report.downloaded} downloaded ` +
     `(${formatBytes(report.bytes)}), ${report.skipped} already there, ${report.failed} failed, ` +
     `${((report.durationMs ?? 0) / 1000).toFixed(1)} s`;
   const meta = {
@@ -448,13 +423,7 @@ function logSummary(logger: Logger, report: SyncReport): void {
   if (report.failures.length === 0) logger.info(line, meta);
   else {
     logger.error(line, meta);
-    for (const failure of report.failures) {
-      logger.error(
-        `failed: ${[failure.feed, failure.package, failure.file].filter(Boolean).join(' ')}: ${failure.reason}`,
-        {
-          phase: 'summary',
-        },
-      );
-    }
+    for (const failure of report.failures)
+      logger.error(`failed: ${failureLine(failure)}`, { phase: 'summary' });
   }
 }

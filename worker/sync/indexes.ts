@@ -1,0 +1,129 @@
+/**
+ * The index phase: every feed's index fetched and checked at once, and what each feed can serve this
+ * run — its new index, its last good one, or nothing. Refusals are reported here, and those with one
+ * cause the operator can fix (a signing key the mirror does not trust) are told once, first, with
+ * how to fix it, instead of once per feed and again as every package the feeds would have held.
+ */
+import type { Config } from '../config.js';
+import { AbortedError, UntrustedKeyError } from '../errors.js';
+import type { PackageRecord } from '../feeds/types.js';
+import type { FeedState } from '../publish/state.js';
+import { count } from '../status/units.js';
+import type { SyncContext } from './context.js';
+import type { FeedRef } from './discover.js';
+import { type FeedIndex, fetchFeedIndex, lastGoodPackages } from './feed-index.js';
+import type { FeedFormat } from './formats/index.js';
+import { emptyCounters, type Failure, type FeedReport } from './report.js';
+
+/** A feed that has an index to plan with: the new one, or its last good one (`index` undefined). */
+export interface UsableFeed {
+  ref: FeedRef;
+  packages: PackageRecord[];
+  index?: FeedIndex;
+  lastGood?: FeedState;
+  report: FeedReport;
+}
+
+/** Something signed that was refused: a feed's index, or the target's sha256sums. */
+export interface Refusal {
+  /** The feed's name, for an index. */
+  feed?: string;
+  file: string;
+  error: Error;
+}
+
+export async function fetchIndexes(
+  ctx: SyncContext,
+  refs: FeedRef[],
+  format: FeedFormat,
+): Promise<{ usable: UsableFeed[]; refused: Refusal[] }> {
+  const { report, logger, previous } = ctx;
+  const results = await Promise.all(
+    refs.map(async (ref) => {
+      const startedAt = Date.now();
+      try {
+        return { ref, index: await fetchFeedIndex(ctx, ref, format), startedAt };
+      } catch (error) {
+        if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
+        return { ref, error: error as Error, startedAt };
+      }
+    }),
+  );
+  const usable: UsableFeed[] = [];
+  const refused: Refusal[] = [];
+  for (const { ref, index, error, startedAt } of results) {
+    const lastGood = previous.feeds[ref.dir];
+    const feedReport: FeedReport = {
+      name: ref.name,
+      distName: ref.distName,
+      dir: ref.dir,
+      state: index ? (index.changed ? 'updated' : 'unchanged') : lastGood ? 'kept' : 'failed',
+      packagesInIndex: index?.packages.length ?? lastGood?.packages ?? 0,
+      durationMs: Date.now() - startedAt,
+      ...emptyCounters(),
+    };
+    report.feeds.push(feedReport);
+    if (index) {
+      for (const problem of index.problems)
+        report.warnings.push(`${ref.dir}/${format.indexFile}: ${problem}`);
+      usable.push({ ref, packages: index.packages, index, lastGood, report: feedReport });
+      logger.info(
+        `${ref.distName}: index ${index.changed ? 'updated' : 'unchanged'}, ${count(index.packages.length, 'package')}`,
+        { phase: 'index', feed: ref.name },
+      );
+      continue;
+    }
+    const reason = error?.message ?? 'unknown error';
+    feedReport.error = reason;
+    refused.push({
+      feed: ref.name,
+      file: `${ref.dir}/${format.indexFile}`,
+      error: error ?? new Error(reason),
+    });
+    logger.error(
+      `${ref.distName}: index refused: ${reason}${lastGood ? ' (keeping the last good state)' : ''}`,
+      { phase: 'index', feed: ref.name },
+    );
+    const packages = lastGood ? await lastGoodPackages(ctx, lastGood, format) : undefined;
+    if (lastGood && packages) usable.push({ ref, packages, lastGood, report: feedReport });
+  }
+  return { usable, refused };
+}
+
+/**
+ * The failures for what was refused: one line, first, for everything signed by keys the mirror does
+ * not trust, and one per other refusal.
+ */
+export function refusalFailures(config: Config, refused: Refusal[]): Failure[] {
+  const untrusted = refused.filter(
+    (r): r is Refusal & { error: UntrustedKeyError } => r.error instanceof UntrustedKeyError,
+  );
+  const failures: Failure[] = [];
+  if (untrusted.length > 0) failures.push({ reason: untrustedKeyMessage(config, untrusted) });
+  for (const { feed, file, error } of refused) {
+    if (!(error instanceof UntrustedKeyError))
+      failures.push({ ...(feed && { feed }), file, reason: error.message });
+  }
+  return failures;
+}
+
+function untrustedKeyMessage(config: Config, untrusted: (Refusal & { error: UntrustedKeyError })[]): string {
+  const kinds = new Set(untrusted.map((r) => r.error.keyKind));
+  const keys = [
+    ...new Set(untrusted.flatMap((r) => r.error.keyIds.map((id) => `${r.error.keyKind} key ${id}`))),
+  ];
+  const what = untrusted.map((r) => r.feed ?? r.file);
+  const where = config.extraKeysDir
+    ? `the keys.d directory beside docker-compose.yml (${config.extraKeysDir} in the worker) or OPENWRT_KEYS_DIR (${config.keysDir})`
+    : `the directory OPENWRT_KEYS_DIR names (${config.keysDir})`;
+  const file = [
+    kinds.has('usign') ? 'a usign public key file named after its fingerprint' : '',
+    kinds.has('apk') ? 'an apk public key as a .pem file' : '',
+  ]
+    .filter(Boolean)
+    .join(', or ');
+  return (
+    `signed by a key that is not trusted: ${keys.join(', ')} signed ${what.join(', ')}, so nothing new is served. ` +
+    `If you trust this upstream, put its key (${file}) in ${where}, then sync again.`
+  );
+}
