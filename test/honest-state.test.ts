@@ -168,6 +168,33 @@ describe('honest state', function () {
     }
   });
 
+  it('a run whose lock was taken over does not publish, and leaves the new holder its lock', async () => {
+    h = await createHarness({ upstream: { bytesPerSecond: 200_000 } });
+    expect((await h.sync()).exitCode).to.equal(0);
+    const link = path.join(h.mirrorDir, 'releases', h.tree.version);
+    const served = await fs.readlink(link);
+    h.moveTo(1);
+    h.upstream.resetLog();
+    const running = h.sync();
+    await waitFor('a download', () => h.upstream.requests.some((r) => r.path.endsWith('.ipk')));
+    // What a second sync in another container does with a lock it (wrongly) takes for stale.
+    const lockFile = path.join(h.mirrorDir, '.mirror/lock');
+    const other = {
+      pid: 7,
+      host: 'another-container',
+      started: 'x',
+      since: '2026-12-04T03:00:00.000Z',
+      token: 'other',
+    };
+    await fs.writeFile(lockFile, JSON.stringify(other));
+    const { exitCode, report } = await running;
+    expect(exitCode).to.equal(1);
+    const lost = report.failures.find((f) => f.reason.includes('lost the lock'));
+    expect(lost?.reason, JSON.stringify(report.failures)).to.contain('pid 7 on host another-container');
+    expect(await fs.readlink(link)).to.equal(served);
+    expect(JSON.parse(await fs.readFile(lockFile, 'utf8')).token).to.equal('other');
+  });
+
   it('a one-off sync beside a running worker keeps the next run the worker wrote', async () => {
     h = await createHarness();
     const nextRunAt = new Date(Date.now() + 3_600_000);
@@ -213,6 +240,7 @@ describe('honest state', function () {
     expect((await h.sync()).exitCode).to.equal(0);
     const link = await fs.readlink(path.join(h.mirrorDir, 'releases', h.tree.version));
     h.moveTo(1);
+    h.upstream.resetLog();
     const controller = new AbortController();
     const running = h.sync({}, { signal: controller.signal });
     await waitFor('a download', () => h.upstream.requests.some((r) => r.path.endsWith('.ipk')));

@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { statusCommand } from '../worker/status/status-command.js';
+import { renderStatus, statusCommand } from '../worker/status/status-command.js';
+import { readStatus, type StatusFile } from '../worker/status/status-file.js';
 import { formatBytes } from '../worker/status/units.js';
 import { LAB_REQUIRED, labClosure } from './helpers/openwrt-tree.js';
 import { createHarness, type Harness, sameBytes } from './helpers/sync-harness.js';
@@ -91,6 +92,47 @@ describe('status', function () {
     );
     expect(out).to.match(/^ {2}.*no-such-package.*: /m);
     expect(row(out, 'next run')).to.match(/none scheduled/);
+  });
+
+  it('says sizes in the units the page uses, and counts with their plural', async () => {
+    h = await createHarness();
+    expect(
+      (await h.sync({ REQUIRED_PACKAGES: 'ip-full', OPTIONAL_PACKAGES: '', OPENWRT_FEEDS: 'base' })).exitCode,
+    ).to.equal(0);
+    const { out } = await status(h);
+    expect(out).to.not.match(/\b1 (packages|feeds|files|requests)\b/);
+    expect(out).to.not.match(/\d (KB|MB|GB)\b/);
+    expect(row(out, 'total size')).to.match(/^\d+\.\d (KiB|MiB) in \d+ files$/);
+    expect(formatBytes(3_800_000)).to.equal('3.6 MiB');
+    // One feed, one package, one image: singular.
+    const one = (await readStatus(h.mirrorDir)) as StatusFile;
+    const single: StatusFile = {
+      ...one,
+      feeds: one.feeds.slice(0, 1).map((feed) => ({ ...feed, packages: 1 })),
+      served: { ...one.served, files: 1 },
+      lastRun: { ...one.lastRun, upstream: { requests: 1, retries: 1, errors: {} } },
+    };
+    const text = renderStatus(h.config(), single);
+    expect(row(text, 'total size')).to.match(/ in 1 file$/);
+    expect(row(text, 'packages cached')).to.match(/ in 1 feed$/);
+    expect(text).to.match(/ 1 package +\d/);
+    expect(text).to.match(/^upstream +1 request, 1 retry$/m);
+  });
+
+  it('describes each image with its device and type, which the page shows', async () => {
+    h = await createHarness();
+    expect((await h.sync()).exitCode).to.equal(0);
+    const { images } = (await readStatus(h.mirrorDir)) as StatusFile;
+    const expected = h.tree.images.filter((image) => image.device === 'dlink_dir-1960-a1');
+    expect(
+      images.map(({ path: p, device, type }) => ({ p, device, type })).sort((a, b) => a.p.localeCompare(b.p)),
+    ).to.deep.equal(
+      expected
+        .map((image) => ({ p: image.path, device: image.device, type: image.type }))
+        .sort((a, b) => a.p.localeCompare(b.p)),
+    );
+    const app = await fs.readFile(new URL('../nginx/html/app.js', import.meta.url), 'utf8');
+    expect(app).to.contain('image.device').and.contain('image.type');
   });
 
   it('--json prints exactly MIRROR_DIR/status.json', async () => {
