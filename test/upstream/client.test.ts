@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
 import { AbortedError, IntegrityError, UntrustedInputError, UpstreamError } from '../../worker/errors.js';
+import type { StreamCheck } from '../../worker/feeds/types.js';
 import { backoffDelay, parseRetryAfter } from '../../worker/upstream/backoff.js';
-import { type StreamCheck, Upstream, type UpstreamOptions } from '../../worker/upstream/client.js';
+import { Upstream } from '../../worker/upstream/client.js';
+import type { UpstreamOptions } from '../../worker/upstream/types.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -255,6 +257,25 @@ describe('upstream client', function () {
       } finally {
         redirector.closeAllConnections();
         await new Promise((resolve) => redirector.close(resolve));
+      }
+    });
+
+    it('takes a 304 to a request that was not conditional for the error it is, never for a file', async () => {
+      const confused = createServer((_req, res) => {
+        res.writeHead(304, { ETag: '"x"' }).end();
+      });
+      await new Promise<void>((resolve) => confused.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (confused.address() as AddressInfo).port;
+        const upstreamClient = client({ baseUrl: `http://127.0.0.1:${port}` });
+        const fetched = await failure(upstreamClient.fetch(INDEX));
+        expect(fetched).to.be.instanceOf(UpstreamError);
+        expect((fetched as Error).message).to.contain('HTTP 304');
+        expect(await failure(upstreamClient.download(PKG, dest, {}))).to.be.instanceOf(UpstreamError);
+        expect(await readFile(dest).catch(() => undefined)).to.equal(undefined);
+      } finally {
+        confused.closeAllConnections();
+        await new Promise((resolve) => confused.close(resolve));
       }
     });
 

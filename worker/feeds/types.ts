@@ -29,3 +29,13 @@ export interface PackageRecord {
   /** apk: the source package it was built from, e.g. `feeds/base/system/fstools`. */
   origin?: string;
 }
+
+/**
+ * A check fed a download's bytes as they stream (an apk identity, say). It lives here, not beside
+ * the HTTP client, so that the checks feeds/ provides need nothing from the layer above.
+ */
+export interface StreamCheck {
+  update(chunk: Buffer): void;
+  /** Throws (or rejects with) IntegrityError when the bytes are not what was expected. */
+  finish(): void | Promise<void>;
+}
