@@ -8,7 +8,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type FakeUpstream, type RequestRecord, startFakeUpstream } from '../test/helpers/fake-upstream.js';
-import { buildRelease, type ReleaseTree } from '../test/helpers/openwrt-tree.js';
+import { defaultPackageBytes } from '../test/helpers/tree/bytes.js';
+import { buildRelease, type ReleaseTree } from '../test/helpers/tree/index.js';
 import { createUsignSigner, type UsignSigner } from '../test/helpers/usign-signer.js';
 import { type BaselineFetcher, type BaselineResult, runSequentialBaseline } from './baseline.js';
 import { type ProcessMeasure, runNodeMeasured } from './measure.js';
@@ -102,7 +103,8 @@ export class World {
         revision,
         fillerPackages,
         ...(fillerBytes !== undefined && {
-          packageBytes: (name: string) => (name.startsWith('filler-') ? fillerBytes : treeDefaultBytes(name)),
+          packageBytes: (name: string) =>
+            name.startsWith('filler-') ? fillerBytes : defaultPackageBytes(name),
         }),
       });
       this.#revisions.set(revision, tree);
@@ -124,11 +126,6 @@ export class World {
     await this.upstream.close();
     await fs.rm(this.root, { recursive: true, force: true });
   }
-}
-
-/** openwrt-tree.ts's default ipk size, for the packages a size override leaves alone. */
-function treeDefaultBytes(name: string): number {
-  return 1024 + (createHash('sha256').update(`size ${name}`).digest().readUInt32BE(0) % (39 * 1024 + 1));
 }
 
 export interface Bound {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { LAB_REQUIRED } from './helpers/openwrt-tree.js';
 import { runCli } from './helpers/spawn-cli.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
+import { LAB_REQUIRED } from './helpers/tree/index.js';
 
 describe('command line', function () {
   this.timeout(60_000);

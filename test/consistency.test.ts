@@ -2,8 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import { sha256 } from './helpers/files.js';
-import { labClosure } from './helpers/openwrt-tree.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
+import { labClosure } from './helpers/tree/index.js';
 
 /** Package name → {filename, sha256} of a Packages text: the reader's own minimal parse. */
 function indexEntries(text: string): Map<string, { filename: string; sha256: string }> {

@@ -12,8 +12,8 @@ import { verifyApkIndex } from '../worker/feeds/apk-signature.js';
 import { loadTrustedKeys } from '../worker/feeds/trusted-keys.js';
 import { sha256 } from './helpers/files.js';
 import { type RunningNginx, request, startNginx } from './helpers/nginx.js';
-import { labClosure } from './helpers/openwrt-tree.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
+import { labClosure } from './helpers/tree/index.js';
 
 /** What opkg's usign check does, written from the format: "Ed" + fingerprint + key / signature. */
 function usignVerify(message: Buffer, signatureFile: string, publicKeyFile: string): boolean {

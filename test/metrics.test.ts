@@ -3,8 +3,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { renderMetrics } from '../worker/status/metrics.js';
 import { readStatus } from '../worker/status/status-file.js';
-import { labClosure } from './helpers/openwrt-tree.js';
 import { createHarness, distinctContents, type Harness, sameBytes } from './helpers/sync-harness.js';
+import { labClosure } from './helpers/tree/index.js';
 
 interface Sample {
   name: string;

@@ -5,8 +5,8 @@ import { expect } from 'chai';
 import { renderStatus, statusCommand } from '../worker/status/status-command.js';
 import { readStatus, type StatusFile } from '../worker/status/status-file.js';
 import { formatBytes } from '../worker/status/units.js';
-import { LAB_REQUIRED, labClosure } from './helpers/openwrt-tree.js';
 import { createHarness, type Harness, sameBytes } from './helpers/sync-harness.js';
+import { LAB_REQUIRED, labClosure } from './helpers/tree/index.js';
 
 /** Runs `openwrt-mirror status [--json]` in process; returns what it printed and its exit code. */
 async function status(h: Harness, json = false): Promise<{ code: number; out: string }> {

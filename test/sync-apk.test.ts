@@ -6,8 +6,8 @@ import { ConfigError } from '../worker/errors.js';
 import { readStatus } from '../worker/status/status-file.js';
 import { verifyMirror } from '../worker/status/verify.js';
 import { exists, listFiles, sha256 } from './helpers/files.js';
-import { labClosure } from './helpers/openwrt-tree.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
+import { labClosure } from './helpers/tree/index.js';
 
 const RELEASE = '25.12.0';
 

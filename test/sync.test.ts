@@ -5,8 +5,8 @@ import { expect } from 'chai';
 import { readStatus } from '../worker/status/status-file.js';
 import { verifyMirror } from '../worker/status/verify.js';
 import { listFiles, sha256 } from './helpers/files.js';
-import { labClosure } from './helpers/openwrt-tree.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
+import { labClosure } from './helpers/tree/index.js';
 
 const isPackageRequest = (p: string) => p.endsWith('.ipk');
 

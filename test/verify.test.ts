@@ -7,9 +7,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import { verifyMirror } from '../worker/status/verify.js';
-import { labClosure } from './helpers/openwrt-tree.js';
 import { runCli } from './helpers/spawn-cli.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
+import { labClosure } from './helpers/tree/index.js';
 
 describe('verify', function () {
   this.timeout(60_000);

@@ -9,9 +9,9 @@ import { runWorker } from '../worker/schedule/worker.js';
 import { readStatus } from '../worker/status/status-file.js';
 import { runSync, type SyncOptions, type SyncResult } from '../worker/sync/run.js';
 import { sha256 } from './helpers/files.js';
-import { labClosure, type ReleaseTree } from './helpers/openwrt-tree.js';
 import { type CliRun, spawnCli as spawnCliRun, waitFor } from './helpers/spawn-cli.js';
 import { createHarness, distinctContents, type Harness } from './helpers/sync-harness.js';
+import { labClosure, type ReleaseTree } from './helpers/tree/index.js';
 
 interface LogLine {
   level: string;

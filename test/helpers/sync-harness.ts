@@ -8,7 +8,7 @@ import path from 'node:path';
 import { type Config, loadConfig } from '../../worker/config.js';
 import { runSync, type SyncOptions, type SyncResult } from '../../worker/sync/run.js';
 import { type FakeUpstream, type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream.js';
-import { buildRelease, type ReleaseTree, type TreeOptions } from './openwrt-tree.js';
+import { buildRelease, type ReleaseTree, type TreeOptions } from './tree/index.js';
 import { createUsignSigner, type UsignSigner } from './usign-signer.js';
 
 export interface Harness {

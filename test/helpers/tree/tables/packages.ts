@@ -1,0 +1,112 @@
+/** The packages arch feed's table (openwrt/packages): python3, openssh, collectd and their libraries. */
+import { type PackageSpec, pkg } from './spec.js';
+
+export function packagesTable(): PackageSpec[] {
+  const python = '3.11.14-r1';
+  const openssh = '9.9p2-r1';
+  const collectd = '5.12.0-r49';
+  const py = (name: string, extraDeps: string, description: string) =>
+    pkg(name, python, `libc, python3-light${extraDeps}`, {
+      license: 'Python-2.0.1 0BSD',
+      section: 'lang',
+      url: 'https://www.python.org',
+      cpe: 'cpe:/a:python:python',
+      description,
+    });
+  const pyPip = (name: string, version: string, deps: string, description: string) =>
+    pkg(name, version, `libc, ${deps}`, { license: 'MIT', section: 'lang', description });
+  const sshOpts = {
+    license: 'BSD ISC',
+    section: 'net',
+    url: 'https://www.openssh.com/',
+    cpe: 'cpe:/a:openbsd:openssh',
+  };
+  const mod = (name: string, extraDeps: string, description: string) =>
+    pkg(`collectd-mod-${name}`, collectd, `libc, collectd${extraDeps}`, {
+      license: 'MIT',
+      section: 'utils',
+      url: 'https://collectd.org/',
+      cpe: 'cpe:/a:collectd:collectd',
+      description,
+    });
+  // biome-ignore format: one package per line, so the table reads as a table
+  return [
+    pkg('python3', python, 'libc, python3-light (>= 3.11.14), python3-asyncio, python3-codecs, python3-ctypes, python3-decimal, python3-email, python3-logging, python3-lzma, python3-multiprocessing, python3-ncurses, python3-openssl, python3-pydoc, python3-readline, python3-sqlite3, python3-unittest, python3-urllib, python3-uuid, python3-xml', { license: 'Python-2.0.1 0BSD', section: 'lang', url: 'https://www.python.org', cpe: 'cpe:/a:python:python', description: "This package contains the (almost) full Python install.\nIt's python3-light + all other packages." }),
+    pkg('python3-light', python, 'libc, python3-base, libbz2-1.0, zlib', { license: 'Python-2.0.1 0BSD', section: 'lang', url: 'https://www.python.org', cpe: 'cpe:/a:python:python', description: 'This package is essentially the python3-base package plus\na few of the rarely used (and big) libraries stripped out\ninto separate packages.' }),
+    pkg('python3-base', python, 'libc, libpython3-3.11', { license: 'Python-2.0.1 0BSD', section: 'lang', url: 'https://www.python.org', cpe: 'cpe:/a:python:python', description: 'This package contains only the interpreter and the bare minimum\nfor the interpreter to start.' }),
+    pkg('libpython3-3.11', python, 'libc, libpthread', { license: 'Python-2.0.1 0BSD', section: 'libs', url: 'https://www.python.org', cpe: 'cpe:/a:python:python', description: 'Python 3.11 core library' }),
+    py('python3-asyncio', '', 'Python 3.11 asyncio module'),
+    py('python3-codecs', '', 'Python 3.11 codecs + unicode support'),
+    py('python3-ctypes', ', libffi', 'Python 3.11 ctypes module'),
+    py('python3-decimal', ', libmpdec', 'Python 3.11 decimal module'),
+    py('python3-email', '', 'Python 3.11 email module'),
+    py('python3-logging', '', 'Python 3.11 logging module'),
+    py('python3-lzma', ', liblzma', 'Python 3.11 lzma module'),
+    py('python3-multiprocessing', '', 'Python 3.11 multiprocessing'),
+    py('python3-ncurses', ', libncursesw6', 'Python 3.11 ncurses module'),
+    py('python3-openssl', ', libopenssl3, ca-certificates', 'Python 3.11 SSL module'),
+    py('python3-pydoc', '', 'Python 3.11 pydoc module'),
+    py('python3-readline', ', libreadline8, libncursesw6', 'Python 3.11 readline module'),
+    py('python3-sqlite3', ', libsqlite3-0', 'Python 3.11 sqlite3 module'),
+    py('python3-unittest', '', 'Python 3.11 unittest module'),
+    py('python3-urllib', ', python3-email', 'Python 3.11 URL library module'),
+    py('python3-uuid', ', libuuid1', 'Python 3.11 UUID module'),
+    py('python3-xml', ', libexpat', 'Python 3.11 xml libs'),
+    pyPip('python3-pip', '25.0.1-r1', 'python3, python3-setuptools', 'pip is the package installer for Python.'),
+    pyPip('python3-setuptools', '75.8.0-r1', 'python3', 'Easily download, build, install, upgrade, and uninstall Python packages'),
+    pkg('libffi', '3.4.7-r1', 'libc', { license: 'MIT', url: 'https://sourceware.org/libffi/', cpe: 'cpe:/a:libffi_project:libffi', description: 'The libffi library provides a portable, high level programming interface to\nvarious calling conventions.' }),
+    pkg('libmpdec', '2.5.1-r2', 'libc', { license: 'BSD-2-Clause', url: 'https://www.bytereef.org/mpdecimal/', description: 'libmpdec is a fast C/C++ library for correctly-rounded arbitrary precision\ndecimal floating point arithmetic.' }),
+    pkg('liblzma', '5.6.4-r1', 'libc', { license: '0BSD', url: 'http://tukaani.org/xz', cpe: 'cpe:/a:tukaani:xz', description: 'Library for LZMA compression' }),
+    pkg('libsqlite3-0', '3490200-r1', 'libc, zlib', { abi: '0', license: 'PUBLICDOMAIN', url: 'https://www.sqlite.org/', cpe: 'cpe:/a:sqlite:sqlite', description: 'SQLite is a small C library that implements a self-contained, embeddable,\nzero-configuration SQL database engine.' }),
+    pkg('libexpat', '2.7.1-r1', 'libc', { license: 'MIT', url: 'https://libexpat.github.io/', cpe: 'cpe:/a:libexpat_project:libexpat', description: 'A fast, non-validating, stream-oriented XML parsing library.' }),
+    pkg('libbz2-1.0', '1.0.8-r1', 'libc', { abi: '1.0', license: 'bzip2-1.0.8', url: 'https://sourceware.org/bzip2/', cpe: 'cpe:/a:bzip:bzip2', description: 'bzip2 is a freely available, patent free, high-quality\ndata compressor. This packages provides libbz2 library.' }),
+    pkg('openssh-server', openssh, 'libc, libopenssl3, zlib, openssh-keygen (>= 9.9p2)', { ...sshOpts, description: 'OpenSSH server.' }),
+    pkg('openssh-sftp-server', openssh, 'libc', { ...sshOpts, description: 'OpenSSH SFTP server.' }),
+    pkg('openssh-keygen', openssh, 'libc, libopenssl3', { ...sshOpts, alternatives: '200:/usr/bin/ssh-keygen:/usr/libexec/ssh-keygen-openssh', description: 'OpenSSH keygen.' }),
+    pkg('openssh-client', openssh, 'libc, libopenssl3, zlib', { ...sshOpts, alternatives: '200:/usr/bin/scp:/usr/libexec/scp-openssh, 200:/usr/bin/ssh:/usr/libexec/ssh-openssh', description: 'OpenSSH client.' }),
+    pkg('openssh-client-utils', openssh, 'libc, openssh-client, openssh-keygen', { ...sshOpts, description: 'OpenSSH client utilities.' }),
+    pkg('iperf3', '3.18-r1', 'libc, libiperf3', { license: 'BSD-3-Clause', section: 'net', url: 'https://github.com/esnet/iperf', cpe: 'cpe:/a:es:iperf3', description: 'Iperf is a modern alternative for measuring TCP and UDP bandwidth\nperformance, allowing the tuning of various parameters and\ncharacteristics.' }),
+    pkg('iperf3-ssl', '3.18-r1', 'libc, libopenssl3, libatomic1', { license: 'BSD-3-Clause', section: 'net', url: 'https://github.com/esnet/iperf', cpe: 'cpe:/a:es:iperf3', description: 'Iperf is a modern alternative for measuring TCP and UDP bandwidth\nperformance (with iperf_auth support).' }),
+    pkg('libiperf3', '3.18-r1', 'libc, libatomic1', { license: 'BSD-3-Clause', url: 'https://github.com/esnet/iperf', cpe: 'cpe:/a:es:iperf3', description: 'Libiperf is a library providing an API for iperf3 functionality.' }),
+    pkg('nano', '8.3-r1', 'libc, libncurses6', { license: 'GPL-3.0-or-later', section: 'utils', url: 'https://www.nano-editor.org/', cpe: 'cpe:/a:gnu:nano', description: "Nano (Nano's ANOther editor, or Not ANOther editor) is an enhanced clone\nof the Pico text editor." }),
+    pkg('htop', '3.3.0-r1', 'libc, libncurses6', { license: 'GPL-2.0-or-later', section: 'admin', url: 'https://htop.dev/', cpe: 'cpe:/a:htop:htop', description: 'Htop is an ncursed-based process viewer similar to top, but\nit allows to scroll the list vertically and horizontally to\nsee all processes and their full command lines.' }),
+    pkg('rsync', '3.4.1-r1', 'libc, libpopt0, zlib, libzstd, libxxhash, liblz4-1, libattr, libacl', { license: 'GPL-3.0-or-later', section: 'net', url: 'https://rsync.samba.org/', cpe: 'cpe:/a:samba:rsync', description: 'rsync is a program that allows files to be copied to and from remote machines\nin much the same way as rcp. It has many more options than rcp, and uses the\nrsync remote-update protocol to greatly speed up file transfers when the\ndestination file already exists.' }),
+    pkg('rsyncd', '3.4.1-r1', 'libc, rsync', { license: 'GPL-3.0-or-later', section: 'net', url: 'https://rsync.samba.org/', description: 'rsyncd is a configuration file and initscript to utilize rsync as a daemon.' }),
+    pkg('libpopt0', '1.19-r1', 'libc', { abi: '0', license: 'MIT', url: 'https://github.com/rpm-software-management/popt', description: 'A command line option parsing library' }),
+    pkg('libattr', '2.5.2-r1', 'libc', { license: 'LGPL-2.1-or-later', url: 'http://savannah.nongnu.org/projects/attr', description: 'Extended attributes support library' }),
+    pkg('libacl', '2.3.2-r1', 'libc, libattr', { license: 'LGPL-2.1-or-later', url: 'http://savannah.nongnu.org/projects/acl', description: 'Access control list support library' }),
+    pkg('libzstd', '1.5.7-r1', 'libc', { license: 'BSD-3-Clause', url: 'https://github.com/facebook/zstd', cpe: 'cpe:/a:facebook:zstandard', description: 'Zstandard - Fast real-time compression algorithm (library)' }),
+    pkg('libxxhash', '0.8.3-r1', 'libc', { license: 'BSD-2-Clause', url: 'https://cyan4973.github.io/xxHash/', description: 'Extremely fast non-cryptographic hash algorithm (library)' }),
+    pkg('vnstat2', '2.12-r1', 'libc, libsqlite3-0', { license: 'GPL-2.0-only', section: 'net', url: 'https://humdi.net/vnstat/', description: 'vnStat is a network traffic monitor for Linux that keeps a log of daily\nnetwork traffic for the selected interface(s).' }),
+    pkg('vnstati2', '2.12-r1', 'libc, vnstat2, libgd', { license: 'GPL-2.0-only', section: 'net', url: 'https://humdi.net/vnstat/', description: 'The purpose of vnstati is to provide image output support for statistics\ncollected using vnstat.' }),
+    pkg('libgd', '2.3.3-r1', 'libc, libpng, zlib', { license: 'GD', url: 'https://libgd.github.io/', cpe: 'cpe:/a:libgd:libgd', description: 'GD is a graphics library. It allows your code to quickly draw images\ncomplete with lines, arcs, text, multiple colors, cut and paste from other\nimages, and flood fills, and write out the result as a PNG file.' }),
+    pkg('libpng', '1.6.48-r1', 'libc, zlib', { license: 'Libpng GPL-2.0+ BSD-3-Clause', url: 'http://www.libpng.org/pub/png/libpng.html', cpe: 'cpe:/a:libpng:libpng', description: 'A PNG format files handling library' }),
+    pkg('collectd', collectd, 'libc, libltdl7, zlib, collectd-mod-logfile', { license: 'MIT', section: 'utils', url: 'https://collectd.org/', cpe: 'cpe:/a:collectd:collectd', description: 'collectd is a small daemon which collects system information periodically\nand provides mechanisms to store the values in a variety of ways.' }),
+    mod('logfile', '', 'Log-file output plugin'),
+    mod('cpu', '', 'CPU input plugin'),
+    mod('memory', '', 'physical memory usage input plugin'),
+    mod('load', '', 'system load input plugin'),
+    mod('interface', '', 'network interfaces input plugin'),
+    mod('ping', ', liboping', 'ping status input plugin'),
+    mod('rrdtool', ', librrd1', 'RRDtool output plugin'),
+    mod('network', ', libgcrypt', 'network input/output plugin'),
+    mod('iwinfo', ', libiwinfo20230701', 'libiwinfo wireless statistics plugin'),
+    mod('df', '', 'disk space input plugin'),
+    mod('disk', '', 'disk usage/timing input plugin'),
+    mod('dns', ', libpcap1', 'DNS traffic input plugin'),
+    mod('exec', '', 'process exec input plugin'),
+    mod('netlink', ', libmnl0', 'netlink input plugin'),
+    mod('uptime', '', 'uptime status input plugin'),
+    pkg('libltdl7', '2.4.7-r1', 'libc', { abi: '7', license: 'GPL-2.0+', url: 'http://www.gnu.org/software/libtool/', cpe: 'cpe:/a:gnu:libtool', description: 'A generic dynamic object loading library' }),
+    pkg('liboping', '1.10.0-r1', 'libc', { license: 'LGPL-2.1+', url: 'http://noping.cc/', description: 'C library to generate ICMP echo requests.' }),
+    pkg('librrd1', '1.2.30-r1', 'libc, zlib', { license: 'GPL-2.0+', url: 'https://oss.oetiker.ch/rrdtool/', description: 'RRD is the Acronym for Round Robin Database. This package contains\nthe RRDtool library.' }),
+    pkg('rrdtool1', '1.2.30-r1', 'libc, librrd1', { license: 'GPL-2.0+', section: 'utils', url: 'https://oss.oetiker.ch/rrdtool/', description: 'Round Robin Database (RRD) management tools' }),
+    pkg('libgcrypt', '1.10.3-r1', 'libc, libgpg-error', { license: 'LGPL-2.1-or-later', url: 'https://www.gnupg.org/related_software/libgcrypt/', cpe: 'cpe:/a:gnupg:libgcrypt', description: 'This is a general purpose cryptographic library based on the code\nfrom GnuPG.' }),
+    pkg('libgpg-error', '1.51-r1', 'libc', { license: 'LGPL-2.1-or-later', url: 'https://www.gnupg.org/related_software/libgpg-error/', description: 'An helper library for common error codes and descriptions.' }),
+    pkg('coreutils', '9.5-r1', 'libc', { license: 'GPL-3.0-or-later', section: 'utils', url: 'http://www.gnu.org/software/coreutils/', cpe: 'cpe:/a:gnu:coreutils', description: 'Full versions of standard GNU utilities.' }),
+    pkg('libevent2-7', '2.1.12-r1', 'libc', { abi: '7', license: 'BSD-3-Clause', url: 'http://libevent.org', cpe: 'cpe:/a:libevent_project:libevent', description: 'The libevent API provides a mechanism to execute a callback function when\na specific event occurs on a file descriptor or after a timeout has been\nreached.' }),
+    pkg('tmux', '3.5a-r1', 'libc, libevent2-7, libncurses6', { license: 'ISC', section: 'utils', url: 'https://github.com/tmux/tmux/wiki', cpe: 'cpe:/a:tmux_project:tmux', description: 'tmux is a modern, BSD-licensed alternative to GNU screen.' }),
+    pkg('wget-ssl', '1.25.0-r1', 'libc, libopenssl3, zlib', { license: 'GPL-3.0-or-later', section: 'net', url: 'https://www.gnu.org/software/wget/index.html', cpe: 'cpe:/a:gnu:wget', alternatives: '300:/usr/bin/wget:/usr/libexec/wget-ssl', description: 'Wget is a network utility to retrieve files from the Web using http\nand ftp, the two most widely used Internet protocols.' }),
+    pkg('libxml2-16', '2.13.8-r1', 'libc, zlib', { abi: '16', license: 'MIT', url: 'http://xmlsoft.org/', cpe: 'cpe:/a:xmlsoft:libxml2', description: 'A library for manipulating XML and HTML resources.' }),
+  ];
+}
