@@ -307,4 +307,28 @@ describe('feeds/closure', () => {
       expect(result.missingOptional).to.deep.equal([]);
     });
   });
+
+  // Hang guards, not benchmarks: each of these took seconds to minutes when the work was quadratic.
+  describe('work linear in the size of the indexes', function () {
+    this.timeout(15_000);
+
+    it('resolves 40,000 providers of one name that each depend on it once per distinct dependency', () => {
+      const providers = Array.from({ length: 40_000 }, (_, i) => pkg(`p${i}`, 'v', { provides: ['v'] }));
+      const result = resolveClosure({ feeds: [feed('f', ...providers)], required: ['v'], optional: [] });
+      expect(result.selected).to.have.length(40_000);
+    });
+
+    it('follows an install-if chain of 20,000 packages', () => {
+      const chain = Array.from({ length: 20_000 }, (_, i) => ({
+        ...pkg(`c${i}`),
+        installIf: [{ name: i === 0 ? 'root' : `c${i - 1}` }],
+      }));
+      const result = resolveClosure({
+        feeds: [feed('f', pkg('root'), ...chain)],
+        required: ['root'],
+        optional: [],
+      });
+      expect(result.selected).to.have.length(20_001);
+    });
+  });
 });

@@ -155,6 +155,17 @@ describe('feeds/packages-index', () => {
   });
 
   describe('hostile or broken stanzas', () => {
+    it('reads a hostile Provides or Depends in time linear in its length', function () {
+      // A hang guard: backtracking regular expressions took minutes on these.
+      this.timeout(20_000);
+      const base = `Package: x\nVersion: 1\nFilename: x.ipk\nSize: 1\nSHA256sum: ${'a'.repeat(64)}`;
+      const provides = parsePackagesIndex(`${base}\nProvides: ${'('.repeat(400_000)}\n\n`);
+      expect(provides.packages.map((p) => p.name)).to.deep.equal(['x']);
+      const depends = parsePackagesIndex(`${base}\nDepends: a${' '.repeat(400_000)}x\n\n`);
+      expect(depends.packages).to.deep.equal([]);
+      expect(depends.problems[0]).to.match(/dependency .* is not "name" or "name \(op version\)"/);
+    });
+
     const cases: [string, Record<string, string | undefined>, RegExp][] = [
       ['climbs out with ../', { Filename: '../../etc/passwd' }, /Filename "\.\.\/\.\.\/etc\/passwd".*'\/'/],
       ['is absolute', { Filename: '/abs' }, /Filename "\/abs"/],

@@ -105,19 +105,62 @@ const formatConstraint = (dep: Dependency): string | undefined =>
  * install-if is honoured: once the dependencies reach a fixpoint, every package whose every
  * install-if item is met by the selection joins it (apk would add it on its own), and its
  * dependencies are closed over in turn, until nothing changes.
+ *
+ * The work is linear in the size of the indexes: each distinct dependency is resolved once (a name
+ * that thousands of packages depend on and hundreds provide is not matched again per dependent),
+ * and an install-if package is looked at when a package that can meet one of its items joins.
  */
 export function resolveClosure(req: ClosureRequest): ClosureResult {
   const universe = new Universe(req.feeds);
   const acceptsVersion = req.accepts ?? opkgAccepts;
   const accepts = (pkg: PackageRecord, dep: Dependency): boolean =>
     dep.op === undefined || dep.version === undefined || acceptsVersion(pkg, dep);
-  const withInstallIf = universe.all.filter((c) => (c.pkg.installIf?.length ?? 0) > 0);
   const provided = new Set(req.provided ?? DEFAULT_PROVIDED);
   const selected = new Set<Candidate>();
   const missingRequired: string[] = [];
   const missingOptional: string[] = [];
   const unresolved: UnresolvedDependency[] = [];
   const reported = new Set<string>();
+
+  // Every dependency, resolved once: its satisfiers, and whether they have all been taken.
+  const resolved = new Map<string, Candidate[]>();
+  const taken = new Set<string>();
+  const keyOf = (dep: Dependency) =>
+    `${dep.name}\0${dep.op ?? ''}\0${dep.version ?? ''}\0${dep.fuzzy ? 1 : 0}`;
+  const satisfiers = (dep: Dependency): Candidate[] => {
+    const key = keyOf(dep);
+    let list = resolved.get(key);
+    if (list === undefined) {
+      list = universe.lookup(dep.name).filter((c) => accepts(c.pkg, dep));
+      resolved.set(key, list);
+    }
+    return list;
+  };
+
+  // apk installs a package by itself once a node has every item of its install-if. A node may
+  // already hold the other items (a LuCI language from its image, say), so the mirror takes every
+  // install-if package that the selection meets in at least one item — or that the firmware alone
+  // triggers. Indexed by item name, so that a package joining looks only at the rules it can meet.
+  const rulesByItem = new Map<string, { candidate: Candidate; dep: Dependency }[]>();
+  const triggered: Candidate[] = [];
+  for (const candidate of universe.all) {
+    const items = candidate.pkg.installIf ?? [];
+    if (items.length === 0) continue;
+    if (items.every((dep) => provided.has(dep.name))) triggered.push(candidate);
+    for (const dep of items) {
+      const rules = rulesByItem.get(dep.name);
+      if (rules === undefined) rulesByItem.set(dep.name, [{ candidate, dep }]);
+      else rules.push({ candidate, dep });
+    }
+  }
+  const meetRules = (candidate: Candidate): void => {
+    const { pkg } = candidate;
+    for (const name of new Set([pkg.name, ...pkg.provides])) {
+      for (const rule of rulesByItem.get(name) ?? []) {
+        if (!selected.has(rule.candidate) && accepts(pkg, rule.dep)) triggered.push(rule.candidate);
+      }
+    }
+  };
 
   // Required roots first: everything they reach is complete before the optional walk starts,
   // so whatever the optional walk adds is, correctly, not reachable from a required root.
@@ -127,30 +170,19 @@ export function resolveClosure(req: ClosureRequest): ClosureResult {
       if (selected.has(candidate)) return;
       selected.add(candidate);
       queue.push(candidate);
+      meetRules(candidate);
     };
     for (const root of new Set(roots)) {
       const found = universe.lookup(root);
       if (found.length > 0) found.forEach(take);
       else if (!provided.has(root)) missing.push(root);
     }
-    // apk installs a package by itself once a node has every item of its install-if. A node may
-    // already hold the other items (a LuCI language from its image, say), so the mirror takes every
-    // install-if package that the selection meets in at least one item — or that the firmware alone
-    // triggers. True when that added any.
+    /** When the queue runs dry, install-if may add more: apk installs those on its own. True when it did. */
     const takeInstallIf = (): boolean => {
-      const inSelection = (dep: Dependency) =>
-        universe.lookup(dep.name).some((c) => selected.has(c) && accepts(c.pkg, dep));
-      const triggered = withInstallIf.filter((candidate) => {
-        const items = candidate.pkg.installIf ?? [];
-        return (
-          !selected.has(candidate) &&
-          (items.some(inSelection) || items.every((dep) => provided.has(dep.name)))
-        );
-      });
-      triggered.forEach(take);
-      return triggered.length > 0;
+      const before = queue.length;
+      for (const candidate of triggered.splice(0)) take(candidate);
+      return queue.length > before;
     };
-    // When the queue runs dry, install-if may add more: apk installs those on its own.
     for (let head = 0; head < queue.length || takeInstallIf(); head++) {
       const next = queue[head] as Candidate;
       const { pkg, feed } = next;
@@ -162,12 +194,15 @@ export function resolveClosure(req: ClosureRequest): ClosureResult {
             satisfied = true;
             continue;
           }
-          const matching = universe.lookup(dep.name).filter((c) => accepts(c.pkg, dep));
+          const matching = satisfiers(dep);
           if (matching.length === 0) {
             failed.push(dep);
             continue;
           }
           satisfied = true;
+          const key = keyOf(dep);
+          if (taken.has(key)) continue;
+          taken.add(key);
           matching.forEach(take);
         }
         // An alternative that cannot be had is fine as long as another one can.

@@ -34,16 +34,34 @@ const DECIMAL = /^\d+$/;
 /** A stanza's field that cannot be used; the stanza is skipped. */
 class StanzaError extends UntrustedInputError {}
 
-/** `name`, `name (>= 1.2)`, `name (=1.2)`, opkg's greedy marker `name *` after it. */
-const ALTERNATIVE = /^([^\s(]+)\s*(?:\(([^)]*)\))?\s*\*?$/;
+/**
+ * `name`, `name (>= 1.2)`, `name (=1.2)`, opkg's greedy marker `name *` after it. Read by hand, in
+ * one pass: a regular expression with optional parts between runs of spaces backtracks
+ * quadratically on a hostile value.
+ */
+function splitAlternative(text: string): { name: string; constraint?: string } | undefined {
+  let end = 0;
+  while (end < text.length && !/[\s(]/.test(text.charAt(end))) end++;
+  const name = text.slice(0, end);
+  let rest = text.slice(end).trimStart();
+  let constraint: string | undefined;
+  if (rest.startsWith('(')) {
+    const close = rest.indexOf(')');
+    if (close < 0) return undefined;
+    constraint = rest.slice(1, close);
+    rest = rest.slice(close + 1).trimStart();
+  }
+  if (rest !== '' && rest !== '*') return undefined;
+  return constraint === undefined ? { name } : { name, constraint };
+}
 
 function parseAlternative(text: string): Dependency {
-  const m = ALTERNATIVE.exec(text);
-  const name = m?.[1];
-  if (m === null || name === undefined || !PACKAGE_NAME.test(name)) {
+  const parts = splitAlternative(text);
+  const name = parts?.name;
+  if (parts === undefined || name === undefined || !PACKAGE_NAME.test(name)) {
     throw new StanzaError(`dependency ${quoteForMessage(text)} is not "name" or "name (op version)"`);
   }
-  const constraint = m[2]?.trim();
+  const constraint = parts.constraint?.trim();
   if (constraint === undefined) return { name };
   const op = parseVersionOp(constraint);
   // opkg ignores a version without an operator; so do we, rather than invent a meaning.
@@ -76,13 +94,30 @@ export function parseDependsList(value: string): Dependency[][] {
 export function parseProvidesList(value: string): string[] {
   // A Set: a list scan per name would make a hostile Provides of many names quadratic.
   const names = new Set<string>();
-  for (const token of value.replace(/\([^)]*\)/g, ' ').split(/[\s,]+/)) {
+  for (const token of withoutParentheses(value).split(/[\s,]+/)) {
     if (token === '') continue;
     if (!PACKAGE_NAME.test(token))
       throw new StanzaError(`Provides entry ${quoteForMessage(token)} is not a name`);
     names.add(token);
   }
   return [...names];
+}
+
+/**
+ * `value` with every `( … )` replaced by a space, an unclosed one up to the end: in one pass (a
+ * regular expression rescans to the end from every unclosed parenthesis).
+ */
+function withoutParentheses(value: string): string {
+  const [first = '', ...rest] = value.split('(');
+  return (
+    first +
+    rest
+      .map((part) => {
+        const close = part.indexOf(')');
+        return close < 0 ? ' ' : ` ${part.slice(close + 1)}`;
+      })
+      .join('')
+  );
 }
 
 function toRecord(fields: Map<string, string>, depends: string[]): PackageRecord {

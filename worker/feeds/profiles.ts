@@ -196,8 +196,11 @@ export function closestIds(unknown: string, known: string[], n = 3): string[] {
   return known
     .map((id) => {
       const lower = id.toLowerCase();
-      const distance = lower.includes(wanted) && wanted.length > 0 ? 0.5 : editDistance(wanted, lower);
-      return { id, distance };
+      if (lower.includes(wanted) && wanted.length > 0) return { id, distance: 0.5 };
+      // The distance is at least the difference in length: skip the quadratic work where that
+      // already rules an id out (a hostile profiles.json may list thousands of huge ids).
+      if (Math.abs(lower.length - wanted.length) > limit) return { id, distance: Number.POSITIVE_INFINITY };
+      return { id, distance: editDistance(wanted, lower) };
     })
     .filter((c) => c.distance <= limit)
     .sort((a, b) => a.distance - b.distance || a.id.length - b.id.length || a.id.localeCompare(b.id))
