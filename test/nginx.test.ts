@@ -428,7 +428,7 @@ describe('nginx serving a synced mirror', () => {
       expect(headers['x-frame-options'], `${what} (${status})`).to.equal('DENY');
       expect(headers['content-security-policy'], `${what} (${status})`).to.be.a('string');
     }
-    expect([...statuses]).to.include.members([200, 206, 301, 304, 403, 404]);
+    expect([...statuses]).to.include.members([200, 206, 301, 304, 404]);
 
     // What nginx refuses before any location is chosen.
     for (const refused of [
@@ -469,6 +469,29 @@ describe('nginx serving a synced mirror', () => {
       const reply = await rawRequest(nginx.port, `/${link.urlPath}`);
       expect(reply.status, link.urlPath).not.to.equal(200);
       expect(reply.text, link.urlPath).not.to.include(link.leaks);
+    }
+  });
+
+  it('does not follow releases/ itself when it is a symlink', async () => {
+    const releases = path.join(dir, 'releases');
+    await fs.rename(releases, `${releases}.real`);
+    await fs.symlink('/etc', releases);
+    try {
+      for (const urlPath of [
+        '/releases/',
+        '/releases/passwd',
+        '/releases/passwd/',
+        '/releases/ssl/',
+        `/${core}/Packages`,
+      ]) {
+        const reply = await rawRequest(nginx.port, urlPath);
+        expect(reply.status, urlPath).not.to.equal(200);
+        const body = reply.text.slice(reply.text.indexOf('\r\n\r\n'));
+        expect(body, urlPath).not.to.match(/root:|passwd|openssl/);
+      }
+    } finally {
+      await fs.rm(releases);
+      await fs.rename(`${releases}.real`, releases);
     }
   });
 

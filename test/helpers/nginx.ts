@@ -463,6 +463,15 @@ export async function plantSymlinks(root: string): Promise<PlantedLink[]> {
       ],
     ],
     [`${feed}/pool`, pool, [{ urlPath: `${feed}/pool/${'a'.repeat(64)}`, leaks: 'pooled' }]],
+    // Beside the worker's own release link: a link of that shape that leads anywhere else.
+    ['releases/evil-dir', '/etc', [{ urlPath: 'releases/evil-dir/passwd', leaks: 'root:' }]],
+    ['releases/evil-file', '/etc/passwd', [{ urlPath: 'releases/evil-file', leaks: 'root:' }]],
+    [
+      'releases/evil-up',
+      '../../../../../../../../etc',
+      [{ urlPath: 'releases/evil-up/passwd', leaks: 'root:' }],
+    ],
+    ['releases/inside', '../.mirror', [{ urlPath: 'releases/inside/state.json', leaks: 'validators' }]],
     ['passwd', '/etc/passwd', [{ urlPath: 'passwd', leaks: 'root:' }]],
     ['state.json', state, [{ urlPath: 'state.json', leaks: 'validators' }]],
     ['host-etc', '/etc', [{ urlPath: 'host-etc/passwd', leaks: 'root:' }]],
