@@ -82,6 +82,30 @@ describe('verify', function () {
     expect(run.stdout).to.match(/MISMATCH .*base\/evil-dir: a symlink/);
   });
 
+  it('finds anything in releases/ that is not a link of the mirror into one of its generations', async () => {
+    h = await createHarness();
+    expect((await h.sync()).exitCode).to.equal(0);
+    const releases = path.join(h.mirrorDir, 'releases');
+    await fs.symlink('/etc', path.join(releases, 'evil-dir'));
+    await fs.symlink('../.mirror', path.join(releases, 'inside'));
+    await fs.writeFile(path.join(releases, 'stray'), 'x');
+    const planted = await runCli(['verify'], h.env);
+    expect(planted.code).to.equal(1);
+    expect(planted.stdout).to.contain(
+      'MISMATCH releases/evil-dir: a link to /etc, not to a generation of this mirror',
+    );
+    expect(planted.stdout).to.contain('MISMATCH releases/inside: a link to ../.mirror');
+    expect(planted.stdout).to.contain('MISMATCH releases/stray: a file');
+    // The release link itself turned elsewhere: a mismatch said in one line, not a stack trace.
+    const link = path.join(releases, h.tree.version);
+    await fs.rm(link);
+    await fs.symlink('/etc', link);
+    const hijacked = await runCli(['verify'], h.env);
+    expect(hijacked.code).to.equal(1);
+    expect(hijacked.stdout).to.contain(`MISMATCH releases/${h.tree.version}: a link to /etc`);
+    expect(hijacked.stderr).to.not.contain('    at ');
+  });
+
   it('a sync that publishes while verify runs is no mismatch: verify starts over on the new generation', async () => {
     h = await createHarness();
     expect((await h.sync()).exitCode).to.equal(0);

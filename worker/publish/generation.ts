@@ -29,6 +29,11 @@ export function manifestsEqual(a: Manifest, b: Manifest): boolean {
   return true;
 }
 
+/** The generation id a release link's target names, or undefined when it is not the mirror's kind of link. */
+export function generationOfLink(target: string): string | undefined {
+  return GENERATION_LINK.exec(target)?.[1];
+}
+
 /** The generation id the release link points at, or undefined when nothing is published yet. */
 export async function currentGeneration(dir: MirrorDir, version: string): Promise<string | undefined> {
   const link = dir.releaseLink(version);
@@ -50,13 +55,12 @@ export function generationDir(dir: MirrorDir, id: string): string {
   return path.join(dir.generations, id);
 }
 
-/** Builds a new generation of hard links from the pool and switches the release link to it. */
-export async function publishGeneration(
-  dir: MirrorDir,
-  version: string,
-  manifest: Manifest,
-  now: Date,
-): Promise<string> {
+/**
+ * Builds a new generation of hard links from the pool, durably, without making it visible: the
+ * caller records it (state) and then switches to it. A generation built but never switched to is
+ * removed by the next run.
+ */
+export async function buildGeneration(dir: MirrorDir, manifest: Manifest, now: Date): Promise<string> {
   const id = `${now
     .toISOString()
     .replace(/[-:]/g, '')
@@ -74,14 +78,17 @@ export async function publishGeneration(
   }
   // The links must be on disk before the switch that makes them visible.
   for (const parent of [...made, '.']) await syncDirectory(path.join(root, parent));
+  return id;
+}
 
+/** Switches `releases/<version>` to generation `id` with one rename(2): readers see one or the other. */
+export async function switchGeneration(dir: MirrorDir, version: string, id: string): Promise<void> {
   const staged = dir.tmpPath(`link-${version}`);
   await fs.symlink(`../.mirror/generations/${id}`, staged);
   await ensureDirectory(dir.root, path.relative(dir.root, dir.releasesDir));
   await currentGeneration(dir, version); // refuses to replace a directory the mirror does not own
   await fs.rename(staged, dir.releaseLink(version));
   await syncDirectory(dir.releasesDir);
-  return id;
 }
 
 /**

@@ -23,7 +23,12 @@ import { parseSha256Sums } from '../feeds/profiles.js';
 import { loadConfiguredKeys, type TrustedKeys } from '../feeds/trusted-keys.js';
 import { verifyUsign } from '../feeds/usign.js';
 import type { Logger } from '../log.js';
-import { currentGeneration, generationDir, readGenerationFiles } from '../publish/generation.js';
+import {
+  currentGeneration,
+  generationDir,
+  generationOfLink,
+  readGenerationFiles,
+} from '../publish/generation.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
 
 export interface VerifyResult {
@@ -76,10 +81,20 @@ export async function verifyCommand(
 export async function verifyMirror(config: Config, options: VerifyOptions = {}): Promise<VerifyResult> {
   const dir = new MirrorDir(config.mirrorDir);
   const keys = await loadConfiguredKeys(config);
+  // What releases/ holds is served too: only the mirror's own links into a generation belong there.
+  const strangers = await strangeReleaseEntries(dir);
   for (let restarts = 0; ; restarts++) {
-    const generation = await currentGeneration(dir, config.version);
+    let generation: string | undefined;
+    try {
+      generation = await currentGeneration(dir, config.version);
+    } catch (error) {
+      // The release link itself was replaced: that is what there is to say.
+      if (strangers.length > 0) return { checked: 0, problems: strangers, restarts };
+      throw error;
+    }
     if (generation === undefined) {
-      return { checked: 0, problems: [`nothing published for ${config.version} in ${dir.root}`], restarts };
+      const nothing = `nothing published for ${config.version} in ${dir.root}`;
+      return { checked: 0, problems: [...strangers, nothing], restarts };
     }
     let result: Omit<VerifyResult, 'generation' | 'restarts'> | undefined;
     let failure: unknown;
@@ -91,7 +106,9 @@ export async function verifyMirror(config: Config, options: VerifyOptions = {}):
     // A tree switched away from meanwhile is being removed: what was read of it proves nothing.
     const switched = (await currentGeneration(dir, config.version).catch(() => undefined)) !== generation;
     if (switched && restarts < MAX_RESTARTS) continue;
-    if (result !== undefined && !switched) return { ...result, generation, restarts };
+    if (result !== undefined && !switched) {
+      return { ...result, problems: [...strangers, ...result.problems], generation, restarts };
+    }
     const reason = switched
       ? `a sync published ${MAX_RESTARTS + 1} times while it ran; run verify again`
       : failure instanceof Error
@@ -99,6 +116,40 @@ export async function verifyMirror(config: Config, options: VerifyOptions = {}):
         : String(failure);
     throw new VerifyIncompleteError(`checking generation ${generation}: ${reason}`, { cause: failure });
   }
+}
+
+/**
+ * Entries of releases/ that are not a link the mirror made into one of its generations (a link to
+ * /etc, a file, a directory), and releases/ itself when it is not a real directory.
+ */
+async function strangeReleaseEntries(dir: MirrorDir): Promise<string[]> {
+  const releases = await fs.lstat(dir.releasesDir).catch(() => undefined);
+  if (releases === undefined) return [];
+  if (!releases.isDirectory()) return ['releases: not a directory of the mirror (a symlink or a file)'];
+  const problems: string[] = [];
+  for (const name of await fs.readdir(dir.releasesDir)) {
+    const entry = path.join(dir.releasesDir, name);
+    const stat = await fs.lstat(entry);
+    if (!stat.isSymbolicLink()) {
+      problems.push(
+        `releases/${name}: ${stat.isDirectory() ? 'a directory' : 'a file'}, not a release link of this mirror`,
+      );
+      continue;
+    }
+    const target = await fs.readlink(entry);
+    const generation = generationOfLink(target);
+    if (generation === undefined) {
+      problems.push(`releases/${name}: a link to ${target}, not to a generation of this mirror`);
+    } else if (
+      !(await fs.lstat(generationDir(dir, generation)).then(
+        (s) => s.isDirectory(),
+        () => false,
+      ))
+    ) {
+      problems.push(`releases/${name}: a link to generation ${generation}, which does not exist`);
+    }
+  }
+  return problems;
 }
 
 async function verifyGeneration(
