@@ -33,7 +33,7 @@ describe('configuration', () => {
       maxRetries: 3,
       retryDelayMs: 2000,
       timeoutMs: 30000,
-      minBytesPerSecond: 1024,
+      minBytesPerSecond: 4096,
     });
     expect(config.extraKeysDir).to.equal(undefined);
     expect(config).to.include({
@@ -79,6 +79,7 @@ describe('configuration', () => {
     ['SYNC_JITTER', '99999999', /<= 86400/],
     ['RETRY_DELAY', '7200', /<= 3600/],
     ['DOWNLOAD_TIMEOUT', '1e9', /number/],
+    ['DOWNLOAD_TIMEOUT', '0.0000001', />= 0.1/],
     ['DOWNLOAD_MIN_RATE', '-1', />= 0/],
     ['DOWNLOAD_MIN_RATE', 'slow', /number/],
     ['RATE_LIMIT', 'fast', /number/],

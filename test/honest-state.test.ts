@@ -100,6 +100,29 @@ describe('honest state', function () {
     expect(status.served.files).to.equal(0);
   });
 
+  it('a key rotation after a good sync: every index refused is a failed run, and the tree stays', async () => {
+    h = await createHarness();
+    expect((await h.sync()).exitCode).to.equal(0);
+    const link = path.join(h.mirrorDir, 'releases', h.tree.version);
+    const served = await fs.readlink(link);
+    const { createUsignSigner } = await import('./helpers/usign-signer.js');
+    const stranger = createUsignSigner('a rotated key');
+    for (const feed of h.tree.feeds) {
+      const body = h.upstream.files.get(`${feed.dir}/Packages`) as Buffer;
+      h.upstream.files.set(`${feed.dir}/Packages.sig`, Buffer.from(stranger.sign(body)));
+    }
+    const sums = h.upstream.files.get(`${h.tree.targetDir}/sha256sums`) as Buffer;
+    h.upstream.files.set(`${h.tree.targetDir}/sha256sums.sig`, Buffer.from(stranger.sign(sums)));
+    const { exitCode, report } = await h.sync();
+    expect(exitCode).to.equal(1);
+    expect(report.result).to.equal('failed');
+    expect(report.failures[0]?.reason)
+      .to.contain(`usign key ${stranger.fingerprint}`)
+      .and.contain('nothing new is served');
+    expect(await fs.readlink(link)).to.equal(served);
+    expect(((await readStatus(h.mirrorDir)) as StatusFile).lastRun.result).to.equal('failed');
+  });
+
   it('names ./keys.d in the stack, and trusts a key put there beside the bundled ones', async () => {
     const keysD = 'keys.d';
     h = await createHarness();
@@ -137,13 +160,48 @@ describe('honest state', function () {
     expect(report.result).to.equal('partial');
     expect(report.failures[0]?.reason)
       .to.contain(`usign key ${stranger.fingerprint}`)
-      .and.contain('packages');
+      .and.contain('packages')
+      .and.contain('it is not used');
     expect(report.failures.filter((f) => /required/.test(f.reason))).to.have.length(1);
     expect(report.failures.some((f) => /depends on/.test(f.reason))).to.be.false;
     const folded = report.failures.find((f) => /required list needs/.test(f.reason));
     expect(folded?.reason)
       .to.contain('python3')
       .and.match(/the feed packages without a usable index may hold them/);
+    const listed = /\((.*)\);/.exec(folded?.reason ?? '')?.[1]?.split(', ') ?? [];
+    expect(new Set(listed).size, 'each need once').to.equal(listed.length);
+  });
+
+  it('the state is written before the switch: a run that cannot write it leaves the old tree served', async () => {
+    h = await createHarness();
+    expect((await h.sync()).exitCode).to.equal(0);
+    const link = path.join(h.mirrorDir, 'releases', h.tree.version);
+    const served = await fs.readlink(link);
+    h.moveTo(1);
+    // The state file cannot be replaced while a directory stands in its place (a full disk, in effect).
+    const stateFile = path.join(h.mirrorDir, '.mirror', `state-${h.tree.version}.json`);
+    await fs.rm(stateFile);
+    await fs.mkdir(stateFile);
+    const { logger, lines } = capturingLogger();
+    const { exitCode, report } = await h.sync({}, { logger });
+    expect(exitCode).to.equal(1);
+    expect(report.result).to.equal('failed');
+    expect(await fs.readlink(link)).to.equal(served);
+    // Said in one line, not as a stack trace.
+    const said = lines().find((l) => l.level === 'error' && /EISDIR|EEXIST|ENOTEMPTY/.test(l.message));
+    expect(said?.stack, JSON.stringify(said)).to.equal(undefined);
+    await fs.rm(stateFile, { recursive: true });
+    expect((await h.sync()).exitCode).to.equal(0);
+    expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
+  });
+
+  it('says up front that a key file in the keys directory does not load', async () => {
+    h = await createHarness();
+    await fs.writeFile(path.join(h.keysDir, 'deadbeefdeadbeef'), 'untrusted comment: cut short\nRWTT\n');
+    const { logger, lines } = capturingLogger();
+    await h.sync({}, { logger });
+    const warned = lines().find((l) => l.level === 'warn' && l.message.startsWith('trusted keys: '));
+    expect(warned?.message).to.contain('deadbeefdeadbeef').and.contain('skipped');
   });
 
   it('a busy mirror: one line naming the holder, exit 1, and nothing recorded', async () => {

@@ -153,6 +153,23 @@ describe('untrusted upstream data', function () {
     expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
   });
 
+  it('holds the indexes of a run to one memory budget: the one that would cross it is refused, named', async () => {
+    h = await createHarness();
+    const feeds = h.tree.feeds.filter((f) => ['core', 'base', 'kmods', 'packages'].includes(f.name));
+    const total = feeds.reduce((sum, f) => sum + (h.tree.files.get(`${f.dir}/Packages`) as Buffer).length, 0);
+    // One byte short of all four: whichever index comes in last does not fit.
+    const { exitCode, report } = await h.sync(
+      { OPENWRT_DEVICES: '', OPENWRT_FEEDS: 'base,packages' },
+      { indexMemoryBytes: total - 1 },
+    );
+    expect(exitCode).to.equal(1);
+    const refused = report.failures.filter((f) =>
+      /the indexes of this run would unpack to more than/.test(f.reason),
+    );
+    expect(refused, JSON.stringify(report.failures)).to.have.length(1);
+    expect(report.feeds.filter((f) => f.state === 'updated')).to.have.length(3);
+  });
+
   it('refuses a corrupted image: it is never served', async () => {
     h = await createHarness();
     const image = h.tree.images.find((i) => i.device === 'dlink_dir-1960-a1' && i.type === 'sysupgrade');

@@ -129,8 +129,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     concurrency: read.number('CONCURRENCY', 3, { min: 1, max: 64, integer: true }),
     maxRetries: read.number('MAX_RETRIES', 3, { min: 0, max: 20, integer: true }),
     retryDelayMs: read.number('RETRY_DELAY', 2, { min: 0, max: 3600 }) * 1000,
-    timeoutMs: read.number('DOWNLOAD_TIMEOUT', 30, { min: 0, exclusiveMin: true, max: 3600 }) * 1000,
-    minBytesPerSecond: read.number('DOWNLOAD_MIN_RATE', 1024, { min: 0, max: 1e9 }),
+    // Below a tenth of a second no answer could ever arrive in time.
+    timeoutMs: read.number('DOWNLOAD_TIMEOUT', 30, { min: 0.1, max: 3600 }) * 1000,
+    // A 7 MiB image at the floor takes half an hour: slower is a stuck upstream, not a slow link.
+    minBytesPerSecond: read.number('DOWNLOAD_MIN_RATE', 4096, { min: 0, max: 1e9 }),
     pruneGraceHours: read.number('PRUNE_GRACE_HOURS', 24, { min: 0, max: 24 * 365 }),
     httpPort: read.number('HTTP_PORT', 8080, { min: 1, max: 65535, integer: true }),
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),

@@ -22,6 +22,12 @@ function size(bytes) {
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
+/** `1 package`, `2 packages`, `? packages` when the count is unknown. */
+function count(n, singular, plural = `${singular}s`) {
+  if (typeof n !== 'number') return `? ${plural}`;
+  return `${n} ${n === 1 ? singular : plural}`;
+}
+
 function when(iso) {
   if (!iso) return 'never';
   const date = new Date(iso);
@@ -37,7 +43,7 @@ function showStatus(status) {
   const served = status.served || {};
   $('summary').textContent =
     `OpenWrt ${m.release || '?'} · ${m.target || '?'} · ${m.arch || '?'} · ${m.format || 'opkg'} · ` +
-    `${m.mode || '?'} mode · ${served.packages ?? '?'} packages, ${served.images ?? 0} images, ` +
+    `${m.mode || '?'} mode · ${count(served.packages, 'package')}, ${count(served.images ?? 0, 'image')}, ` +
     `${size(served.bytes)} · from ${m.upstream || '?'}`;
   $('summary').className = '';
   if (m.format === 'apk') {

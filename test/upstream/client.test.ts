@@ -422,7 +422,7 @@ describe('upstream client', function () {
         expect(result.status).to.equal('rejected');
         const reason = (result as PromiseRejectedResult).reason as Error;
         expect(reason).to.be.instanceOf(UntrustedInputError);
-        expect(reason.message).to.contain(`refusing a body of more than ${MiB} bytes`);
+        expect(reason.message).to.contain(`refusing a body that goes on past the limit of ${MiB} bytes`);
       }
       expect(upstream.requests, 'too large is not retried').to.have.length(8);
       expect(upstream.maxInFlight(), '2 MiB holds two bodies of up to 1 MiB').to.be.at.most(2);

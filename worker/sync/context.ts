@@ -8,6 +8,7 @@ import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { Pool } from '../publish/pool.js';
 import type { ReleaseState, Validators } from '../publish/state.js';
 import type { Upstream } from '../upstream/client.js';
+import type { IndexMemory } from './index-memory.js';
 import type { SyncReport } from './report.js';
 
 export interface SyncContext {
@@ -25,6 +26,8 @@ export interface SyncContext {
   now: () => Date;
   /** Held for the whole run; checked again before the switch. */
   lock: MirrorLock;
+  /** What the indexes this run keeps may unpack to, together. */
+  indexMemory: IndexMemory;
   signal?: AbortSignal;
 }
 

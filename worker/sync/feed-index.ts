@@ -94,5 +94,7 @@ export async function lastGoodPackages(
     if (!(await ctx.pool.has(file.sha256, file.size))) return undefined;
   }
   const index = last.indexFiles[format.indexFile];
-  return index ? format.readIndex(await ctx.pool.read(index.sha256)) : undefined;
+  if (!index) return undefined;
+  ctx.indexMemory.keep(index.size, `${last.dir}/${format.indexFile}`);
+  return format.readIndex(await ctx.pool.read(index.sha256));
 }

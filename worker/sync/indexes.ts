@@ -94,12 +94,12 @@ export async function fetchIndexes(
  * The failures for what was refused: one line, first, for everything signed by keys the mirror does
  * not trust, and one per other refusal.
  */
-export function refusalFailures(config: Config, refused: Refusal[]): Failure[] {
+export function refusalFailures(config: Config, refused: Refusal[], allRefused: boolean): Failure[] {
   const untrusted = refused.filter(
     (r): r is Refusal & { error: UntrustedKeyError } => r.error instanceof UntrustedKeyError,
   );
   const failures: Failure[] = [];
-  if (untrusted.length > 0) failures.push({ reason: untrustedKeyMessage(config, untrusted) });
+  if (untrusted.length > 0) failures.push({ reason: untrustedKeyMessage(config, untrusted, allRefused) });
   for (const { feed, file, error } of refused) {
     if (!(error instanceof UntrustedKeyError))
       failures.push({ ...(feed && { feed }), file, reason: error.message });
@@ -107,7 +107,11 @@ export function refusalFailures(config: Config, refused: Refusal[]): Failure[] {
   return failures;
 }
 
-function untrustedKeyMessage(config: Config, untrusted: (Refusal & { error: UntrustedKeyError })[]): string {
+function untrustedKeyMessage(
+  config: Config,
+  untrusted: (Refusal & { error: UntrustedKeyError })[],
+  allRefused: boolean,
+): string {
   const kinds = new Set(untrusted.map((r) => r.error.keyKind));
   const keys = [
     ...new Set(untrusted.flatMap((r) => r.error.keyIds.map((id) => `${r.error.keyKind} key ${id}`))),
@@ -122,8 +126,11 @@ function untrustedKeyMessage(config: Config, untrusted: (Refusal & { error: Untr
   ]
     .filter(Boolean)
     .join(', or ');
+  const outcome = allRefused
+    ? 'so nothing new is served'
+    : `so ${what.length === 1 ? 'it is' : 'they are'} not used (a feed keeps its last good state, if it has one)`;
   return (
-    `signed by a key that is not trusted: ${keys.join(', ')} signed ${what.join(', ')}, so nothing new is served. ` +
+    `signed by a key that is not trusted: ${keys.join(', ')} signed ${what.join(', ')}, ${outcome}. ` +
     `If you trust this upstream, put its key (${file}) in ${where}, then sync again.`
   );
 }

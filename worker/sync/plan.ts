@@ -55,9 +55,10 @@ export function planPackages(input: PlanInput): Plan {
     const unavailable = input.unavailable ?? [];
     // With feeds whose index could not be used, what is missing may be there: a consequence of the
     // refused indexes, said in one line rather than once per package.
-    const folded: string[] = [];
+    // A Set: the same need reached through two feeds (a kmod in core and in kmods) is one.
+    const folded = new Set<string>();
     for (const name of closure.missingRequired) {
-      if (unavailable.length > 0) folded.push(name);
+      if (unavailable.length > 0) folded.add(name);
       else
         failures.push({
           package: name,
@@ -71,13 +72,17 @@ export function planPackages(input: PlanInput): Plan {
       const wanted = item.constraint ? `${item.name} (${item.constraint})` : item.name;
       const reason = `${item.neededBy} depends on ${wanted}, which no feed provides`;
       if (!item.fromRequired) warnings.push(reason);
-      else if (unavailable.length > 0) folded.push(`${wanted} (for ${item.neededBy})`);
+      else if (unavailable.length > 0) folded.add(`${wanted} (for ${item.neededBy})`);
       else failures.push({ package: item.neededBy, feed: nameOf(input, item.feed), reason });
     }
-    if (folded.length > 0) {
+    if (folded.size > 0) {
       const feeds = `${unavailable.length === 1 ? 'feed' : 'feeds'} ${unavailable.join(', ')}`;
+      const needs =
+        folded.size === 1
+          ? 'a package the required list needs is'
+          : `${folded.size} packages the required list needs are`;
       failures.push({
-        reason: `${folded.length === 1 ? 'a package the required list needs is' : `${folded.length} packages the required list needs are`} in no usable feed (${folded.join(', ')}); the ${feeds} without a usable index may hold them`,
+        reason: `${needs} in no usable feed (${[...folded].join(', ')}); the ${feeds} without a usable index may hold them`,
       });
     }
   }

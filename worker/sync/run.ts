@@ -11,11 +11,12 @@ import { parseSha256Sums } from '../feeds/profiles.js';
 import { loadConfiguredKeys } from '../feeds/trusted-keys.js';
 import { type Logger, silentLogger } from '../log.js';
 import {
+  buildGeneration,
   currentGeneration,
   type Manifest,
   manifestsEqual,
-  publishGeneration,
   removeUnlinkedGenerations,
+  switchGeneration,
 } from '../publish/generation.js';
 import { acquireLock, LockLostError, MirrorBusyError, type MirrorLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
@@ -32,6 +33,7 @@ import { fetchAll, type WantedFile } from './download.js';
 import { fetchIndexExtras } from './feed-index.js';
 import { formatFor } from './formats/index.js';
 import { type ImagePlan, missingDeviceReason, planImages } from './images.js';
+import { IndexMemory } from './index-memory.js';
 import { fetchIndexes, type Refusal, refusalFailures } from './indexes.js';
 import { planPackages } from './plan.js';
 import {
@@ -49,6 +51,8 @@ export interface SyncOptions {
   /** Aborts downloads in flight (SIGTERM); the run then throws AbortedError and changes nothing served. */
   signal?: AbortSignal;
   now?: () => Date;
+  /** What the indexes of the run may unpack to together (default RUN_INDEX_BYTES; tests lower it). */
+  indexMemoryBytes?: number;
   /**
    * The worker's next scheduled run, written into status.json. Only the worker passes it: a run
    * started without it (a one-off `sync` beside a running worker) keeps what the worker wrote.
@@ -105,7 +109,11 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     }
     const previous = await readState(dir, config.version);
     const { keys, problems } = await loadKeys(config);
-    for (const problem of problems) report.warnings.push(problem);
+    // A key file that does not load is why a later "not trusted" would puzzle: said up front.
+    for (const problem of problems) {
+      report.warnings.push(problem);
+      logger.warn(`trusted keys: ${problem}`, { phase: 'keys' });
+    }
     upstream = new Upstream({
       baseUrl: config.upstreamUrl,
       rateLimit: config.rateLimit,
@@ -132,6 +140,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       report,
       now,
       lock,
+      indexMemory: new IndexMemory(options.indexMemoryBytes),
       signal: options.signal,
     };
     logger.info(
@@ -146,9 +155,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     if (stopped) {
       rethrow = error instanceof AbortedError ? error : new AbortedError();
       const why = (rethrow as Error).message;
-      report.failures.push({
-        reason: `${why} before the sync finished: the tree served before stays served`,
-      });
+      report.failures.push({ reason: `${why} before the sync finished: nothing it did is served` });
     } else {
       if (error instanceof ConfigError) rethrow = error;
       report.failures.push({ reason: (error as Error).message });
@@ -178,12 +185,15 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
   return { report, exitCode: exitCodeOf(report) };
 }
 
+/** Conditions a user can act on, said in one line; anything else is a bug and keeps its stack. */
 function isExpected(error: unknown): boolean {
   return (
     error instanceof UntrustedInputError ||
     error instanceof UpstreamError ||
     error instanceof LockLostError ||
-    error instanceof ConfigError
+    error instanceof ConfigError ||
+    // The file system said no: a full disk, a read-only volume, permissions.
+    typeof (error as NodeJS.ErrnoException).code === 'string'
   );
 }
 
@@ -215,20 +225,20 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   const targetDir = `targets/${config.target}`;
   const refusals: Refusal[] = [...refused];
   if (images?.error) refusals.push({ file: `${targetDir}/sha256sums`, error: images.error });
-  report.failures.push(...refusalFailures(config, refusals));
+  // Every index refused: nothing of this run is verified, so nothing of it is published.
+  const allRefused = refused.length === release.feeds.length;
+  report.failures.push(...refusalFailures(config, refusals, allRefused));
+  const served = previous.generation !== undefined;
   if (images?.error) {
-    logger.error(`images: ${images.error.message} (keeping the images already served)`, { phase: 'images' });
+    const kept = served ? ' (the images already served stay)' : '';
+    logger.error(`images: ${images.error.message}${kept}`, { phase: 'images' });
   }
   for (const missing of images?.plan?.missing ?? []) {
     report.failures.push({ file: release.profilesRel, reason: missingDeviceReason(missing, config.target) });
   }
-  if (usable.length === 0) {
-    logger.error(
-      'no feed has a usable index: nothing new is published, the tree served before stays served',
-      {
-        phase: 'index',
-      },
-    );
+  if (allRefused || usable.length === 0) {
+    const kept = served ? ', the tree served before stays served' : '';
+    logger.error(`no index of this run could be used: nothing new is published${kept}`, { phase: 'index' });
     return;
   }
 
@@ -307,24 +317,37 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   }
 
   // Switch, unless the tree would be the same as the one served. Nothing without a feed is published.
-  const current = await currentGeneration(ctx.dir, config.version);
-  let generation = current;
-  const unchanged =
-    current !== undefined && current === previous.generation && manifestsEqual(manifest, previousFiles);
   if (Object.keys(feedsPart.feeds).length === 0) {
     report.failures.push({ reason: 'no feed could be served whole: nothing new is published' });
-  } else if (!unchanged) {
-    // A run whose lock was taken over (it ran for too long, seen from another host) must not switch.
-    await ctx.lock.assertHeld();
-    generation = await publishGeneration(ctx.dir, config.version, manifest, ctx.now());
-    await removeUnlinkedGenerations(ctx.dir);
-    report.published = true;
-    logger.info(`published generation ${generation}: ${count(manifest.size, 'file')}`, { phase: 'publish' });
-  } else {
-    report.published = true;
-    logger.info('nothing changed: the served tree stays as it is', { phase: 'publish' });
+    return;
   }
-  if (!report.published) return;
+  const current = await currentGeneration(ctx.dir, config.version);
+  const unchanged =
+    current !== undefined && current === previous.generation && manifestsEqual(manifest, previousFiles);
+  const generation = unchanged ? current : await buildGeneration(ctx.dir, manifest, ctx.now());
+  const state: ReleaseState = {
+    schema: 1,
+    release: config.version,
+    generation,
+    files: Object.fromEntries(manifest),
+    validators: committedValidators(previous, ctx.validators, validatorKeys, keepValidators),
+    feeds: feedsPart.feeds,
+    dropped,
+    lastSuccessAt: report.failures.length === 0 ? ctx.now().toISOString() : previous.lastSuccessAt,
+  };
+  // A run whose lock was taken over (it ran for too long, seen from another host) must not switch.
+  await ctx.lock.assertHeld();
+  // The state first: a full disk after the switch must not leave a served tree the state does not
+  // describe. A state ahead of the link (the switch failed) only makes the next run switch again.
+  await writeState(ctx.dir, state);
+  if (unchanged) {
+    logger.info('nothing changed: the served tree stays as it is', { phase: 'publish' });
+  } else {
+    await switchGeneration(ctx.dir, config.version, generation);
+    await removeUnlinkedGenerations(ctx.dir);
+    logger.info(`published generation ${generation}: ${count(manifest.size, 'file')}`, { phase: 'publish' });
+  }
+  report.published = true;
   report.generation = generation;
   if (report.failures.length === 0) {
     const pruned = await ctx.pool.pruneUnlinked();
@@ -338,17 +361,6 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
     }
   }
 
-  const state: ReleaseState = {
-    schema: 1,
-    release: config.version,
-    generation,
-    files: Object.fromEntries(manifest),
-    validators: committedValidators(previous, ctx.validators, validatorKeys, keepValidators),
-    feeds: feedsPart.feeds,
-    dropped,
-    lastSuccessAt: report.failures.length === 0 ? ctx.now().toISOString() : previous.lastSuccessAt,
-  };
-  await writeState(ctx.dir, state);
   const servedFeeds = release.feeds.filter((ref) => feedsPart.feeds[ref.dir] !== undefined);
   await ctx.dir.writeAtomic(
     format.distfeedsFile,

@@ -122,13 +122,12 @@ export class Upstream {
         };
       }
       const announced = contentLength(response);
-      if (announced !== undefined && announced > maxBytes)
-        throw tooLarge(url, `${announced} bytes announced`, maxBytes);
+      if (announced !== undefined && announced > maxBytes) throw tooLarge(url, maxBytes, announced);
       const chunks: Buffer[] = [];
       let bytes = 0;
       for await (const chunk of response.data as AsyncIterable<Buffer>) {
         bytes += chunk.length;
-        if (bytes > maxBytes) throw tooLarge(url, `more than ${maxBytes} bytes`, maxBytes);
+        if (bytes > maxBytes) throw tooLarge(url, maxBytes);
         chunks.push(chunk);
       }
       if (announced !== undefined && bytes < announced) throw shortBody(url, bytes, announced);

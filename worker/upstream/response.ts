@@ -16,8 +16,10 @@ export function contentLength(response: AxiosResponse): number | undefined {
   return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
-export function tooLarge(what: string, got: string, limit: number): UntrustedInputError {
-  return new UntrustedInputError(`${what}: refusing a body of ${got}, the limit is ${limit} bytes`);
+/** A body over `limit`: `announced` when its Content-Length said so, else it was found while reading. */
+export function tooLarge(what: string, limit: number, announced?: number): UntrustedInputError {
+  const got = announced === undefined ? 'that goes on past' : `of ${announced} bytes, over`;
+  return new UntrustedInputError(`${what}: refusing a body ${got} the limit of ${limit} bytes`);
 }
 
 export function shortBody(url: string, received: number, announced: number, cause?: unknown): UpstreamError {

@@ -31,7 +31,7 @@ export async function streamToFile(
   }
   const limit = expect.maxBytes;
   if (limit !== undefined && announced !== undefined && announced > limit) {
-    throw tooLarge(file, `${announced} bytes announced`, limit);
+    throw tooLarge(file, limit, announced);
   }
   await rm(dest, { force: true });
   const hash = createHash('sha256');
@@ -47,7 +47,7 @@ export async function streamToFile(
           if (expect.size !== undefined && bytes > expect.size) {
             throw new IntegrityError(file, `${expect.size} bytes`, `more than ${expect.size} bytes`, 'size');
           }
-          if (limit !== undefined && bytes > limit) throw tooLarge(file, `more than ${limit} bytes`, limit);
+          if (limit !== undefined && bytes > limit) throw tooLarge(file, limit);
           hash.update(chunk);
           check?.update(chunk);
           yield chunk;

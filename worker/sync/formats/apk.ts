@@ -13,7 +13,6 @@ import {
 } from '../../feeds/apk-index.js';
 import { verifyApkIndex } from '../../feeds/apk-signature.js';
 import { apkAccepts } from '../../feeds/apk-version.js';
-import { MAX_INDEX_BYTES } from '../../feeds/packages-index.js';
 import type { FeedFormat } from './format.js';
 import { fetchIndexFile, MAX_INDEX_FILE_BYTES } from './index-files.js';
 
@@ -28,8 +27,9 @@ export const apkFormat: FeedFormat = {
   async fetchIndex(ctx, ref, adb) {
     const what = `${ref.dir}/packages.adb`;
     // The signature first: nothing an unsigned index says is parsed.
-    const envelope = readApkIndexEnvelope(adb, { what, maxBytes: MAX_INDEX_BYTES });
+    const envelope = readApkIndexEnvelope(adb, { what, maxBytes: ctx.indexMemory.limit });
     verifyApkIndex(envelope, ctx.keys, what);
+    ctx.indexMemory.keep(envelope.adbPayload.length, what);
     const index = readApkIndexPackages(envelope, { what });
     // index.json is unsigned: serve the upstream's bytes only when they say what the signed index says.
     const derived = apkIndexJson(index, ctx.report.arch ?? '');

@@ -6,7 +6,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import { IntegrityError } from '../../errors.js';
-import { MAX_INDEX_BYTES, parsePackagesIndex } from '../../feeds/packages-index.js';
+import { parsePackagesIndex } from '../../feeds/packages-index.js';
 import { verifyUsign } from '../../feeds/usign.js';
 import type { FeedFormat } from './format.js';
 import { fetchIndexFile } from './index-files.js';
@@ -25,9 +25,12 @@ export const opkgFormat: FeedFormat = {
     // Packages is the gzip's content: fetching it too would cost a request and prove nothing more.
     const gz = await fetchIndexFile(ctx, `${ref.dir}/Packages.gz`);
     let packages: Buffer;
+    const limit = ctx.indexMemory.limit;
     try {
-      packages = gunzipSync(gz, { maxOutputLength: MAX_INDEX_BYTES });
+      packages = gunzipSync(gz, { maxOutputLength: limit });
     } catch (error) {
+      if (error instanceof RangeError && ctx.indexMemory.tight)
+        throw ctx.indexMemory.refusal(`${ref.dir}/Packages.gz`);
       throw new IntegrityError(
         `${ref.dir}/Packages.gz`,
         'a gzip stream',
@@ -35,6 +38,7 @@ export const opkgFormat: FeedFormat = {
       );
     }
     verifyUsign(packages, signature.toString('utf8'), ctx.keys);
+    ctx.indexMemory.keep(packages.length, `${ref.dir}/Packages`);
     const parsed = parsePackagesIndex(packages.toString('utf8'));
     return {
       packages: parsed.packages,
