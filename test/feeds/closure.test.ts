@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { type FeedIndex, resolveClosure, selectAll } from '../../worker/feeds/closure.js';
-import { parseDependsList, parsePackagesIndex } from '../../worker/feeds/packages-index.js';
 import type { PackageRecord } from '../../worker/feeds/types.js';
+import { parseDependsList, parsePackagesIndex } from '../../worker/formats/opkg/packages-index.js';
+import { opkgAccepts } from '../../worker/formats/opkg/version.js';
 
 /** A record with the given `Depends:` text; file fields are irrelevant to the closure. */
 function pkg(
@@ -28,6 +29,7 @@ const feed = (name: string, ...packages: PackageRecord[]): FeedIndex => ({ feed:
 describe('feeds/closure', () => {
   it('follows dependencies transitively and skips what is not needed', () => {
     const result = resolveClosure({
+      accepts: opkgAccepts,
       feeds: [feed('base', pkg('a', 'libc, b'), pkg('b', 'c'), pkg('c'), pkg('unrelated', 'a'))],
       required: ['a'],
       optional: [],
@@ -39,6 +41,7 @@ describe('feeds/closure', () => {
 
   it('holds every alternative of an a | b item', () => {
     const result = resolveClosure({
+      accepts: opkgAccepts,
       feeds: [
         feed(
           'base',
@@ -57,6 +60,7 @@ describe('feeds/closure', () => {
 
   it('does not report an alternative that is missing when another one resolves', () => {
     const result = resolveClosure({
+      accepts: opkgAccepts,
       feeds: [feed('base', pkg('app', 'gone | here'), pkg('here'))],
       required: ['app'],
       optional: [],
@@ -67,6 +71,7 @@ describe('feeds/closure', () => {
 
   it('reports every alternative when none resolves', () => {
     const result = resolveClosure({
+      accepts: opkgAccepts,
       feeds: [feed('base', pkg('app', 'x | y'))],
       required: ['app'],
       optional: [],
@@ -76,6 +81,7 @@ describe('feeds/closure', () => {
 
   it('holds every provider of a virtual name, and the real package of that name', () => {
     const result = resolveClosure({
+      accepts: opkgAccepts,
       feeds: [
         feed(
           'base',
@@ -95,6 +101,7 @@ describe('feeds/closure', () => {
 
   it('resolves a root by a provided name only', () => {
     const result = resolveClosure({
+      accepts: opkgAccepts,
       feeds: [feed('base', pkg('libgcc1', '', { provides: ['libgcc'] }))],
       required: ['libgcc'],
       optional: [],
@@ -105,6 +112,7 @@ describe('feeds/closure', () => {
 
   it('filters candidates by version constraints and shows the constraint when none fits', () => {
     const result = resolveClosure({
+      accepts: opkgAccepts,
       feeds: [
         feed(
           'base',
@@ -129,6 +137,7 @@ describe('feeds/closure', () => {
 
   it('matches kmods pinned to the kernel with (=…~…) and equal versions under every operator, as opkg does', () => {
     const result = resolveClosure({
+      accepts: opkgAccepts,
       feeds: [
         feed(
           'kmods',
@@ -151,6 +160,7 @@ describe('feeds/closure', () => {
 
   it('terminates on cycles and holds each package once', () => {
     const result = resolveClosure({
+      accepts: opkgAccepts,
       feeds: [feed('base', pkg('a', 'b'), pkg('b', 'c | a'), pkg('c', 'a, c'))],
       required: ['a', 'a', 'c'],
       optional: ['b'],
@@ -160,6 +170,7 @@ describe('feeds/closure', () => {
 
   it('crosses feeds, and holds a name present in two feeds from both', () => {
     const result = resolveClosure({
+      accepts: opkgAccepts,
       feeds: [
         feed('core', pkg('kmod-batman-adv', 'kernel (=6.6-r1), kmod-lib-crc16'), pkg('kmod-lib-crc16')),
         feed('routing', pkg('batctl-full', 'libc, kmod-batman-adv, libnl-tiny')),
@@ -181,9 +192,17 @@ describe('feeds/closure', () => {
   it('treats libc and kernel as provided by the firmware, and honours a custom list', () => {
     const feeds = [feed('base', pkg('a', 'libc, kernel (=6.6.110~abc-r1) , libpthread'))];
     expect(
-      resolveClosure({ feeds, required: ['a'], optional: [] }).unresolved.map((u) => u.name),
+      resolveClosure({ accepts: opkgAccepts, feeds, required: ['a'], optional: [] }).unresolved.map(
+        (u) => u.name,
+      ),
     ).to.deep.equal(['libpthread']);
-    const custom = resolveClosure({ feeds, required: ['a'], optional: [], provided: ['libc', 'libpthread'] });
+    const custom = resolveClosure({
+      accepts: opkgAccepts,
+      feeds,
+      required: ['a'],
+      optional: [],
+      provided: ['libc', 'libpthread'],
+    });
     expect(custom.unresolved).to.deep.equal([
       { name: 'kernel', neededBy: 'a', feed: 'base', fromRequired: true },
     ]);
@@ -191,6 +210,7 @@ describe('feeds/closure', () => {
 
   it('tells missing required roots from missing optional ones', () => {
     const result = resolveClosure({
+      accepts: opkgAccepts,
       feeds: [feed('base', pkg('here'))],
       required: ['here', 'gone-required', 'libc'],
       optional: ['gone-optional', 'here'],
@@ -202,6 +222,7 @@ describe('feeds/closure', () => {
 
   it('names the needer of an unresolved dependency and whether a required root reaches it', () => {
     const result = resolveClosure({
+      accepts: opkgAccepts,
       feeds: [
         feed('packages', pkg('python3', 'python3-base, shared'), pkg('python3-base', 'libpython-missing')),
         feed('packages', pkg('htop', 'libncurses-missing, shared'), pkg('shared', 'libshared-missing')),
@@ -232,7 +253,12 @@ describe('feeds/closure', () => {
       }),
     );
     const started = performance.now();
-    const result = resolveClosure({ feeds: [feed('big', ...packages)], required: ['p0'], optional: [] });
+    const result = resolveClosure({
+      accepts: opkgAccepts,
+      feeds: [feed('big', ...packages)],
+      required: ['p0'],
+      optional: [],
+    });
     expect(result.selected).to.have.length(10_000);
     expect(performance.now() - started).to.be.below(2000);
   });
@@ -244,7 +270,12 @@ describe('feeds/closure', () => {
     const feeds = [feed('kmods', ...packages)];
 
     it('kmod-nft-core pulls in exactly its netfilter and crc32c chain (checked by hand against the file)', () => {
-      const result = resolveClosure({ feeds, required: ['kmod-nft-core'], optional: [] });
+      const result = resolveClosure({
+        accepts: opkgAccepts,
+        feeds,
+        required: ['kmod-nft-core'],
+        optional: [],
+      });
       expect(names(result).sort()).to.deep.equal([
         'kmod-crypto-crc32c', // kmod-lib-crc32c → kmod-crypto-crc32c
         'kmod-crypto-hash', // kmod-crypto-crc32c → kmod-crypto-hash
@@ -263,7 +294,12 @@ describe('feeds/closure', () => {
     });
 
     it('kmod-batman-adv reaches into other feeds: those names are unresolved here, needed by the right kmod', () => {
-      const result = resolveClosure({ feeds, required: ['kmod-batman-adv'], optional: [] });
+      const result = resolveClosure({
+        accepts: opkgAccepts,
+        feeds,
+        required: ['kmod-batman-adv'],
+        optional: [],
+      });
       expect(names(result).sort()).to.deep.equal([
         'kmod-batman-adv',
         'kmod-cfg80211',
@@ -282,7 +318,7 @@ describe('feeds/closure', () => {
     });
 
     it('kmod-r8169 brings the real driver and the nine out-of-tree drivers that provide its name', () => {
-      const result = resolveClosure({ feeds, required: [], optional: ['kmod-r8169'] });
+      const result = resolveClosure({ accepts: opkgAccepts, feeds, required: [], optional: ['kmod-r8169'] });
       expect(names(result).sort()).to.deep.equal([
         'kmod-hwmon-core', // kmod-phy-realtek → kmod-hwmon-core
         'kmod-libphy', // what every provider depends on
@@ -314,7 +350,12 @@ describe('feeds/closure', () => {
 
     it('resolves 40,000 providers of one name that each depend on it once per distinct dependency', () => {
       const providers = Array.from({ length: 40_000 }, (_, i) => pkg(`p${i}`, 'v', { provides: ['v'] }));
-      const result = resolveClosure({ feeds: [feed('f', ...providers)], required: ['v'], optional: [] });
+      const result = resolveClosure({
+        accepts: opkgAccepts,
+        feeds: [feed('f', ...providers)],
+        required: ['v'],
+        optional: [],
+      });
       expect(result.selected).to.have.length(40_000);
     });
 
@@ -324,6 +365,7 @@ describe('feeds/closure', () => {
         installIf: [{ name: i === 0 ? 'root' : `c${i - 1}` }],
       }));
       const result = resolveClosure({
+        accepts: opkgAccepts,
         feeds: [feed('f', pkg('root'), ...chain)],
         required: ['root'],
         optional: [],

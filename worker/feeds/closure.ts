@@ -5,7 +5,6 @@
  * every alternative of `a | b`, every provider of a virtual name, in every feed.
  */
 import type { Dependency, PackageRecord } from './types.js';
-import { compareVersions, satisfies } from './version.js';
 
 export interface FeedIndex {
   feed: string;
@@ -20,9 +19,9 @@ export interface ClosureRequest {
   provided?: string[];
   /**
    * Whether `pkg`, found by name or as a provider, meets `dep`'s version constraint (only asked
-   * for versioned deps). Default `opkgAccepts`; apk feeds pass `apkAccepts` (apk-version.ts).
+   * for versioned deps): the package manager's own rules, from its format (opkgAccepts, apkAccepts).
    */
-  accepts?: (pkg: PackageRecord, dep: Dependency) => boolean;
+  accepts: (pkg: PackageRecord, dep: Dependency) => boolean;
 }
 
 export interface SelectedPackage {
@@ -87,16 +86,6 @@ class Universe {
   }
 }
 
-/**
- * Whether opkg's resolver takes `pkg` for `dep`. Its version_constraints_satisfied accepts an
- * equal version whatever the operator (so `<<`/`>>` also match equality): follow opkg, not Debian,
- * because the mirror must hold what opkg would pick. A provider is judged by its own version.
- */
-export function opkgAccepts(pkg: PackageRecord, dep: Dependency): boolean {
-  if (dep.op === undefined || dep.version === undefined) return true;
-  return compareVersions(pkg.version, dep.version) === 0 || satisfies(pkg.version, dep.op, dep.version);
-}
-
 const formatConstraint = (dep: Dependency): string | undefined =>
   dep.op !== undefined && dep.version !== undefined ? `${dep.op} ${dep.version}` : undefined;
 
@@ -112,7 +101,7 @@ const formatConstraint = (dep: Dependency): string | undefined =>
  */
 export function resolveClosure(req: ClosureRequest): ClosureResult {
   const universe = new Universe(req.feeds);
-  const acceptsVersion = req.accepts ?? opkgAccepts;
+  const acceptsVersion = req.accepts;
   const accepts = (pkg: PackageRecord, dep: Dependency): boolean =>
     dep.op === undefined || dep.version === undefined || acceptsVersion(pkg, dep);
   const provided = new Set(req.provided ?? DEFAULT_PROVIDED);

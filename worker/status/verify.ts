@@ -15,13 +15,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Config } from '../config.js';
-import { apkIdentityCheck } from '../feeds/apk-identity.js';
-import { readApkIndexEnvelope, readApkIndexPackages } from '../feeds/apk-index.js';
-import { verifyApkIndex } from '../feeds/apk-signature.js';
-import { MAX_INDEX_BYTES, parsePackagesIndex } from '../feeds/packages-index.js';
 import { parseSha256Sums } from '../feeds/profiles.js';
 import { loadConfiguredKeys, type TrustedKeys } from '../feeds/trusted-keys.js';
 import { verifyUsign } from '../feeds/usign.js';
+import { readApkIndexEnvelope, readApkIndexPackages } from '../formats/apk/apk-index.js';
+import { apkIdentityCheck } from '../formats/apk/identity.js';
+import { verifyApkIndex } from '../formats/apk/signature.js';
+import { MAX_INDEX_BYTES, parsePackagesIndex } from '../formats/opkg/packages-index.js';
 import type { Logger } from '../log.js';
 import {
   currentGeneration,

@@ -6,12 +6,12 @@
  */
 import { AbortedError, UntrustedInputError } from '../errors.js';
 import type { PackageRecord } from '../feeds/types.js';
+import type { FeedFormat } from '../formats/index.js';
 import type { ServedFile } from '../publish/generation.js';
 import type { FeedState } from '../publish/state.js';
 import { fetchRevalidated, type SyncContext } from './context.js';
 import type { FeedRef } from './discover.js';
-import type { FeedFormat } from './formats/index.js';
-import { fetchIndexFile } from './formats/index-files.js';
+import { fetchIndexFile } from './index-files.js';
 
 export interface FeedIndex {
   ref: FeedRef;

@@ -5,7 +5,7 @@
  * keeps count against one budget, and an index that would cross it is refused.
  */
 import { UntrustedInputError } from '../errors.js';
-import { MAX_INDEX_BYTES } from '../feeds/packages-index.js';
+import { MAX_INDEX_BYTES } from '../formats/opkg/packages-index.js';
 
 /** Several times what the largest real configurations unpack to (a few MiB per feed). */
 export const RUN_INDEX_BYTES = 256 * 1024 * 1024;

@@ -7,12 +7,12 @@
 import type { Config } from '../config.js';
 import { AbortedError, UntrustedKeyError } from '../errors.js';
 import type { PackageRecord } from '../feeds/types.js';
+import type { FeedFormat } from '../formats/index.js';
 import type { FeedState } from '../publish/state.js';
 import { count } from '../status/units.js';
 import type { SyncContext } from './context.js';
 import type { FeedRef } from './discover.js';
 import { type FeedIndex, fetchFeedIndex, lastGoodPackages } from './feed-index.js';
-import type { FeedFormat } from './formats/index.js';
 import { emptyCounters, type Failure, type FeedReport } from './report.js';
 
 /** A feed that has an index to plan with: the new one, or its last good one (`index` undefined). */

@@ -18,8 +18,8 @@ export interface PlanInput {
   feeds: { dir: string; name: string; packages: PackageRecord[] }[];
   /** Feeds whose index could not be used this run: what they hold is unknown, not absent. */
   unavailable?: string[];
-  /** The package manager's version rules (opkg's by default). */
-  accepts?: ClosureRequest['accepts'];
+  /** The package manager's version rules, from its format. */
+  accepts: ClosureRequest['accepts'];
 }
 
 export interface PlannedFile {
@@ -47,6 +47,7 @@ export function planPackages(input: PlanInput): Plan {
     selected = selectAll(closureFeeds);
   } else {
     const closure = resolveClosure({
+      accepts: input.accepts,
       feeds: closureFeeds,
       required: input.required,
       optional: input.optional,

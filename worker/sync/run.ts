@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import { AbortedError, ConfigError, UntrustedInputError, UpstreamError } from '../errors.js';
 import { parseSha256Sums } from '../feeds/profiles.js';
 import { loadConfiguredKeys } from '../feeds/trusted-keys.js';
+import { formatFor } from '../formats/index.js';
 import { type Logger, silentLogger } from '../log.js';
 import {
   buildGeneration,
@@ -31,7 +32,6 @@ import { learntFile, type SyncContext } from './context.js';
 import { discoverRelease, type Release } from './discover.js';
 import { fetchAll, type WantedFile } from './download.js';
 import { fetchIndexExtras } from './feed-index.js';
-import { formatFor } from './formats/index.js';
 import { type ImagePlan, missingDeviceReason, planImages } from './images.js';
 import { IndexMemory } from './index-memory.js';
 import { fetchIndexes, type Refusal, refusalFailures } from './indexes.js';

@@ -1,6 +1,6 @@
 /** Small helpers the apk tests share. */
 import { expect } from 'chai';
-import { UntrustedInputError } from '../../worker/errors.js';
+import { UntrustedInputError } from '../../../worker/errors.js';
 
 /** Runs `fn`, which must refuse its input with an UntrustedInputError; returns that error. */
 export function refusal(fn: () => unknown): UntrustedInputError {

@@ -1,7 +1,7 @@
 /** The release picks the format: apk from OpenWrt 25.12 on, opkg before. */
-import { apkFormat } from './apk.js';
+import { apkFormat } from './apk/strategy.js';
 import type { FeedFormat } from './format.js';
-import { opkgFormat } from './opkg.js';
+import { opkgFormat } from './opkg/strategy.js';
 
 export type { CheckedIndex, FeedFormat, FormatName } from './format.js';
 

@@ -4,17 +4,12 @@
  * decompressed first block, which the signed index lists. The index is its own change marker.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { apkIdentityCheck } from '../../feeds/apk-identity.js';
-import {
-  apkIndexJson,
-  parseApkIndex,
-  readApkIndexEnvelope,
-  readApkIndexPackages,
-} from '../../feeds/apk-index.js';
-import { verifyApkIndex } from '../../feeds/apk-signature.js';
-import { apkAccepts } from '../../feeds/apk-version.js';
-import type { FeedFormat } from './format.js';
-import { fetchIndexFile, MAX_INDEX_FILE_BYTES } from './index-files.js';
+import { fetchIndexFile, MAX_INDEX_FILE_BYTES } from '../../sync/index-files.js';
+import type { FeedFormat } from '../format.js';
+import { apkIndexJson, parseApkIndex, readApkIndexEnvelope, readApkIndexPackages } from './apk-index.js';
+import { apkIdentityCheck } from './identity.js';
+import { verifyApkIndex } from './signature.js';
+import { apkAccepts } from './version.js';
 
 export const apkFormat: FeedFormat = {
   name: 'apk',

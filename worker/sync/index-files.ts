@@ -1,6 +1,6 @@
 /** Fetching the small files of an index, whole and capped. */
-import { UpstreamError } from '../../errors.js';
-import { type SyncContext, upstreamPath } from '../context.js';
+import { UpstreamError } from '../errors.js';
+import { type SyncContext, upstreamPath } from './context.js';
 
 /**
  * Most bytes an index file may have on the wire: Packages.gz, packages.adb (both compressed), index.json,

@@ -7,7 +7,7 @@ import {
   decompressAdb,
   parseAdbContainer,
   readAdbFile,
-} from '../../worker/feeds/adb.js';
+} from '../../../worker/formats/apk/adb.js';
 import {
   AdbPayloadWriter,
   adbBlock,
@@ -17,7 +17,7 @@ import {
   BLOCK_DATA,
   BLOCK_SIG,
   SCHEMA_INDEX,
-} from '../helpers/adb-writer.js';
+} from '../../helpers/adb-writer.js';
 import { refusal } from './helpers.js';
 
 /** The UntrustedInputError `fn` throws; fails the test on any other outcome. */

@@ -4,12 +4,12 @@
  * closure, downloads, the pool, generations, status — is the same code for both.
  */
 
-import type { TrustedKeys } from '../../feeds/trusted-keys.js';
-import type { Dependency, PackageRecord } from '../../feeds/types.js';
-import type { ServedFile } from '../../publish/generation.js';
-import type { SyncContext } from '../context.js';
-import type { FeedRef } from '../discover.js';
-import type { WantedFile } from '../download.js';
+import type { TrustedKeys } from '../feeds/trusted-keys.js';
+import type { Dependency, PackageRecord } from '../feeds/types.js';
+import type { ServedFile } from '../publish/generation.js';
+import type { SyncContext } from '../sync/context.js';
+import type { FeedRef } from '../sync/discover.js';
+import type { WantedFile } from '../sync/download.js';
 
 export type FormatName = 'opkg' | 'apk';
 
@@ -38,7 +38,7 @@ export interface FeedFormat {
   /** How a package file of this format is fetched and checked; `previous` is what was served at that path. */
   wanted(rel: string, feedDir: string, pkg: PackageRecord, previous: ServedFile | undefined): WantedFile;
   /** Version rules of the format's package manager, for the closure. */
-  accepts?: (pkg: PackageRecord, dep: Dependency) => boolean;
+  accepts: (pkg: PackageRecord, dep: Dependency) => boolean;
   /** The feed list a node uses (rendered by status/distfeeds.ts). */
   distfeedsFile: 'distfeeds.conf' | 'distfeeds.list';
   /** An error message when `keys` cannot check this format's indexes, else undefined. */

@@ -3,10 +3,10 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { decompressAdb } from '../../worker/feeds/adb.js';
-import { parseApkIndex } from '../../worker/feeds/apk-index.js';
-import { verifyApkIndex } from '../../worker/feeds/apk-signature.js';
-import { loadTrustedKeys, parseApkPublicKey, type TrustedKeys } from '../../worker/feeds/trusted-keys.js';
+import { loadTrustedKeys, parseApkPublicKey, type TrustedKeys } from '../../../worker/feeds/trusted-keys.js';
+import { decompressAdb } from '../../../worker/formats/apk/adb.js';
+import { parseApkIndex } from '../../../worker/formats/apk/apk-index.js';
+import { verifyApkIndex } from '../../../worker/formats/apk/signature.js';
 import {
   adbBlock,
   adbContainer,
@@ -19,10 +19,10 @@ import {
   buildIndexPayload,
   createApkSigner,
   SCHEMA_INDEX,
-} from '../helpers/adb-writer.js';
+} from '../../helpers/adb-writer.js';
 import { refusal } from './helpers.js';
 
-const FIXTURES = new URL('../fixtures/apk/', import.meta.url);
+const FIXTURES = new URL('../../fixtures/apk/', import.meta.url);
 const feedIndex = readFileSync(new URL('signed-feed/packages.adb', FIXTURES));
 const kmodsIndex = readFileSync(new URL('aarch64-25.12.2-kmods.packages.adb', FIXTURES));
 const MELMAC_KEY_ID = 'bf8e0c844269e563e20782a19fde51e2';

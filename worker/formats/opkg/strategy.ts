@@ -6,10 +6,11 @@
  */
 import { gunzipSync } from 'node:zlib';
 import { IntegrityError } from '../../errors.js';
-import { parsePackagesIndex } from '../../feeds/packages-index.js';
 import { verifyUsign } from '../../feeds/usign.js';
-import type { FeedFormat } from './format.js';
-import { fetchIndexFile } from './index-files.js';
+import { fetchIndexFile } from '../../sync/index-files.js';
+import type { FeedFormat } from '../format.js';
+import { parsePackagesIndex } from './packages-index.js';
+import { opkgAccepts } from './version.js';
 
 /** Served when the upstream has them; nothing checks them but they describe the same index. */
 const OPTIONAL_INDEX_FILES = ['Packages.manifest', 'index.json'];
@@ -20,6 +21,7 @@ export const opkgFormat: FeedFormat = {
   markerMaxBytes: 64 * 1024,
   indexFile: 'Packages',
   distfeedsFile: 'distfeeds.conf',
+  accepts: opkgAccepts,
 
   async fetchIndex(ctx, ref, signature) {
     // Packages is the gzip's content: fetching it too would cost a request and prove nothing more.

@@ -6,7 +6,8 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createInflateRaw, type InflateRaw } from 'node:zlib';
-import { IntegrityError, UntrustedInputError } from '../errors.js';
+import { IntegrityError, UntrustedInputError } from '../../errors.js';
+import type { StreamCheck } from '../../feeds/types.js';
 import {
   ADB_FORMAT_MAGIC,
   ADB_HEADER_BYTES,
@@ -18,7 +19,6 @@ import {
   readBlockHeader,
   schemaName,
 } from './adb.js';
-import type { StreamCheck } from './types.js';
 
 /** Largest ADB block accepted; a real package's is a few KiB (its metadata and file list). */
 export const MAX_PACKAGE_ADB_BYTES = 64 * 1024 * 1024;

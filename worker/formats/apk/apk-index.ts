@@ -5,10 +5,10 @@
  * package that cannot be mirrored safely (hostile name, no file size, odd identity) is skipped and
  * described in `problems`, as the opkg parser does with a stanza.
  */
-import { UntrustedInputError } from '../errors.js';
+import { UntrustedInputError } from '../../errors.js';
+import { assertSafeFileName, FEED_INDEX_NAMES, quoteForMessage } from '../../feeds/filename.js';
+import type { Dependency, PackageRecord, VersionOp } from '../../feeds/types.js';
 import { ADB_SCHEMA_INDEX, type AdbBlock, type AdbObject, AdbPayload, readAdbFile } from './adb.js';
-import { assertSafeFileName, FEED_INDEX_NAMES, quoteForMessage } from './filename.js';
-import type { Dependency, PackageRecord, VersionOp } from './types.js';
 
 /** Most packages accepted by default; the largest real feed holds about 10k. */
 export const DEFAULT_MAX_APK_PACKAGES = 100_000;

@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { expect } from 'chai';
-import { apkIndexJson, parseApkIndex } from '../../worker/feeds/apk-index.js';
+import { apkIndexJson, parseApkIndex } from '../../../worker/formats/apk/apk-index.js';
 import {
   AdbPayloadWriter,
   adbBlock,
@@ -11,10 +11,10 @@ import {
   buildApkFeed,
   buildApkPackage,
   SCHEMA_INDEX,
-} from '../helpers/adb-writer.js';
+} from '../../helpers/adb-writer.js';
 import { refusal } from './helpers.js';
 
-const FIXTURES = new URL('../fixtures/apk/', import.meta.url);
+const FIXTURES = new URL('../../fixtures/apk/', import.meta.url);
 const FEED = new URL('signed-feed/', FIXTURES);
 const feedIndex = readFileSync(new URL('packages.adb', FEED));
 const kmodsIndex = readFileSync(new URL('aarch64-25.12.2-kmods.packages.adb', FIXTURES));

@@ -7,7 +7,7 @@
  * work a hostile file can cause through shared values is bounded by a budget instead.
  */
 import { constants, inflateRawSync } from 'node:zlib';
-import { UntrustedInputError } from '../errors.js';
+import { UntrustedInputError } from '../../errors.js';
 
 /** `ADB.` as a little-endian u32: the container's first word once decompressed. */
 export const ADB_FORMAT_MAGIC = 0x2e424441;

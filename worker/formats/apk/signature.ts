@@ -5,10 +5,10 @@
  * covered, so the index's packages are exactly what was signed.
  */
 import { createHash, verify } from 'node:crypto';
-import { UntrustedInputError, UntrustedKeyError } from '../errors.js';
+import { UntrustedInputError, UntrustedKeyError } from '../../errors.js';
+import type { TrustedKeys } from '../../feeds/trusted-keys.js';
 import { ADB_SCHEMA_INDEX } from './adb.js';
 import { type ApkIndex, type ApkSignature, readApkIndexEnvelope } from './apk-index.js';
-import type { TrustedKeys } from './trusted-keys.js';
 
 const SIGN_VERSION = 0;
 

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
+import type { PackageRecord } from '../../../worker/feeds/types.js';
 import {
   apkAccepts,
   compareApkVersions,
   isValidApkVersion,
   satisfiesApk,
-} from '../../worker/feeds/apk-version.js';
-import type { PackageRecord } from '../../worker/feeds/types.js';
+} from '../../../worker/formats/apk/version.js';
 
 /** Asserts that each version is strictly older than the next, in both argument orders. */
 function expectAscending(versions: string[]): void {

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
-import { parseApkIndex } from '../../worker/feeds/apk-index.js';
-import { apkAccepts } from '../../worker/feeds/apk-version.js';
-import { type FeedIndex, resolveClosure } from '../../worker/feeds/closure.js';
-import type { PackageRecord } from '../../worker/feeds/types.js';
-import { buildApkFeed, type FakeApk } from '../helpers/adb-writer.js';
+import { type FeedIndex, resolveClosure } from '../../../worker/feeds/closure.js';
+import type { PackageRecord } from '../../../worker/feeds/types.js';
+import { parseApkIndex } from '../../../worker/formats/apk/apk-index.js';
+import { apkAccepts } from '../../../worker/formats/apk/version.js';
+import { opkgAccepts } from '../../../worker/formats/opkg/version.js';
+import { buildApkFeed, type FakeApk } from '../../helpers/adb-writer.js';
 
 /** Records as the apk index parser makes them, from packages written by the test writer. */
 function feed(name: string, ...packages: FakeApk[]): FeedIndex {
@@ -73,7 +74,7 @@ describe('apk/closure', () => {
     expect(apk.unresolved).to.deep.equal([
       { name: 'lib', constraint: '>= 1.0', neededBy: 'app', feed: 'base', fromRequired: true },
     ]);
-    const opkg = resolveClosure({ feeds, required: ['app'], optional: [] });
+    const opkg = resolveClosure({ feeds, required: ['app'], optional: [], accepts: opkgAccepts });
     expect(names(opkg)).to.deep.equal(['app', 'lib']);
   });
 

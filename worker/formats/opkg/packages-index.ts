@@ -3,9 +3,9 @@
  * starting with a space continues the previous field (multi-line descriptions). The index is
  * untrusted: a stanza that cannot be mirrored safely is skipped and described, never a crash.
  */
-import { UntrustedInputError } from '../errors.js';
-import { assertSafeFileName, FEED_INDEX_NAMES, quoteForMessage } from './filename.js';
-import type { Dependency, PackageRecord } from './types.js';
+import { UntrustedInputError } from '../../errors.js';
+import { assertSafeFileName, FEED_INDEX_NAMES, quoteForMessage } from '../../feeds/filename.js';
+import type { Dependency, PackageRecord } from '../../feeds/types.js';
 import { parseVersionOp } from './version.js';
 
 /** Largest uncompressed index we accept; the biggest real feed (packages) is a few MiB. */

@@ -6,14 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import { expect } from 'chai';
-import { IntegrityError, UntrustedInputError } from '../../worker/errors.js';
-import { apkIdentityCheck, apkIdentityOfFile } from '../../worker/feeds/apk-identity.js';
-import { parseApkIndex } from '../../worker/feeds/apk-index.js';
-import { verifyApkIndex } from '../../worker/feeds/apk-signature.js';
-import { parseApkPublicKey, type TrustedKeys } from '../../worker/feeds/trusted-keys.js';
+import { IntegrityError, UntrustedInputError } from '../../../worker/errors.js';
+import { parseApkPublicKey, type TrustedKeys } from '../../../worker/feeds/trusted-keys.js';
+import { parseApkIndex } from '../../../worker/formats/apk/apk-index.js';
+import { apkIdentityCheck, apkIdentityOfFile } from '../../../worker/formats/apk/identity.js';
+import { verifyApkIndex } from '../../../worker/formats/apk/signature.js';
 import { prng } from './helpers.js';
 
-const FIXTURES = new URL('../fixtures/apk/', import.meta.url);
+const FIXTURES = new URL('../../fixtures/apk/', import.meta.url);
 const feedIndex = readFileSync(new URL('signed-feed/packages.adb', FIXTURES));
 const kmodsIndex = readFileSync(new URL('aarch64-25.12.2-kmods.packages.adb', FIXTURES));
 const apkFile = readFileSync(new URL('signed-feed/pbr-1.2.3-r67.apk', FIXTURES));

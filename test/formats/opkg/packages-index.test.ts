@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { UntrustedInputError } from '../../worker/errors.js';
-import { parsePackagesIndex } from '../../worker/feeds/packages-index.js';
+import { UntrustedInputError } from '../../../worker/errors.js';
+import { parsePackagesIndex } from '../../../worker/formats/opkg/packages-index.js';
 
-const FIXTURE = new URL('../fixtures/x86_64-core-kmods-24.10.Packages', import.meta.url);
+const FIXTURE = new URL('../../fixtures/x86_64-core-kmods-24.10.Packages', import.meta.url);
 const KERNEL = '6.6.100~920976cd6ca28e97365457529b466125-r1';
 const HASH = 'ab'.repeat(32);
 

@@ -5,15 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { expect } from 'chai';
-import { IntegrityError, UntrustedInputError } from '../../worker/errors.js';
-import { apkIdentityCheck, apkIdentityOfFile } from '../../worker/feeds/apk-identity.js';
-import { parseApkIndex } from '../../worker/feeds/apk-index.js';
-import { Upstream } from '../../worker/upstream/client.js';
-import { buildApkFeed, buildApkPackage } from '../helpers/adb-writer.js';
-import { startFakeUpstream } from '../helpers/fake-upstream.js';
+import { IntegrityError, UntrustedInputError } from '../../../worker/errors.js';
+import { parseApkIndex } from '../../../worker/formats/apk/apk-index.js';
+import { apkIdentityCheck, apkIdentityOfFile } from '../../../worker/formats/apk/identity.js';
+import { Upstream } from '../../../worker/upstream/client.js';
+import { buildApkFeed, buildApkPackage } from '../../helpers/adb-writer.js';
+import { startFakeUpstream } from '../../helpers/fake-upstream.js';
 import { prng } from './helpers.js';
 
-const FEED = new URL('../fixtures/apk/signed-feed/', import.meta.url);
+const FEED = new URL('../../fixtures/apk/signed-feed/', import.meta.url);
 const index = parseApkIndex(readFileSync(new URL('packages.adb', FEED)));
 
 /** Deterministic pseudo-random numbers (mulberry32), so a failing chunking can be replayed. */

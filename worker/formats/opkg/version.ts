@@ -3,7 +3,8 @@
  * would leave out the package a versioned dependency (`kernel (=6.6.110~…-r1)`) makes opkg pick.
  * Behaviour follows opkg-lede's `parse_version`, `verrevcmp` (from dpkg) and `pkg_compare_versions`.
  */
-import type { VersionOp } from './types.js';
+import type { Dependency, PackageRecord, VersionOp } from '../../feeds/types.js';
+import { meetsOp } from '../../feeds/version-op.js';
 
 interface ParsedVersion {
   epoch: number;
@@ -79,22 +80,6 @@ export function satisfies(version: string, op: VersionOp, wanted: string): boole
   return meetsOp(compareVersions(version, wanted), op);
 }
 
-/** Whether a comparison result `r` (negative, 0, positive) meets `op`. */
-export function meetsOp(r: number, op: VersionOp): boolean {
-  switch (op) {
-    case '<<':
-      return r < 0;
-    case '<=':
-      return r <= 0;
-    case '=':
-      return r === 0;
-    case '>=':
-      return r >= 0;
-    case '>>':
-      return r > 0;
-  }
-}
-
 /**
  * The operator at the start of a constraint such as `>=1.2` or `= 1.2`, with its length in the
  * text. The legacy `<` and `>` mean `<=` and `>=` (as in opkg and dpkg); undefined when none.
@@ -106,4 +91,14 @@ export function parseVersionOp(text: string): { op: VersionOp; length: number } 
   if (text.startsWith('<')) return { op: '<=', length: 1 };
   if (text.startsWith('>')) return { op: '>=', length: 1 };
   return undefined;
+}
+
+/**
+ * Whether opkg's resolver takes `pkg` for `dep`. Its version_constraints_satisfied accepts an
+ * equal version whatever the operator (so `<<`/`>>` also match equality): follow opkg, not Debian,
+ * because the mirror must hold what opkg would pick. A provider is judged by its own version.
+ */
+export function opkgAccepts(pkg: PackageRecord, dep: Dependency): boolean {
+  if (dep.op === undefined || dep.version === undefined) return true;
+  return compareVersions(pkg.version, dep.version) === 0 || satisfies(pkg.version, dep.op, dep.version);
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { compareVersions, parseVersionOp, satisfies } from '../../worker/feeds/version.js';
+import { compareVersions, parseVersionOp, satisfies } from '../../../worker/formats/opkg/version.js';
 
 /** Asserts that each version is strictly older than the next, in both argument orders. */
 function expectAscending(versions: string[]): void {

@@ -5,8 +5,8 @@
  * `1.0` < `1.0-r1`). Behaviour follows apk-tools' `src/version.c`, invalid versions included:
  * a token that does not fit sorts below any valid one.
  */
-import type { Dependency, PackageRecord, VersionOp } from './types.js';
-import { meetsOp } from './version.js';
+import type { Dependency, PackageRecord, VersionOp } from '../../feeds/types.js';
+import { meetsOp } from '../../feeds/version-op.js';
 
 // Token kinds, in apk's order: where two versions part ways, the larger kind is the older one.
 const INITIAL_DIGIT = 0;
