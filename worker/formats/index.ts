@@ -1,9 +1,16 @@
 /** The release picks the format: apk from OpenWrt 25.12 on, opkg before. */
 import { apkFormat } from './apk/strategy.js';
-import type { FeedFormat } from './format.js';
+import type { FeedFormat, FormatName } from './format.js';
 import { opkgFormat } from './opkg/strategy.js';
 
 export type { CheckedIndex, FeedFormat, FormatName } from './format.js';
+
+const FORMATS: Record<FormatName, FeedFormat> = { opkg: opkgFormat, apk: apkFormat };
+
+/** The strategy of a format recorded by name (status.json's `format`). */
+export function formatNamed(name: FormatName | undefined): FeedFormat {
+  return FORMATS[name ?? 'opkg'];
+}
 
 export function formatFor(version: string): FeedFormat {
   const match = /^(\d+)\.(\d+)/.exec(version);

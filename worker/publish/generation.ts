@@ -7,19 +7,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { UntrustedInputError } from '../errors.js';
 import { ensureDirectory, type MirrorDir } from './mirror-dir.js';
+import type { Manifest } from './types.js';
 
 const GENERATION_LINK = /^\.\.\/\.mirror\/generations\/([A-Za-z0-9-]+)$/;
-
-/** What a generation serves: release-relative path ('/'-separated) → content. */
-export type Manifest = Map<string, ServedFile>;
-
-export interface ServedFile {
-  /** SHA-256 of the file's bytes: its name in the pool. */
-  sha256: string;
-  size: number;
-  /** apk packages: the identity the signed index gave, which the bytes were verified against. */
-  identity?: string;
-}
 
 export function manifestsEqual(a: Manifest, b: Manifest): boolean {
   if (a.size !== b.size) return false;

@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { ServedFile } from './generation.js';
 import type { MirrorDir } from './mirror-dir.js';
+import type { ServedFile } from './types.js';
 
 export interface Validators {
   etag?: string;

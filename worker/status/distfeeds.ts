@@ -1,4 +1,5 @@
-/** The feed list a node should use, for the feeds this mirror serves: opkg's distfeeds.conf or apk's distfeeds.list. */
+/** The feed list a node should use, for the feeds this mirror serves, in the lines of its format. */
+import type { FeedFormat } from '../formats/format.js';
 
 export interface ServedFeed {
   distName: string;
@@ -13,13 +14,12 @@ export function renderDistfeeds(
   feeds: ServedFeed[],
   release: string,
   baseUrl: string,
-  format: 'opkg' | 'apk' = 'opkg',
+  format: FeedFormat,
 ): string {
   const base = baseUrl.replace(/\/+$/, '');
   return feeds
-    .map((feed) => {
-      const url = `${base}/releases/${release}/${feed.dir}`;
-      return format === 'apk' ? `${url}/packages.adb\n` : `src/gz ${feed.distName} ${url}\n`;
-    })
+    .map((feed) =>
+      format.feedLine({ distName: feed.distName, url: `${base}/releases/${release}/${feed.dir}` }),
+    )
     .join('');
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
+import { formatNamed } from '../formats/index.js';
 import { failureLine } from '../sync/report.js';
 import { renderDistfeeds } from './distfeeds.js';
 import { readStatus, STATUS_FILE, type StatusFile } from './status-file.js';
@@ -140,6 +141,8 @@ export async function distfeedsCommand(
     distName: feed.distName,
     dir: feed.path.replace(`releases/${status.mirror.release}/`, ''),
   }));
-  options.stdout.write(renderDistfeeds(feeds, status.mirror.release, base.href, status.mirror.format));
+  options.stdout.write(
+    renderDistfeeds(feeds, status.mirror.release, base.href, formatNamed(status.mirror.format)),
+  );
   return 0;
 }

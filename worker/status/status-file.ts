@@ -4,8 +4,9 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Manifest } from '../publish/generation.js';
+import { formatNamed } from '../formats/index.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
+import type { Manifest } from '../publish/types.js';
 import type { Failure, FeedOutcome, SyncReport } from '../sync/report.js';
 import { writeMetrics } from './metrics.js';
 
@@ -73,6 +74,7 @@ export function buildStatus(input: {
   imageInfo?: Map<string, { device: string; type: string }>;
 }): StatusFile {
   const { report, manifest } = input;
+  const format = formatNamed(report.format);
   const releaseDir = `releases/${report.release}`;
   const feeds: StatusFeed[] = report.feeds
     .filter((feed) => [...manifest.keys()].some((file) => file.startsWith(`${feed.dir}/`)))
@@ -80,7 +82,7 @@ export function buildStatus(input: {
       let packages = 0;
       let bytes = 0;
       for (const [file, served] of manifest) {
-        if (path.posix.dirname(file) === feed.dir && isPackageFile(file)) {
+        if (path.posix.dirname(file) === feed.dir && file.endsWith(format.packageExtension)) {
           packages++;
           bytes += served.size;
         }
@@ -144,10 +146,6 @@ export function buildStatus(input: {
     lastSuccessAt: input.lastSuccessAt,
     nextRunAt: input.nextRunAt?.toISOString(),
   };
-}
-
-export function isPackageFile(file: string): boolean {
-  return file.endsWith('.ipk') || file.endsWith('.apk');
 }
 
 /** Images sit directly in the target directory, beside profiles.json. */

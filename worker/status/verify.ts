@@ -13,15 +13,12 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import type { Config } from '../config.js';
 import { parseSha256Sums } from '../feeds/profiles.js';
 import { loadConfiguredKeys, type TrustedKeys } from '../feeds/trusted-keys.js';
 import { verifyUsign } from '../feeds/usign.js';
-import { readApkIndexEnvelope, readApkIndexPackages } from '../formats/apk/apk-index.js';
-import { apkIdentityCheck } from '../formats/apk/identity.js';
-import { verifyApkIndex } from '../formats/apk/signature.js';
-import { MAX_INDEX_BYTES, parsePackagesIndex } from '../formats/opkg/packages-index.js';
+import type { ServedFeedFiles } from '../formats/format.js';
+import { formatFor } from '../formats/index.js';
 import type { Logger } from '../log.js';
 import {
   currentGeneration,
@@ -163,11 +160,10 @@ async function verifyGeneration(
   const result = { checked: 0, problems: [] as string[] };
   const hashes = new HashCache();
   await verifyAgainstPool(dir, root, hashes, result, options);
-  for (const feedDir of await findDirsWith(root, 'Packages')) {
-    await verifyFeed(root, feedDir, keys, hashes, result);
+  const format = formatFor(config.version);
+  for (const feedDir of await findDirsWith(root, format.indexFile)) {
+    result.problems.push(...(await format.verifyFeed(servedFeed(root, feedDir, keys, hashes))));
   }
-  for (const feedDir of await findDirsWith(root, 'packages.adb'))
-    await verifyApkFeed(root, feedDir, keys, result);
   const targetDir = `targets/${config.target}`;
   if (await isRegularFile(path.join(root, targetDir, 'sha256sums'))) {
     await verifyTargetSums(root, targetDir, keys, hashes, result);
@@ -222,78 +218,16 @@ class HashCache {
   }
 }
 
-async function verifyFeed(
-  root: string,
-  feedDir: string,
-  keys: TrustedKeys,
-  hashes: HashCache,
-  result: Omit<VerifyResult, 'generation' | 'restarts'>,
-): Promise<void> {
-  const at = (name: string) => path.join(root, feedDir, name);
-  const packages = await fs.readFile(at('Packages'));
-  try {
-    verifyUsign(packages, await fs.readFile(at('Packages.sig'), 'utf8'), keys);
-  } catch (error) {
-    result.problems.push(`${feedDir}/Packages: ${(error as Error).message}`);
-  }
-  if (await isRegularFile(at('Packages.gz'))) {
-    let same = false;
-    try {
-      same = gunzipSync(await fs.readFile(at('Packages.gz')), { maxOutputLength: MAX_INDEX_BYTES }).equals(
-        packages,
-      );
-    } catch {}
-    if (!same) result.problems.push(`${feedDir}/Packages.gz: does not unpack to Packages`);
-  }
-  const index = parsePackagesIndex(packages.toString('utf8'));
-  for (const pkg of index.packages) {
-    const file = at(pkg.filename);
-    if (!(await isRegularFile(file))) continue; // selective mode serves part of each feed
-    const actual = await hashes.of(file);
-    if (actual.size !== pkg.size) {
-      result.problems.push(`${feedDir}/${pkg.filename}: size ${actual.size}, index says ${pkg.size}`);
-    } else if (actual.sha256 !== pkg.sha256) {
-      result.problems.push(`${feedDir}/${pkg.filename}: sha256 ${actual.sha256}, index says ${pkg.sha256}`);
-    }
-  }
-}
-
-async function verifyApkFeed(
-  root: string,
-  feedDir: string,
-  keys: TrustedKeys,
-  result: Omit<VerifyResult, 'generation' | 'restarts'>,
-): Promise<void> {
-  const what = `${feedDir}/packages.adb`;
-  let index: ReturnType<typeof readApkIndexPackages>;
-  try {
-    const envelope = readApkIndexEnvelope(await fs.readFile(path.join(root, feedDir, 'packages.adb')), {
-      what,
-    });
-    verifyApkIndex(envelope, keys, what);
-    index = readApkIndexPackages(envelope, { what });
-  } catch (error) {
-    const message = (error as Error).message;
-    result.problems.push(message.startsWith(`${what}: `) ? message : `${what}: ${message}`);
-    return;
-  }
-  for (const pkg of index.packages) {
-    const file = path.join(root, feedDir, pkg.filename);
-    if (!(await isRegularFile(file))) continue; // selective mode serves part of each feed
-    const { size } = await fs.lstat(file);
-    if (size !== pkg.size) {
-      result.problems.push(`${feedDir}/${pkg.filename}: size ${size}, index says ${pkg.size}`);
-      continue;
-    }
-    // Streamed through the same check as a download: bounded memory whatever the package's size.
-    const check = apkIdentityCheck(pkg.sha256, `${feedDir}/${pkg.filename}`);
-    try {
-      for await (const chunk of createReadStream(file)) check.update(chunk as Buffer);
-      await check.finish();
-    } catch (error) {
-      result.problems.push(`${feedDir}/${pkg.filename}: ${(error as Error).message}`);
-    }
-  }
+/** A served feed directory, read without following anything, as a format's verifyFeed wants it. */
+function servedFeed(root: string, dir: string, keys: TrustedKeys, hashes: HashCache): ServedFeedFiles {
+  const at = (name: string) => path.join(root, dir, name);
+  return {
+    dir,
+    keys,
+    read: async (name) => ((await isRegularFile(at(name))) ? fs.readFile(at(name)) : undefined),
+    hash: async (name) => ((await isRegularFile(at(name))) ? hashes.of(at(name)) : undefined),
+    stream: async (name) => ((await isRegularFile(at(name))) ? createReadStream(at(name)) : undefined),
+  };
 }
 
 /** The signed sha256sums and every file it lists that the generation serves: images, profiles.json, core and kmods. */

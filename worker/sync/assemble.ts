@@ -4,8 +4,8 @@
  */
 import path from 'node:path';
 import { FEED_INDEX_NAMES, TARGET_DIR_NAMES } from '../feeds/filename.js';
-import type { Manifest, ServedFile } from '../publish/generation.js';
 import type { DroppedFile, FeedState, ReleaseState } from '../publish/state.js';
+import type { Manifest, ServedFile } from '../publish/types.js';
 import type { SyncContext } from './context.js';
 import type { FetchOutcome } from './download.js';
 import type { UsableFeed } from './indexes.js';

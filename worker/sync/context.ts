@@ -2,11 +2,11 @@
 import type { Config } from '../config.js';
 import type { TrustedKeys } from '../feeds/trusted-keys.js';
 import type { Logger } from '../log.js';
-import type { ServedFile } from '../publish/generation.js';
 import type { MirrorLock } from '../publish/lock.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { Pool } from '../publish/pool.js';
 import type { ReleaseState, Validators } from '../publish/state.js';
+import type { ServedFile } from '../publish/types.js';
 import type { Upstream } from '../upstream/client.js';
 import type { IndexMemory } from './index-memory.js';
 import type { SyncReport } from './report.js';

@@ -6,7 +6,7 @@
 import pLimit from 'p-limit';
 import { AbortedError } from '../errors.js';
 import type { StreamCheck } from '../feeds/types.js';
-import type { ServedFile } from '../publish/generation.js';
+import type { ServedFile } from '../publish/types.js';
 import { count, formatBytes } from '../status/units.js';
 import { type SyncContext, upstreamPath } from './context.js';
 import { type Counters, emptyCounters } from './report.js';

@@ -7,8 +7,8 @@
 import { AbortedError, UntrustedInputError } from '../errors.js';
 import type { PackageRecord } from '../feeds/types.js';
 import type { FeedFormat } from '../formats/index.js';
-import type { ServedFile } from '../publish/generation.js';
 import type { FeedState } from '../publish/state.js';
+import type { ServedFile } from '../publish/types.js';
 import { fetchRevalidated, type SyncContext } from './context.js';
 import type { FeedRef } from './discover.js';
 import { fetchIndexFile } from './index-files.js';
@@ -40,7 +40,18 @@ export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: Fee
       return { ref, packages, indexFiles: last.indexFiles, changed: false, problems: [], extras: [] };
   }
 
-  const checked = await format.fetchIndex(ctx, ref, marker.body);
+  const checked = await format.checkIndex({
+    dir: ref.dir,
+    marker: marker.body,
+    fetch: (name, options) =>
+      options?.optional
+        ? fetchIndexFile(ctx, `${ref.dir}/${name}`, { optional: true })
+        : fetchIndexFile(ctx, `${ref.dir}/${name}`),
+    keys: ctx.keys,
+    arch: ctx.report.arch ?? '',
+    memory: ctx.indexMemory,
+  });
+  ctx.report.warnings.push(...checked.warnings);
   if (last && last.packages >= SHRINK_FLOOR && checked.packages.length < last.packages * SHRINK_RATIO) {
     throw new UntrustedInputError(
       `${ref.dir}/${format.indexFile} lists ${checked.packages.length} packages where the last good index listed ` +
@@ -57,7 +68,7 @@ export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: Fee
     indexFiles,
     changed: true,
     problems: checked.problems,
-    extras: checked.extras ?? [],
+    extras: checked.extras,
   };
 }
 

@@ -5,7 +5,7 @@
 import { IntegrityError, UntrustedInputError } from '../errors.js';
 import { closestIds, parseSha256Sums } from '../feeds/profiles.js';
 import { verifyUsign } from '../feeds/usign.js';
-import type { ServedFile } from '../publish/generation.js';
+import type { ServedFile } from '../publish/types.js';
 import { fetchRevalidated, lastGoodCopy, learntFile, type SyncContext } from './context.js';
 import type { Release } from './discover.js';
 import type { WantedFile } from './download.js';

@@ -14,7 +14,6 @@ import { type Logger, silentLogger } from '../log.js';
 import {
   buildGeneration,
   currentGeneration,
-  type Manifest,
   manifestsEqual,
   removeUnlinkedGenerations,
   switchGeneration,
@@ -23,6 +22,7 @@ import { acquireLock, LockLostError, MirrorBusyError, type MirrorLock } from '..
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
 import { type ReleaseState, readState, writeState } from '../publish/state.js';
+import type { Manifest } from '../publish/types.js';
 import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js';
 import { buildStatus, readStatus, recordUnpublishedRun, writeStatus } from '../status/status-file.js';
 import { count, formatBytes } from '../status/units.js';
@@ -261,9 +261,11 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   });
 
   const previousFiles = new Map(Object.entries(previous.files));
-  const wanted: WantedFile[] = plan.files.map((file) =>
-    format.wanted(file.rel, file.feedDir, file.pkg, previousFiles.get(file.rel)),
-  );
+  const wanted: WantedFile[] = plan.files.map((file) => ({
+    rel: file.rel,
+    group: file.feedDir,
+    ...format.expect(file.pkg, file.rel, previousFiles.get(file.rel)),
+  }));
   wanted.push(...(images?.plan?.wanted ?? []));
   // The index files nobody plans with (Packages.manifest, index.json) come in beside the packages.
   const [{ outcomes, counters }, extras] = await Promise.all([
@@ -364,7 +366,7 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
   const servedFeeds = release.feeds.filter((ref) => feedsPart.feeds[ref.dir] !== undefined);
   await ctx.dir.writeAtomic(
     format.distfeedsFile,
-    renderDistfeeds(servedFeeds, config.version, MIRROR_URL_PLACEHOLDER, format.name),
+    renderDistfeeds(servedFeeds, config.version, MIRROR_URL_PLACEHOLDER, format),
   );
   // A mirror that moved to a release of the other format no longer offers the old list.
   const otherList = format.distfeedsFile === 'distfeeds.conf' ? 'distfeeds.list' : 'distfeeds.conf';

@@ -5,7 +5,7 @@
  * so sums that list a served file with another hash are never served with it: the directory stays
  * as the last generation had it when that agrees, and goes without sums when nothing does.
  */
-import type { Manifest, ServedFile } from '../publish/generation.js';
+import type { Manifest, ServedFile } from '../publish/types.js';
 import { copyDirectoryFiles } from './assemble.js';
 import type { FetchOutcome } from './download.js';
 import type { ImagePlan } from './images.js';

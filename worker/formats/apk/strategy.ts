@@ -4,36 +4,40 @@
  * decompressed first block, which the signed index lists. The index is its own change marker.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { fetchIndexFile, MAX_INDEX_FILE_BYTES } from '../../sync/index-files.js';
 import type { FeedFormat } from '../format.js';
 import { apkIndexJson, parseApkIndex, readApkIndexEnvelope, readApkIndexPackages } from './apk-index.js';
 import { apkIdentityCheck } from './identity.js';
 import { verifyApkIndex } from './signature.js';
 import { apkAccepts } from './version.js';
 
+/** packages.adb is compressed on the wire; what it unpacks to has its own cap. */
+const MAX_ADB_FILE_BYTES = 16 * 1024 * 1024;
+
 export const apkFormat: FeedFormat = {
   name: 'apk',
   marker: 'packages.adb',
-  markerMaxBytes: MAX_INDEX_FILE_BYTES,
+  markerMaxBytes: MAX_ADB_FILE_BYTES,
   indexFile: 'packages.adb',
+  packageExtension: '.apk',
   distfeedsFile: 'distfeeds.list',
   accepts: apkAccepts,
 
-  async fetchIndex(ctx, ref, adb) {
-    const what = `${ref.dir}/packages.adb`;
+  async checkIndex({ dir, marker: adb, fetch, keys, arch, memory }) {
+    const what = `${dir}/packages.adb`;
     // The signature first: nothing an unsigned index says is parsed.
-    const envelope = readApkIndexEnvelope(adb, { what, maxBytes: ctx.indexMemory.limit });
-    verifyApkIndex(envelope, ctx.keys, what);
-    ctx.indexMemory.keep(envelope.adbPayload.length, what);
+    const envelope = readApkIndexEnvelope(adb, { what, maxBytes: memory.limit });
+    verifyApkIndex(envelope, keys, what);
+    memory.keep(envelope.adbPayload.length, what);
     const index = readApkIndexPackages(envelope, { what });
     // index.json is unsigned: serve the upstream's bytes only when they say what the signed index says.
-    const derived = apkIndexJson(index, ctx.report.arch ?? '');
-    const upstream = await fetchIndexFile(ctx, `${ref.dir}/index.json`, { optional: true });
+    const derived = apkIndexJson(index, arch);
+    const upstream = await fetch('index.json', { optional: true });
+    const warnings: string[] = [];
     let json = upstream;
     if (upstream === undefined || !sameJson(upstream, derived)) {
       if (upstream !== undefined) {
-        ctx.report.warnings.push(
-          `${ref.dir}/index.json does not match packages.adb: serving one made from the signed index`,
+        warnings.push(
+          `${dir}/index.json does not match packages.adb: serving one made from the signed index`,
         );
       }
       json = Buffer.from(`${JSON.stringify(derived, null, 2)}\n`);
@@ -41,7 +45,9 @@ export const apkFormat: FeedFormat = {
     return {
       packages: index.packages,
       problems: index.problems,
+      warnings,
       files: { 'packages.adb': adb, 'index.json': json as Buffer },
+      extras: [],
     };
   },
 
@@ -49,12 +55,10 @@ export const apkFormat: FeedFormat = {
     return parseApkIndex(bytes).packages;
   },
 
-  wanted(rel, feedDir, pkg, previous) {
+  expect(pkg, rel, previous) {
     // The index names a package by its identity, not by the file's hash: the pool holds the file under
     // its own hash, remembered with the identity it was verified against.
     return {
-      rel,
-      group: feedDir,
       identity: pkg.sha256,
       size: pkg.size,
       check: () => apkIdentityCheck(pkg.sha256, rel),
@@ -66,6 +70,43 @@ export const apkFormat: FeedFormat = {
     return keys.ecdsa.size === 0
       ? 'a directory holding at least one apk (.pem) public key (25.12 and later)'
       : undefined;
+  },
+
+  feedLine({ url }) {
+    return `${url}/packages.adb\n`;
+  },
+
+  async verifyFeed({ dir, keys, read, hash, stream }) {
+    const what = `${dir}/packages.adb`;
+    const adb = await read('packages.adb');
+    if (adb === undefined) return [`${what}: not served`];
+    let index: ReturnType<typeof readApkIndexPackages>;
+    try {
+      const envelope = readApkIndexEnvelope(adb, { what });
+      verifyApkIndex(envelope, keys, what);
+      index = readApkIndexPackages(envelope, { what });
+    } catch (error) {
+      const message = (error as Error).message;
+      return [message.startsWith(`${what}: `) ? message : `${what}: ${message}`];
+    }
+    const problems: string[] = [];
+    for (const pkg of index.packages) {
+      const actual = await hash(pkg.filename);
+      if (actual === undefined) continue; // selective mode serves part of each feed
+      if (actual.size !== pkg.size) {
+        problems.push(`${dir}/${pkg.filename}: size ${actual.size}, index says ${pkg.size}`);
+        continue;
+      }
+      // Streamed through the same check as a download: bounded memory whatever the package's size.
+      const check = apkIdentityCheck(pkg.sha256, `${dir}/${pkg.filename}`);
+      try {
+        for await (const chunk of (await stream(pkg.filename)) ?? []) check.update(chunk);
+        await check.finish();
+      } catch (error) {
+        problems.push(`${dir}/${pkg.filename}: ${(error as Error).message}`);
+      }
+    }
+    return problems;
   },
 };
 

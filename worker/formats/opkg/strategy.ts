@@ -7,9 +7,8 @@
 import { gunzipSync } from 'node:zlib';
 import { IntegrityError } from '../../errors.js';
 import { verifyUsign } from '../../feeds/usign.js';
-import { fetchIndexFile } from '../../sync/index-files.js';
 import type { FeedFormat } from '../format.js';
-import { parsePackagesIndex } from './packages-index.js';
+import { MAX_INDEX_BYTES, parsePackagesIndex } from './packages-index.js';
 import { opkgAccepts } from './version.js';
 
 /** Served when the upstream has them; nothing checks them but they describe the same index. */
@@ -20,31 +19,31 @@ export const opkgFormat: FeedFormat = {
   marker: 'Packages.sig',
   markerMaxBytes: 64 * 1024,
   indexFile: 'Packages',
+  packageExtension: '.ipk',
   distfeedsFile: 'distfeeds.conf',
   accepts: opkgAccepts,
 
-  async fetchIndex(ctx, ref, signature) {
+  async checkIndex({ dir, marker: signature, fetch, keys, memory }) {
     // Packages is the gzip's content: fetching it too would cost a request and prove nothing more.
-    const gz = await fetchIndexFile(ctx, `${ref.dir}/Packages.gz`);
+    const gz = (await fetch('Packages.gz')) as Buffer;
     let packages: Buffer;
-    const limit = ctx.indexMemory.limit;
     try {
-      packages = gunzipSync(gz, { maxOutputLength: limit });
+      packages = gunzipSync(gz, { maxOutputLength: memory.limit });
     } catch (error) {
-      if (error instanceof RangeError && ctx.indexMemory.tight)
-        throw ctx.indexMemory.refusal(`${ref.dir}/Packages.gz`);
+      if (error instanceof RangeError && memory.tight) throw memory.refusal(`${dir}/Packages.gz`);
       throw new IntegrityError(
-        `${ref.dir}/Packages.gz`,
+        `${dir}/Packages.gz`,
         'a gzip stream',
         `unreadable data (${(error as Error).message})`,
       );
     }
-    verifyUsign(packages, signature.toString('utf8'), ctx.keys);
-    ctx.indexMemory.keep(packages.length, `${ref.dir}/Packages`);
+    verifyUsign(packages, signature.toString('utf8'), keys);
+    memory.keep(packages.length, `${dir}/Packages`);
     const parsed = parsePackagesIndex(packages.toString('utf8'));
     return {
       packages: parsed.packages,
       problems: parsed.problems,
+      warnings: [],
       files: { Packages: packages, 'Packages.gz': gz, 'Packages.sig': signature },
       extras: OPTIONAL_INDEX_FILES,
     };
@@ -54,13 +53,46 @@ export const opkgFormat: FeedFormat = {
     return parsePackagesIndex(bytes.toString('utf8')).packages;
   },
 
-  wanted(rel, feedDir, pkg) {
-    return { rel, group: feedDir, sha256: pkg.sha256, size: pkg.size };
+  expect(pkg) {
+    return { sha256: pkg.sha256, size: pkg.size };
   },
 
   missingKeys(keys) {
     return keys.usign.size === 0
       ? 'a directory holding at least one usign public key (24.10 and older)'
       : undefined;
+  },
+
+  feedLine({ distName, url }) {
+    return `src/gz ${distName} ${url}\n`;
+  },
+
+  async verifyFeed({ dir, keys, read, hash }) {
+    const problems: string[] = [];
+    const packages = await read('Packages');
+    if (packages === undefined) return [`${dir}/Packages: not served`];
+    try {
+      verifyUsign(packages, (await read('Packages.sig'))?.toString('utf8') ?? '', keys);
+    } catch (error) {
+      problems.push(`${dir}/Packages: ${(error as Error).message}`);
+    }
+    const gz = await read('Packages.gz');
+    if (gz !== undefined) {
+      let same = false;
+      try {
+        same = gunzipSync(gz, { maxOutputLength: MAX_INDEX_BYTES }).equals(packages);
+      } catch {}
+      if (!same) problems.push(`${dir}/Packages.gz: does not unpack to Packages`);
+    }
+    for (const pkg of parsePackagesIndex(packages.toString('utf8')).packages) {
+      const actual = await hash(pkg.filename);
+      if (actual === undefined) continue; // selective mode serves part of each feed
+      if (actual.size !== pkg.size) {
+        problems.push(`${dir}/${pkg.filename}: size ${actual.size}, index says ${pkg.size}`);
+      } else if (actual.sha256 !== pkg.sha256) {
+        problems.push(`${dir}/${pkg.filename}: sha256 ${actual.sha256}, index says ${pkg.sha256}`);
+      }
+    }
+    return problems;
   },
 };
