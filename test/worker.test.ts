@@ -54,19 +54,17 @@ type Sync = (config: Config, options: SyncOptions) => Promise<SyncResult>;
 const emptyResult = (): SyncResult => ({
   exitCode: 0,
   report: {
-    release: '24.10.4',
-    target: 'ramips/mt7621',
-    mode: 'selective',
     startedAt: new Date().toISOString(),
     planned: 0,
     downloaded: 0,
     skipped: 0,
     failed: 0,
     bytes: 0,
+    sets: [],
     feeds: [],
-    images: undefined,
     failures: [],
     warnings: [],
+    generations: {},
     published: false,
   },
 });
@@ -157,7 +155,7 @@ describe('worker', function () {
     const first = results[0]?.report;
     expect((first?.downloaded ?? 0) + (first?.skipped ?? 0)).to.equal(first?.planned);
     expect(first?.downloaded).to.equal(
-      distinctContents(harness.tree, labClosure(harness.tree)) + (first?.images?.downloaded ?? 0),
+      distinctContents(harness.tree, labClosure(harness.tree)) + (first?.sets[0]?.images?.downloaded ?? 0),
     );
     // The second run fetched what the upstream changed, nothing else.
     const newClosure = labClosure(harness.tree);

@@ -18,7 +18,8 @@ commands:
   status [--json]       what is mirrored, sizes, counts, last sync and its result, next run
   verify                re-hash every served file against the published indexes; exit 1 on any mismatch,
                         3 when the check could not be completed
-  distfeeds --url URL   print the distfeeds.conf a node should use
+  distfeeds --url URL [--release R] [--target T]
+                        print the feed lines a node of that set should use
 
 Configuration comes from the environment; see README.md for every variable.`;
 
@@ -59,7 +60,12 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       }
       case 'distfeeds': {
         const { distfeedsCommand } = await import('./status/status-command.js');
-        return await distfeedsCommand(config, { url: option(rest, '--url'), stdout: io.stdout });
+        return await distfeedsCommand(config, {
+          url: option(rest, '--url'),
+          release: option(rest, '--release'),
+          target: option(rest, '--target'),
+          stdout: io.stdout,
+        });
       }
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);

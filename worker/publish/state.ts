@@ -29,6 +29,14 @@ export interface DroppedFile extends ServedFile {
   since: string;
 }
 
+/** A set (target) of the release as the last run served it: what withdrawal compares the configuration with. */
+export interface SetState {
+  arch: string;
+  /** Its feed directories, release-relative. */
+  feedDirs: string[];
+  targetDir: string;
+}
+
 export interface ReleaseState {
   schema: 1;
   release: string;
@@ -38,10 +46,29 @@ export interface ReleaseState {
   feeds: Record<string, FeedState>;
   dropped: Record<string, DroppedFile>;
   lastSuccessAt?: string;
+  /** By target. Absent in states written before several sets could be mirrored. */
+  sets?: Record<string, SetState>;
+  /** Directories of sets no longer configured → since when (served whole for the grace period). */
+  withdrawn?: Record<string, string>;
+  /** When the release itself stopped being configured. */
+  withdrawnSince?: string;
 }
 
 export function emptyState(release: string): ReleaseState {
   return { schema: 1, release, files: {}, validators: {}, feeds: {}, dropped: {} };
+}
+
+/** The releases that have a state file: every release the mirror serves, configured or not. */
+export async function releasesWithState(dir: MirrorDir): Promise<string[]> {
+  const names = await fs.readdir(dir.internal).catch(() => [] as string[]);
+  return names.flatMap((name) => {
+    const match = /^state-(.+)\.json$/.exec(name);
+    return match?.[1] ? [match[1]] : [];
+  });
+}
+
+export async function removeState(dir: MirrorDir, release: string): Promise<void> {
+  await fs.rm(stateFile(dir, release), { force: true });
 }
 
 function stateFile(dir: MirrorDir, release: string): string {

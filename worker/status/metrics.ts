@@ -39,18 +39,26 @@ export function renderMetrics(status: StatusFile): string {
     }
   };
 
-  gauge('info', 'What this mirror serves; always 1.', {
-    labels: {
-      release: mirror.release,
-      target: mirror.target,
-      arch: mirror.arch,
-      format: mirror.format,
-      mode: mirror.mode,
-      upstream: mirror.upstream,
-      generation: mirror.generation,
-    },
-    value: 1,
-  });
+  const sets = status.sets ?? [];
+  gauge(
+    'info',
+    'What this mirror serves, one sample per set (release × target); always 1.',
+    sets.length > 0
+      ? sets.map((set) => ({
+          labels: {
+            release: set.release,
+            target: set.target,
+            arch: set.arch,
+            format: set.format,
+            mode: set.mode,
+            upstream: mirror.upstream,
+            generation: set.generation,
+            state: set.state,
+          },
+          value: 1,
+        }))
+      : { labels: { upstream: mirror.upstream }, value: 1 },
+  );
   gauge(
     'last_success_timestamp_seconds',
     'When the last sync that had no failure finished (Unix time); 0 when none has yet.',
@@ -99,15 +107,38 @@ export function renderMetrics(status: StatusFile): string {
     UPSTREAM_ERROR_KINDS.map((kind) => ({ labels: { kind }, value: upstream?.errors[kind] ?? 0 })),
   );
   gauge('feeds', 'Package feeds served.', { value: status.feeds.length });
+  const perSetFeed = sets.flatMap((set) =>
+    set.feeds.map((feed) => ({
+      labels: { release: set.release, target: set.target, feed: feed.distName },
+      feed,
+    })),
+  );
   gauge(
     'feed_packages',
-    'Package files served per feed.',
-    status.feeds.map((feed) => ({ labels: { feed: feed.distName }, value: feed.packages })),
+    'Package files served per feed of each set (an arch feed two sets share is counted in both).',
+    perSetFeed.map(({ labels, feed }) => ({ labels, value: feed.packages })),
   );
   gauge(
     'feed_bytes',
-    'Bytes of the package files served per feed.',
-    status.feeds.map((feed) => ({ labels: { feed: feed.distName }, value: feed.bytes })),
+    'Bytes of the package files served per feed of each set.',
+    perSetFeed.map(({ labels, feed }) => ({ labels, value: feed.bytes })),
+  );
+  const perSet = (value: (set: (typeof sets)[number]) => number) =>
+    sets.map((set) => ({ labels: { release: set.release, target: set.target }, value: value(set) }));
+  gauge(
+    'set_packages',
+    'Package files served for each set.',
+    perSet((set) => set.served.packages),
+  );
+  gauge(
+    'set_images',
+    'Firmware images served for each set.',
+    perSet((set) => set.served.images),
+  );
+  gauge(
+    'set_bytes',
+    "Bytes of each set's files (its feeds and its target directory).",
+    perSet((set) => set.served.bytes),
   );
   gauge('served_packages', 'Package files served, all feeds.', { value: served.packages });
   gauge('images', 'Firmware images served.', { value: served.images });

@@ -4,8 +4,8 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { formatNamed } from '../formats/index.js';
-import { failureLine } from '../sync/report.js';
 import { renderDistfeeds } from './distfeeds.js';
+import { failureLine } from './lines.js';
 import { readStatus, STATUS_FILE, type StatusFile } from './status-file.js';
 import { count, formatBytes } from './units.js';
 
@@ -46,29 +46,44 @@ export function renderStatus(config: Config, status: StatusFile | undefined): st
     return `${lines.join('\n')}\n`;
   }
   const { mirror, served, lastRun } = status;
+  const sets = status.sets ?? [];
   row('total size', `${formatBytes(served.bytes)} in ${count(served.files, 'file')}`);
   row('packages cached', `${served.packages} in ${count(status.feeds.length, 'feed')}`);
   row('images cached', String(served.images));
-  row(
-    'release',
-    `${mirror.release} ${mirror.target}${mirror.arch ? ` (${mirror.arch})` : ''}, ${mirror.format}, ${mirror.mode} mode`,
-  );
+  if (mirror.release !== undefined) {
+    row(
+      'release',
+      `${mirror.release} ${mirror.target}${mirror.arch ? ` (${mirror.arch})` : ''}, ${mirror.format}, ${mirror.mode} mode`,
+    );
+  }
   if (mirror.upstream) row('upstream', mirror.upstream);
   if (mirror.generation) row('generation', mirror.generation);
   if (served.files === 0) row('state', 'nothing served yet: the last sync did not publish');
 
-  if (status.feeds.length > 0) {
-    lines.push('', 'feeds');
-    for (const feed of status.feeds) {
-      const run = lastRun.feeds.find((f) => f.name === feed.name);
-      const fetched =
-        run && (run.downloaded > 0 || run.failed > 0)
-          ? `, last sync: ${run.downloaded} downloaded, ${run.failed} failed`
-          : '';
+  const feedLine = (feed: StatusFile['feeds'][number]) => {
+    const run = lastRun.feeds.find(
+      (f) =>
+        feed.path === `releases/${f.release}/${f.dir}` || (f.release === undefined && f.name === feed.name),
+    );
+    const fetched =
+      run && (run.downloaded > 0 || run.failed > 0)
+        ? `, last sync: ${run.downloaded} downloaded, ${run.failed} failed`
+        : '';
+    return `  ${feed.distName.padEnd(20)}${count(feed.packages, 'package ', 'packages').padStart(14)} ${formatBytes(feed.bytes).padStart(10)}  ${feed.state}${fetched}`;
+  };
+  if (sets.length > 1) {
+    for (const set of sets) {
+      const what = `${set.arch ? `${set.arch}, ` : ''}${set.format}, ${set.mode} mode`;
+      const state = set.state === 'withdrawn' ? `withdrawn: served until ${set.withdrawnUntil}` : set.state;
+      lines.push('', `set ${set.release} ${set.target} (${what}): ${state}`);
       lines.push(
-        `  ${feed.distName.padEnd(20)}${count(feed.packages, 'package ', 'packages').padStart(14)} ${formatBytes(feed.bytes).padStart(10)}  ${feed.state}${fetched}`,
+        `  ${count(set.served.packages, 'package')}, ${count(set.served.images, 'image')}, ${formatBytes(set.served.bytes)}; feed lines at /${set.distfeeds}`,
       );
+      for (const feed of set.feeds) lines.push(feedLine(feed));
     }
+  } else if (status.feeds.length > 0) {
+    lines.push('', 'feeds');
+    for (const feed of status.feeds) lines.push(feedLine(feed));
   }
   if (status.images.length > 0) {
     lines.push('', 'images');
@@ -119,7 +134,7 @@ function formatDuration(ms: number): string {
 
 export async function distfeedsCommand(
   config: Config,
-  options: { url?: string; stdout: NodeJS.WritableStream },
+  options: { url?: string; release?: string; target?: string; stdout: NodeJS.WritableStream },
 ): Promise<number> {
   if (!options.url)
     throw new ConfigError('--url', '', 'the URL nodes reach this mirror at, e.g. http://192.168.1.10:8080');
@@ -133,16 +148,30 @@ export async function distfeedsCommand(
     throw new ConfigError('--url', options.url, 'an http:// or https:// URL');
   }
   const status = await readStatus(config.mirrorDir);
-  if (!status || status.feeds.length === 0) {
+  const served = (status?.sets ?? []).filter((set) => set.feeds.length > 0);
+  if (served.length === 0) {
     options.stdout.write(`# nothing mirrored yet in ${config.mirrorDir}: run openwrt-mirror sync first\n`);
     return 1;
   }
-  const feeds = status.feeds.map((feed) => ({
-    distName: feed.distName,
-    dir: feed.path.replace(`releases/${status.mirror.release}/`, ''),
-  }));
-  options.stdout.write(
-    renderDistfeeds(feeds, status.mirror.release, base.href, formatNamed(status.mirror.format)),
+  const matching = served.filter(
+    (set) =>
+      (options.release === undefined || set.release === options.release) &&
+      (options.target === undefined || set.target === options.target),
   );
+  const names = served.map((set) => `${set.release} ${set.target}`).join(', ');
+  if (matching.length !== 1) {
+    const asked = [options.release, options.target].filter(Boolean).join(' ');
+    throw new ConfigError(
+      matching.length === 0 ? '--release/--target' : '--release and --target',
+      asked,
+      `one of the sets this mirror serves: ${names}`,
+    );
+  }
+  const [set] = matching as [NonNullable<StatusFile['sets']>[number]];
+  const feeds = set.feeds.map((feed) => ({
+    distName: feed.distName,
+    dir: feed.path.replace(`releases/${set.release}/`, ''),
+  }));
+  options.stdout.write(renderDistfeeds(feeds, set.release, base.href, formatNamed(set.format)));
   return 0;
 }

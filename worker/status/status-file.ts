@@ -4,10 +4,11 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { FormatName } from '../formats/format.js';
 import { formatNamed } from '../formats/index.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { Manifest } from '../publish/types.js';
-import type { Failure, FeedOutcome, SyncReport } from '../sync/report.js';
+import type { Failure, FeedOutcome, SyncReport } from '../sync/types.js';
 import { writeMetrics } from './metrics.js';
 
 export interface StatusFeed {
@@ -27,17 +28,44 @@ export interface StatusImage {
   type?: string;
 }
 
+/** What is served for one set (release × target). */
+export interface StatusSet {
+  release: string;
+  target: string;
+  arch?: string;
+  format: FormatName;
+  mode: string;
+  /** The generation of its release that is served. */
+  generation?: string;
+  /** `withdrawn`: no longer configured, served until `withdrawnUntil`. */
+  state: 'served' | 'not served' | 'withdrawn';
+  withdrawnUntil?: string;
+  /** Where a node of this set finds its feed lines: `distfeeds/<release>/<target>/distfeeds.conf`. */
+  distfeeds: string;
+  /** Its feeds, shared arch feeds included, in a node's order. */
+  feeds: StatusFeed[];
+  images: StatusImage[];
+  served: { packages: number; images: number; bytes: number; files: number };
+}
+
 export interface StatusFile {
   schema: 1;
+  /**
+   * The mirror as a whole. With exactly one set, `release` … `generation` are that set's (as
+   * before several sets could be mirrored); with more, `sets` says them.
+   */
   mirror: {
-    release: string;
-    target: string;
-    arch?: string;
-    format: 'opkg' | 'apk';
-    mode: string;
     upstream: string;
+    sets: number;
+    release?: string;
+    target?: string;
+    arch?: string;
+    format?: FormatName;
+    mode?: string;
     generation?: string;
   };
+  sets: StatusSet[];
+  /** Every feed served, each once (an arch feed two sets share too). */
   feeds: StatusFeed[];
   images: StatusImage[];
   served: { packages: number; images: number; bytes: number; files: number };
@@ -63,66 +91,68 @@ export interface StatusFile {
 
 export const STATUS_FILE = 'status.json';
 
+/** A set as the run knows it, for status. */
+export interface SetStatusInput {
+  release: string;
+  target: string;
+  arch?: string;
+  format: FormatName;
+  mode: string;
+  /** Its feeds in a node's order: release-relative directories. */
+  feeds: { name: string; distName: string; dir: string }[];
+  targetDir: string;
+  withdrawnUntil?: string;
+  /** Release-relative image path → the device and image type it is for. */
+  imageInfo?: Map<string, { device: string; type: string }>;
+}
+
 export function buildStatus(input: {
   report: SyncReport;
   upstream: string;
-  manifest: Manifest;
-  generation?: string;
+  sets: SetStatusInput[];
+  /** Release → what its served generation holds. */
+  releases: Map<string, { manifest: Manifest; generation?: string }>;
   lastSuccessAt?: string;
   nextRunAt?: Date;
-  /** Release-relative image path → the device and image type it is for. */
-  imageInfo?: Map<string, { device: string; type: string }>;
 }): StatusFile {
-  const { report, manifest } = input;
-  const format = formatNamed(report.format);
-  const releaseDir = `releases/${report.release}`;
-  const feeds: StatusFeed[] = report.feeds
-    .filter((feed) => [...manifest.keys()].some((file) => file.startsWith(`${feed.dir}/`)))
-    .map((feed) => {
-      let packages = 0;
-      let bytes = 0;
-      for (const [file, served] of manifest) {
-        if (path.posix.dirname(file) === feed.dir && file.endsWith(format.packageExtension)) {
-          packages++;
-          bytes += served.size;
-        }
-      }
-      return {
-        name: feed.name,
-        distName: feed.distName,
-        path: `${releaseDir}/${feed.dir}`,
-        state: feed.state,
-        packages,
-        bytes,
-      };
-    });
-  const images: StatusFile['images'] = [];
-  let bytes = 0;
-  for (const [file, served] of manifest) {
-    bytes += served.size;
-    if (isImageFile(file)) {
-      const info = input.imageInfo?.get(file);
-      images.push({ path: `${releaseDir}/${file}`, bytes: served.size, ...info });
-    }
+  const { report } = input;
+  const states = new Map(report.feeds.map((feed) => [`${feed.release}\0${feed.dir}`, feed.state]));
+  const sets = input.sets.map((set) => statusOfSet(set, input.releases.get(set.release), states));
+  const feeds = new Map<string, StatusFeed>();
+  const images = new Map<string, StatusImage>();
+  for (const set of sets) {
+    for (const feed of set.feeds) feeds.set(feed.path, feed);
+    for (const image of set.images) images.set(image.path, image);
   }
+  let bytes = 0;
+  let files = 0;
+  for (const { manifest } of input.releases.values()) {
+    files += manifest.size;
+    for (const served of manifest.values()) bytes += served.size;
+  }
+  const only = sets.length === 1 ? sets[0] : undefined;
   return {
     schema: 1,
     mirror: {
-      release: report.release,
-      target: report.target,
-      arch: report.arch,
-      format: report.format ?? 'opkg',
-      mode: report.mode,
       upstream: input.upstream,
-      generation: input.generation,
+      sets: sets.length,
+      ...(only && {
+        release: only.release,
+        target: only.target,
+        arch: only.arch,
+        format: only.format,
+        mode: only.mode,
+        generation: only.generation,
+      }),
     },
-    feeds,
-    images,
+    sets,
+    feeds: [...feeds.values()],
+    images: [...images.values()],
     served: {
-      packages: feeds.reduce((sum, feed) => sum + feed.packages, 0),
-      images: images.length,
+      packages: [...feeds.values()].reduce((sum, feed) => sum + feed.packages, 0),
+      images: images.size,
       bytes,
-      files: manifest.size,
+      files,
     },
     lastRun: {
       startedAt: report.startedAt,
@@ -148,6 +178,70 @@ export function buildStatus(input: {
   };
 }
 
+function statusOfSet(
+  set: SetStatusInput,
+  release: { manifest: Manifest; generation?: string } | undefined,
+  states: Map<string, FeedOutcome>,
+): StatusSet {
+  const manifest = release?.manifest ?? new Map();
+  const format = formatNamed(set.format);
+  const releaseDir = `releases/${set.release}`;
+  const feeds: StatusFeed[] = [];
+  let bytes = 0;
+  let files = 0;
+  for (const ref of set.feeds) {
+    let packages = 0;
+    let packageBytes = 0;
+    let any = false;
+    for (const [file, served] of manifest) {
+      if (path.posix.dirname(file) !== ref.dir) continue;
+      any = true;
+      files++;
+      bytes += served.size;
+      if (file.endsWith(format.packageExtension)) {
+        packages++;
+        packageBytes += served.size;
+      }
+    }
+    if (!any) continue;
+    feeds.push({
+      name: ref.name,
+      distName: ref.distName,
+      path: `${releaseDir}/${ref.dir}`,
+      state: set.withdrawnUntil ? 'withdrawn' : (states.get(`${set.release}\0${ref.dir}`) ?? 'kept'),
+      packages,
+      bytes: packageBytes,
+    });
+  }
+  const images: StatusImage[] = [];
+  for (const [file, served] of manifest) {
+    if (!file.startsWith(`${set.targetDir}/`) || file.slice(set.targetDir.length + 1).includes('/')) continue;
+    files++;
+    bytes += served.size;
+    if (isImageFile(file))
+      images.push({ path: `${releaseDir}/${file}`, bytes: served.size, ...set.imageInfo?.get(file) });
+  }
+  return {
+    release: set.release,
+    target: set.target,
+    ...(set.arch && { arch: set.arch }),
+    format: set.format,
+    mode: set.mode,
+    ...(release?.generation && { generation: release.generation }),
+    state: set.withdrawnUntil ? 'withdrawn' : feeds.length > 0 ? 'served' : 'not served',
+    ...(set.withdrawnUntil && { withdrawnUntil: set.withdrawnUntil }),
+    distfeeds: `distfeeds/${set.release}/${set.target}/${format.distfeedsFile}`,
+    feeds,
+    images,
+    served: {
+      packages: feeds.reduce((sum, feed) => sum + feed.packages, 0),
+      images: images.length,
+      bytes,
+      files,
+    },
+  };
+}
+
 /** Images sit directly in the target directory, beside profiles.json. */
 export function isImageFile(file: string): boolean {
   return /^targets\/[^/]+\/[^/]+\/[^/]+$/.test(file) && !/\/(profiles\.json|sha256sums(\.sig)?)$/.test(file);
@@ -170,7 +264,7 @@ export async function recordUnpublishedRun(
   onError: (error: Error) => void,
 ): Promise<void> {
   try {
-    const fresh = buildStatus({ ...input, manifest: new Map() });
+    const fresh = buildStatus({ ...input, sets: [], releases: new Map() });
     const existing = await readStatus(dir.root);
     const status = existing
       ? { ...existing, lastRun: fresh.lastRun, ...(input.nextRunAt && { nextRunAt: fresh.nextRunAt }) }

@@ -1,4 +1,7 @@
-/** What every step of one sync shares. */
+/**
+ * What every step of one sync shares, as seen from one release: the run's upstream, pool, keys,
+ * report and budgets, and that release's last state and the validators learnt for it.
+ */
 import type { Config } from '../config.js';
 import type { TrustedKeys } from '../feeds/trusted-keys.js';
 import type { Logger } from '../log.js';
@@ -9,15 +12,17 @@ import type { ReleaseState, Validators } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
 import type { Upstream } from '../upstream/client.js';
 import type { IndexMemory } from './index-memory.js';
-import type { SyncReport } from './report.js';
+import type { SyncReport } from './types.js';
 
 export interface SyncContext {
   config: Config;
+  /** The release this context reads and writes: `releases/<release>/…`, `state-<release>.json`. */
+  release: string;
   dir: MirrorDir;
   pool: Pool;
   upstream: Upstream;
   keys: TrustedKeys;
-  /** The state of the last run; read-only during the run. */
+  /** The release's state after the last run; read-only during the run. */
   previous: ReleaseState;
   /** Validators learnt in this run, committed to the state only for what was published. */
   validators: Record<string, Validators>;
@@ -33,7 +38,7 @@ export interface SyncContext {
 
 /** The upstream path of a release-relative path. */
 export function upstreamPath(ctx: SyncContext, rel: string): string {
-  return `releases/${ctx.config.version}/${rel}`;
+  return `releases/${ctx.release}/${rel}`;
 }
 
 /**

@@ -1,9 +1,12 @@
 /**
- * Discovery: the target's profiles.json names the package architecture and the kernel, hence the
- * kmods directory; from those and OPENWRT_FEEDS come the feeds, in distfeeds.conf order.
+ * Discovery: each set's target `profiles.json` names the package architecture and the kernel, hence
+ * the kmods directory; from those and the set's feeds come its feed directories, in a node's order.
+ * Sets of one architecture in one release name the same arch feed directories: the feeds are shared.
  */
+
 import { type Profiles, parseProfiles } from '../feeds/profiles.js';
 import { fetchRevalidated, type SyncContext } from './context.js';
+import type { SetConfig } from './sets.js';
 
 export interface FeedRef {
   /** `core`, `kmods`, `base`, ... */
@@ -12,43 +15,63 @@ export interface FeedRef {
   distName: string;
   /** Release-relative directory. */
   dir: string;
+  /** The package architecture its packages are built for. */
+  arch: string;
 }
 
-export interface Release {
+/** One configured set, as its target's profiles.json describes it. */
+export interface DiscoveredSet {
+  config: SetConfig;
+  /** `24.10.4 ramips/mt7621`: how messages and status name the set. */
+  label: string;
   arch: string;
   kmodsDir: string;
   profiles: Profiles;
+  /** `targets/<target>`, release-relative. */
+  targetDir: string;
   profilesRel: string;
-  /** False when profiles.json revalidated as unchanged: the images it lists are unchanged too. */
+  /** False when profiles.json revalidated as unchanged. */
   profilesChanged: boolean;
+  /** In the order of a node's feed list. */
   feeds: FeedRef[];
 }
 
 /** The largest real profiles.json (ath79/generic) is about 1.5 MB. */
 const PROFILES_MAX_BYTES = 16 * 1024 * 1024;
 
-export async function discoverRelease(ctx: SyncContext): Promise<Release> {
-  const { config } = ctx;
-  const profilesRel = `targets/${config.target}/profiles.json`;
+export function setLabel(set: { release: string; target: string }): string {
+  return `${set.release} ${set.target}`;
+}
+
+export async function discoverSet(ctx: SyncContext, set: SetConfig): Promise<DiscoveredSet> {
+  const targetDir = `targets/${set.target}`;
+  const profilesRel = `${targetDir}/profiles.json`;
+  const label = setLabel(set);
   const { body, changed } = await fetchRevalidated(ctx, profilesRel, PROFILES_MAX_BYTES);
   const profiles = parseProfiles(body.toString('utf8'));
-  const arch = config.arch ?? profiles.arch;
-  if (config.arch && config.arch !== profiles.arch) {
-    ctx.report.warnings.push(`OPENWRT_ARCH=${config.arch} differs from ${profilesRel}'s ${profiles.arch}`);
+  const arch = set.arch ?? profiles.arch;
+  if (set.arch && set.arch !== profiles.arch) {
+    ctx.report.warnings.push(
+      `${label}: OPENWRT_ARCH=${set.arch} differs from ${profilesRel}'s ${profiles.arch}`,
+    );
   }
+  for (const problem of profiles.problems) ctx.report.warnings.push(`${label}: ${profilesRel}: ${problem}`);
   return {
+    config: set,
+    label,
     arch,
     kmodsDir: profiles.kmodsDir,
     profiles,
+    targetDir,
     profilesRel,
     profilesChanged: changed,
-    feeds: feedRefs(config.target, arch, profiles.kmodsDir, config.feeds),
+    feeds: feedRefs(set.target, arch, profiles.kmodsDir, set.feeds),
   };
 }
 
-/** The feeds of a release in the order a device's distfeeds.conf lists them. */
+/** The feeds of a set in the order a device's distfeeds.conf lists them. */
 export function feedRefs(target: string, arch: string, kmodsDir: string, archFeeds: string[]): FeedRef[] {
-  const feed = (name: string, dir: string): FeedRef => ({ name, distName: `openwrt_${name}`, dir });
+  const feed = (name: string, dir: string): FeedRef => ({ name, distName: `openwrt_${name}`, dir, arch });
   const arches = archFeeds.map((name) => feed(name, `packages/${arch}/${name}`));
   const base = arches.filter((f) => f.name === 'base');
   const rest = arches.filter((f) => f.name !== 'base');

@@ -48,7 +48,7 @@ export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: Fee
         ? fetchIndexFile(ctx, `${ref.dir}/${name}`, { optional: true })
         : fetchIndexFile(ctx, `${ref.dir}/${name}`),
     keys: ctx.keys,
-    arch: ctx.report.arch ?? '',
+    arch: ref.arch,
     memory: ctx.indexMemory,
   });
   ctx.report.warnings.push(...checked.warnings);

@@ -7,15 +7,15 @@ import { closestIds, parseSha256Sums } from '../feeds/profiles.js';
 import { verifyUsign } from '../feeds/usign.js';
 import type { ServedFile } from '../publish/types.js';
 import { fetchRevalidated, lastGoodCopy, learntFile, type SyncContext } from './context.js';
-import type { Release } from './discover.js';
-import type { WantedFile } from './download.js';
+import type { DiscoveredSet } from './discover.js';
+import type { FileTask } from './types.js';
 
 export interface ImagePlan {
   /** Target-directory files served beside the images (sha256sums, sha256sums.sig). */
   indexFiles: Record<string, ServedFile>;
   /** What the signed sha256sums lists: path below the target directory → sha256. */
   sums: Map<string, string>;
-  wanted: WantedFile[];
+  tasks: FileTask[];
   images: { device: string; type: string; rel: string }[];
   /** Configured devices this target's profiles.json does not list, with the ids closest to each. */
   missing: { device: string; closest: string[] }[];
@@ -25,8 +25,8 @@ const MAX_IMAGE_BYTES = 512 * 1024 * 1024;
 const MAX_SUMS_BYTES = 8 * 1024 * 1024;
 const MAX_SIGNATURE_BYTES = 64 * 1024;
 
-export async function planImages(ctx: SyncContext, release: Release): Promise<ImagePlan> {
-  const targetDir = `targets/${ctx.config.target}`;
+export async function planImages(ctx: SyncContext, set: DiscoveredSet): Promise<ImagePlan> {
+  const { targetDir } = set;
   const sumsRel = `${targetDir}/sha256sums`;
   // The signature is the marker, as for a feed: ed25519 signatures are deterministic, so an unchanged
   // one means unchanged sums. The sums list the core and kmods feeds too, so they change far more
@@ -42,13 +42,13 @@ export async function planImages(ctx: SyncContext, release: Release): Promise<Im
       'sha256sums.sig': learntFile(ctx, `${sumsRel}.sig`),
     },
     sums: listed,
-    wanted: [],
+    tasks: [],
     images: [],
     missing: [],
   };
-  const known = [...release.profiles.profiles.keys()];
-  for (const device of ctx.config.devices) {
-    const profile = release.profiles.profiles.get(device);
+  const known = [...set.profiles.profiles.keys()];
+  for (const device of set.config.devices) {
+    const profile = set.profiles.profiles.get(device);
     if (profile === undefined) {
       plan.missing.push({ device, closest: closestIds(device, known) });
       continue;
@@ -63,7 +63,15 @@ export async function planImages(ctx: SyncContext, release: Release): Promise<Im
         throw new IntegrityError(rel, signed, image.sha256, 'sha256 in profiles.json vs sha256sums');
       if (plan.images.some((other) => other.rel === rel)) continue;
       plan.images.push({ device, type: image.type, rel });
-      plan.wanted.push({ rel, group: 'images', sha256: image.sha256, maxBytes: MAX_IMAGE_BYTES });
+      plan.tasks.push({
+        release: ctx.release,
+        rel,
+        unit: targetDir,
+        sets: [set.label],
+        sha256: image.sha256,
+        maxBytes: MAX_IMAGE_BYTES,
+        key: image.sha256,
+      });
     }
   }
   return plan;

@@ -13,7 +13,8 @@ import { count } from '../status/units.js';
 import type { SyncContext } from './context.js';
 import type { FeedRef } from './discover.js';
 import { type FeedIndex, fetchFeedIndex, lastGoodPackages } from './feed-index.js';
-import { emptyCounters, type Failure, type FeedReport } from './report.js';
+import { emptyCounters } from './report.js';
+import type { Failure, FeedReport } from './types.js';
 
 /** A feed that has an index to plan with: the new one, or its last good one (`index` undefined). */
 export interface UsableFeed {
@@ -54,6 +55,7 @@ export async function fetchIndexes(
   for (const { ref, index, error, startedAt } of results) {
     const lastGood = previous.feeds[ref.dir];
     const feedReport: FeedReport = {
+      release: ctx.release,
       name: ref.name,
       distName: ref.distName,
       dir: ref.dir,

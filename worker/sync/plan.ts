@@ -1,7 +1,10 @@
 /**
- * Planning, pure: which package files each feed must serve. Selective mode takes the dependency
- * closure of the configured lists over all feeds at once; full mode takes everything.
+ * Planning, pure: which package files each feed of a release must serve. Each set's selection is the
+ * closure of its lists over its own feeds (its target's core and kmods, its architecture's feeds), or
+ * everything in full mode; what a shared feed serves is the union of the selections of the sets that
+ * use it. Out comes one task per file, carrying what its bytes must be.
  */
+import type { MirrorMode } from '../config.js';
 import {
   type FeedIndex as ClosureFeed,
   type ClosureRequest,
@@ -9,95 +12,130 @@ import {
   selectAll,
 } from '../feeds/closure.js';
 import type { PackageRecord } from '../feeds/types.js';
-import type { Failure } from './report.js';
+import type { PackageExpectation } from '../formats/format.js';
+import type { ServedFile } from '../publish/types.js';
+import type { Failure, FileTask } from './types.js';
 
-export interface PlanInput {
-  mode: 'selective' | 'full';
+export interface PlanSet {
+  /** Names the set in failures and tasks; undefined when the mirror has only this set. */
+  label?: string;
+  mode: MirrorMode;
   required: string[];
   optional: string[];
-  feeds: { dir: string; name: string; packages: PackageRecord[] }[];
-  /** Feeds whose index could not be used this run: what they hold is unknown, not absent. */
-  unavailable?: string[];
-  /** The package manager's version rules, from its format. */
-  accepts: ClosureRequest['accepts'];
+  /** The set's feed directories, in a node's order. */
+  feedDirs: string[];
 }
 
-export interface PlannedFile {
-  /** Release-relative path. */
-  rel: string;
-  feedDir: string;
-  pkg: PackageRecord;
+export interface PlanInput {
+  release: string;
+  sets: PlanSet[];
+  /** Feed directory → its usable index (new, or its last good one). */
+  feeds: Map<string, { name: string; packages: PackageRecord[] }>;
+  /** Feed directory → name, for feeds without a usable index this run: what they hold is unknown, not absent. */
+  unavailable: Map<string, string>;
+  /** The package manager's version rules, from its format. */
+  accepts: ClosureRequest['accepts'];
+  /** How a package file of the format is checked, from its format. */
+  expect(pkg: PackageRecord, rel: string, previous: ServedFile | undefined): PackageExpectation;
+  /** What the last generation served, by path (apk reuses a file by its identity). */
+  previousFiles: Map<string, ServedFile>;
 }
 
 export interface Plan {
-  files: PlannedFile[];
+  tasks: FileTask[];
   failures: Failure[];
   warnings: string[];
 }
 
-export function planPackages(input: PlanInput): Plan {
-  const closureFeeds: ClosureFeed[] = input.feeds.map((feed) => ({
-    feed: feed.dir,
-    packages: feed.packages,
-  }));
-  const failures: Failure[] = [];
-  const warnings: string[] = [];
-  let selected: { feed: string; pkg: PackageRecord }[];
-  if (input.mode === 'full') {
-    selected = selectAll(closureFeeds);
-  } else {
-    const closure = resolveClosure({
-      accepts: input.accepts,
-      feeds: closureFeeds,
-      required: input.required,
-      optional: input.optional,
+export function planRelease(input: PlanInput): Plan {
+  const plan: Plan = { tasks: [], failures: [], warnings: [] };
+  const byPath = new Map<string, FileTask>();
+  for (const set of input.sets) {
+    const feeds: ClosureFeed[] = set.feedDirs.flatMap((dir) => {
+      const feed = input.feeds.get(dir);
+      return feed ? [{ feed: dir, packages: feed.packages }] : [];
     });
-    selected = closure.selected;
-    const unavailable = input.unavailable ?? [];
-    // With feeds whose index could not be used, what is missing may be there: a consequence of the
-    // refused indexes, said in one line rather than once per package.
-    // A Set: the same need reached through two feeds (a kmod in core and in kmods) is one.
-    const folded = new Set<string>();
-    for (const name of closure.missingRequired) {
-      if (unavailable.length > 0) folded.add(name);
-      else
-        failures.push({
-          package: name,
-          reason: `required package ${name} is in no feed (REQUIRED_PACKAGES)`,
-        });
-    }
-    for (const name of closure.missingOptional) {
-      warnings.push(`optional package ${name} is in no feed (OPTIONAL_PACKAGES): skipped`);
-    }
-    for (const item of closure.unresolved) {
-      const wanted = item.constraint ? `${item.name} (${item.constraint})` : item.name;
-      const reason = `${item.neededBy} depends on ${wanted}, which no feed provides`;
-      if (!item.fromRequired) warnings.push(reason);
-      else if (unavailable.length > 0) folded.add(`${wanted} (for ${item.neededBy})`);
-      else failures.push({ package: item.neededBy, feed: nameOf(input, item.feed), reason });
-    }
-    if (folded.size > 0) {
-      const feeds = `${unavailable.length === 1 ? 'feed' : 'feeds'} ${unavailable.join(', ')}`;
-      const needs =
-        folded.size === 1
-          ? 'a package the required list needs is'
-          : `${folded.size} packages the required list needs are`;
-      failures.push({
-        reason: `${needs} in no usable feed (${[...folded].join(', ')}); the ${feeds} without a usable index may hold them`,
-      });
+    const unavailable = set.feedDirs.flatMap((dir) => {
+      const name = input.unavailable.get(dir);
+      return name === undefined ? [] : [name];
+    });
+    const selected = set.mode === 'full' ? selectAll(feeds) : closeOver(set, feeds, unavailable, input, plan);
+    for (const { feed, pkg } of selected) {
+      const rel = `${feed}/${pkg.filename}`;
+      const known = byPath.get(rel);
+      if (known) {
+        if (set.label && !known.sets.includes(set.label)) known.sets.push(set.label);
+        continue;
+      }
+      const expectation = input.expect(pkg, rel, input.previousFiles.get(rel));
+      const task: FileTask = {
+        release: input.release,
+        rel,
+        unit: feed,
+        sets: set.label ? [set.label] : [],
+        feed: input.feeds.get(feed)?.name,
+        package: pkg.name,
+        ...expectation,
+        key: expectation.sha256 ?? expectation.identity ?? rel,
+      };
+      byPath.set(rel, task);
+      plan.tasks.push(task);
     }
   }
-  const seen = new Set<string>();
-  const files: PlannedFile[] = [];
-  for (const { feed, pkg } of selected) {
-    const rel = `${feed}/${pkg.filename}`;
-    if (seen.has(rel)) continue;
-    seen.add(rel);
-    files.push({ rel, feedDir: feed, pkg });
-  }
-  return { files, failures, warnings };
+  return plan;
 }
 
-function nameOf(input: PlanInput, dir: string): string {
-  return input.feeds.find((feed) => feed.dir === dir)?.name ?? dir;
+/** Selective mode: the set's closure; what is missing becomes failures and warnings, named. */
+function closeOver(
+  set: PlanSet,
+  feeds: ClosureFeed[],
+  unavailable: string[],
+  input: PlanInput,
+  plan: Plan,
+): { feed: string; pkg: PackageRecord }[] {
+  const closure = resolveClosure({
+    accepts: input.accepts,
+    feeds,
+    required: set.required,
+    optional: set.optional,
+  });
+  const named = (failure: Failure): Failure => (set.label ? { set: set.label, ...failure } : failure);
+  const prefix = set.label ? `${set.label}: ` : '';
+  // With feeds whose index could not be used, what is missing may be there: a consequence of the
+  // refused indexes, said in one line rather than once per package. A Set: the same need reached
+  // through two feeds (a kmod in core and in kmods) is one.
+  const folded = new Set<string>();
+  for (const name of closure.missingRequired) {
+    if (unavailable.length > 0) folded.add(name);
+    else
+      plan.failures.push(
+        named({ package: name, reason: `required package ${name} is in no feed (REQUIRED_PACKAGES)` }),
+      );
+  }
+  for (const name of closure.missingOptional) {
+    plan.warnings.push(`${prefix}optional package ${name} is in no feed (OPTIONAL_PACKAGES): skipped`);
+  }
+  for (const item of closure.unresolved) {
+    const wanted = item.constraint ? `${item.name} (${item.constraint})` : item.name;
+    const reason = `${item.neededBy} depends on ${wanted}, which no feed provides`;
+    if (!item.fromRequired) plan.warnings.push(`${prefix}${reason}`);
+    else if (unavailable.length > 0) folded.add(`${wanted} (for ${item.neededBy})`);
+    else
+      plan.failures.push(
+        named({ package: item.neededBy, feed: input.feeds.get(item.feed)?.name ?? item.feed, reason }),
+      );
+  }
+  if (folded.size > 0) {
+    const feedsNamed = `${unavailable.length === 1 ? 'feed' : 'feeds'} ${unavailable.join(', ')}`;
+    const needs =
+      folded.size === 1
+        ? 'a package the required list needs is'
+        : `${folded.size} packages the required list needs are`;
+    plan.failures.push(
+      named({
+        reason: `${needs} in no usable feed (${[...folded].join(', ')}); the ${feedsNamed} without a usable index may hold them`,
+      }),
+    );
+  }
+  return closure.selected;
 }

@@ -1,54 +1,6 @@
 /** The outcome of one sync, per feed and in total: what status.json, the log and the exit code say. */
 import path from 'node:path';
-
-export type FeedOutcome = 'updated' | 'unchanged' | 'kept' | 'failed';
-
-export interface Counters {
-  planned: number;
-  downloaded: number;
-  skipped: number;
-  failed: number;
-  bytes: number;
-}
-
-export interface FeedReport extends Counters {
-  name: string;
-  distName: string;
-  dir: string;
-  state: FeedOutcome;
-  packagesInIndex: number;
-  durationMs: number;
-  error?: string;
-}
-
-export interface Failure {
-  feed?: string;
-  file?: string;
-  package?: string;
-  reason: string;
-}
-
-export interface SyncReport extends Counters {
-  release: string;
-  target: string;
-  arch?: string;
-  mode: string;
-  format?: 'opkg' | 'apk';
-  startedAt: string;
-  finishedAt?: string;
-  durationMs?: number;
-  result?: 'success' | 'partial' | 'failed';
-  feeds: FeedReport[];
-  images: (Counters & { devices: string[] }) | undefined;
-  failures: Failure[];
-  warnings: string[];
-  generation?: string;
-  /** Whether this run switched a new generation into view (or found the served one unchanged). */
-  published: boolean;
-  /** Set once status.json describes this run. */
-  statusWritten?: boolean;
-  upstream?: { requests: number; retries: number; errors: Record<string, number> };
-}
+import type { Counters, Failure, SyncReport } from './types.js';
 
 export function emptyCounters(): Counters {
   return { planned: 0, downloaded: 0, skipped: 0, failed: 0, bytes: 0 };
@@ -81,12 +33,6 @@ function withoutRepeatedFile(failure: Failure): Failure {
     if (reason.startsWith(prefix)) reason = reason.slice(prefix.length);
   }
   return reason === failure.reason ? failure : { ...failure, reason };
-}
-
-/** A failure as one line for people: what it is about (feed, package, file), said once, then why. */
-export function failureLine(failure: Failure): string {
-  const label = [failure.feed, failure.package, failure.file].filter(Boolean).join(' ');
-  return label === '' ? failure.reason : `${label}: ${failure.reason}`;
 }
 
 /** 0 when everything that was asked for is served and verified, 1 otherwise. */

@@ -1,50 +1,32 @@
 /**
- * One sync: discover → check each feed's index → plan → download into the pool → assemble the
- * next generation → switch it into view → prune → report. Whatever fails, the tree that was served
- * before stays served, whole, and the run is recorded with what went wrong.
+ * One sync: take the lock, then each configured release in turn (release.ts: discover → indexes →
+ * plan → fetch → assemble → publish), withdraw releases no longer configured, write every set's
+ * feed lines and status.json. Whatever fails, what was served before stays served, whole, and the
+ * run is recorded with what went wrong.
  */
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { Config } from '../config.js';
 import { AbortedError, ConfigError, UntrustedInputError, UpstreamError } from '../errors.js';
-import { parseSha256Sums } from '../feeds/profiles.js';
 import { loadConfiguredKeys } from '../feeds/trusted-keys.js';
 import { formatFor } from '../formats/index.js';
 import { type Logger, silentLogger } from '../log.js';
-import {
-  buildGeneration,
-  currentGeneration,
-  manifestsEqual,
-  removeUnlinkedGenerations,
-  switchGeneration,
-} from '../publish/generation.js';
+import { currentGeneration, removeUnlinkedGenerations } from '../publish/generation.js';
 import { acquireLock, LockLostError, MirrorBusyError, type MirrorLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
-import { type ReleaseState, readState, writeState } from '../publish/state.js';
-import type { Manifest } from '../publish/types.js';
-import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js';
+import { readState, releasesWithState, removeState, type SetState, writeState } from '../publish/state.js';
+import { failureLine } from '../status/lines.js';
 import { buildStatus, readStatus, recordUnpublishedRun, writeStatus } from '../status/status-file.js';
 import { count, formatBytes } from '../status/units.js';
 import { Upstream } from '../upstream/client.js';
-import { assembleFeeds, committedValidators, keepForGrace } from './assemble.js';
-import { learntFile, type SyncContext } from './context.js';
-import { discoverRelease, type Release } from './discover.js';
-import { fetchAll, type WantedFile } from './download.js';
-import { fetchIndexExtras } from './feed-index.js';
-import { type ImagePlan, missingDeviceReason, planImages } from './images.js';
+import { writeFeedLines } from './commit.js';
+import type { SyncContext } from './context.js';
+import { type FeedRef, feedRefs } from './discover.js';
 import { IndexMemory } from './index-memory.js';
-import { fetchIndexes, type Refusal, refusalFailures } from './indexes.js';
-import { planPackages } from './plan.js';
-import {
-  addCounters,
-  emptyCounters,
-  exitCodeOf,
-  failureLine,
-  finishReport,
-  type SyncReport,
-} from './report.js';
-import { assembleTargetDir, dropGraceFilesAgainstSums } from './target-dir.js';
+import { type ReleaseOutcome, syncRelease } from './release.js';
+import { emptyCounters, exitCodeOf, finishReport } from './report.js';
+import { setsOf } from './sets.js';
+import type { SyncReport } from './types.js';
 
 export interface SyncOptions {
   logger?: Logger;
@@ -65,19 +47,21 @@ export interface SyncResult {
   exitCode: 0 | 1;
 }
 
+/** What every release of a run shares. */
+type RunContext = Omit<SyncContext, 'release' | 'previous' | 'validators'>;
+
 export async function runSync(config: Config, options: SyncOptions = {}): Promise<SyncResult> {
   const logger = options.logger ?? silentLogger();
   const now = options.now ?? (() => new Date());
+  const sets = setsOf(config);
   const report: SyncReport = {
-    release: config.version,
-    target: config.target,
-    mode: config.mode,
     startedAt: now().toISOString(),
     ...emptyCounters(),
+    sets: [],
     feeds: [],
-    images: undefined,
     failures: [],
     warnings: [],
+    generations: {},
     published: false,
   };
 
@@ -107,8 +91,10 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
         `cleaned up after an interrupted run: ${leftovers} temporary files, ${stale} unfinished generations`,
       );
     }
-    const previous = await readState(dir, config.version);
-    const { keys, problems } = await loadKeys(config);
+    const { keys, problems } = await loadKeys(
+      config,
+      sets.map((set) => set.release),
+    );
     // A key file that does not load is why a later "not trusted" would puzzle: said up front.
     for (const problem of problems) {
       report.warnings.push(problem);
@@ -128,14 +114,12 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
           phase: 'download',
         }),
     });
-    const ctx: SyncContext = {
+    const run: RunContext = {
       config,
       dir,
       pool: new Pool(dir),
       upstream,
       keys,
-      previous,
-      validators: {},
       logger,
       report,
       now,
@@ -143,13 +127,17 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       indexMemory: new IndexMemory(options.indexMemoryBytes),
       signal: options.signal,
     };
-    logger.info(
-      `sync started: ${config.version} ${config.target} (${config.mode}) from ${config.upstreamUrl}`,
-      {
-        phase: 'start',
-      },
-    );
-    await syncRelease(ctx, options);
+    const labels = sets.map((set) => `${set.release} ${set.target}`).join(', ');
+    const modes = [...new Set(sets.map((set) => set.mode))].join(', ');
+    logger.info(`sync started: ${labels} (${modes}) from ${config.upstreamUrl}`, { phase: 'start' });
+    // One release after another: their requests share one gate anyway, a file two releases share
+    // is then fetched once, and one release's failure does not stop the next.
+    const outcomes: ReleaseOutcome[] = [];
+    for (const [release, ofRelease] of byRelease(sets)) {
+      outcomes.push(await syncRelease(run, release, ofRelease, sets.length > 1));
+    }
+    outcomes.push(...(await withdrawReleases(run, new Set(sets.map((set) => set.release)))));
+    await commitRun(run, outcomes, options);
   } catch (error) {
     const stopped = error instanceof AbortedError || options.signal?.aborted === true;
     if (stopped) {
@@ -197,164 +185,109 @@ function isExpected(error: unknown): boolean {
   );
 }
 
-/** The trusted keys, which must be able to check this release's format. */
-async function loadKeys(config: Config) {
+/** The trusted keys, which must be able to check the format of every configured release. */
+async function loadKeys(config: Config, releases: string[]) {
   const keys = await loadConfiguredKeys(config);
-  const missing = formatFor(config.version).missingKeys(keys);
-  if (missing) throw new ConfigError('OPENWRT_KEYS_DIR', config.keysDir, missing);
+  for (const release of new Set(releases)) {
+    const missing = formatFor(release).missingKeys(keys);
+    if (missing) throw new ConfigError('OPENWRT_KEYS_DIR', config.keysDir, missing);
+  }
   return { keys, problems: keys.problems };
 }
 
-async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void> {
-  const { config, report, logger, previous } = ctx;
-  const format = formatFor(config.version);
-  report.format = format.name;
-  const release = await discoverRelease(ctx);
-  report.arch = release.arch;
-  for (const problem of release.profiles.problems) report.warnings.push(`${release.profilesRel}: ${problem}`);
-  logger.info(`release ${config.version}: arch ${release.arch}, kernel modules in ${release.kmodsDir}`, {
-    phase: 'discover',
-  });
+/** The configured sets grouped by release, in the order the configuration names them. */
+function byRelease<T extends { release: string }>(sets: T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const set of sets) groups.set(set.release, [...(groups.get(set.release) ?? []), set]);
+  return groups;
+}
 
-  // The images' signed sums are fetched while the indexes are: neither needs the other.
-  const imagesPlanned = config.devices.length > 0 ? settle(planImages(ctx, release)) : undefined;
-  // Indexes, checked before anything they list is fetched.
-  const { usable, refused } = await fetchIndexes(ctx, release.feeds, format);
-  const images = await imagesPlanned;
-  if (images?.error instanceof AbortedError || ctx.signal?.aborted) throw new AbortedError();
-  const targetDir = `targets/${config.target}`;
-  const refusals: Refusal[] = [...refused];
-  if (images?.error) refusals.push({ file: `${targetDir}/sha256sums`, error: images.error });
-  // Every index refused: nothing of this run is verified, so nothing of it is published.
-  const allRefused = refused.length === release.feeds.length;
-  report.failures.push(...refusalFailures(config, refusals, allRefused));
-  const served = previous.generation !== undefined;
-  if (images?.error) {
-    const kept = served ? ' (the images already served stay)' : '';
-    logger.error(`images: ${images.error.message}${kept}`, { phase: 'images' });
+/**
+ * Releases the mirror serves but the configuration no longer names: served as they are for the
+ * grace period (status says so at once), then their link and state go, and with them, once no
+ * generation links them, the files only they used.
+ */
+async function withdrawReleases(run: RunContext, configured: Set<string>): Promise<ReleaseOutcome[]> {
+  const outcomes: ReleaseOutcome[] = [];
+  const now = run.now();
+  for (const release of await releasesWithState(run.dir)) {
+    if (configured.has(release)) continue;
+    const state = await readState(run.dir, release);
+    const since = state.withdrawnSince ?? now.toISOString();
+    const until = new Date(new Date(since).getTime() + run.config.pruneGraceHours * 3_600_000);
+    if (now >= until) {
+      await run.lock.assertHeld();
+      if ((await currentGeneration(run.dir, release)) !== undefined) {
+        await fs.rm(run.dir.releaseLink(release), { force: true });
+      }
+      await removeState(run.dir, release);
+      await removeUnlinkedGenerations(run.dir);
+      run.logger.info(`${release}: no longer configured and its grace period is over: withdrawn`, {
+        phase: 'publish',
+      });
+      continue;
+    }
+    if (state.withdrawnSince === undefined) await writeState(run.dir, { ...state, withdrawnSince: since });
+    const format = formatFor(release);
+    const files = new Map(Object.entries(state.files));
+    const served = (dir: string) => [...files.keys()].some((file) => file.startsWith(`${dir}/`));
+    const sets = Object.entries(state.sets ?? {});
+    outcomes.push({
+      release,
+      manifest: files,
+      generation: state.generation,
+      lines: sets.map(([target, set]) => ({
+        release,
+        target,
+        arch: set.arch,
+        format,
+        feeds: refsOf(target, set).filter((ref) => served(ref.dir)),
+      })),
+      status: sets.map(([target, set]) => ({
+        release,
+        target,
+        arch: set.arch,
+        format: format.name,
+        mode: 'selective',
+        feeds: refsOf(target, set),
+        targetDir: set.targetDir,
+        withdrawnUntil: until.toISOString(),
+      })),
+    });
+    run.logger.warn(`${release}: no longer configured: served until ${until.toISOString()}`, {
+      phase: 'publish',
+    });
   }
-  for (const missing of images?.plan?.missing ?? []) {
-    report.failures.push({ file: release.profilesRel, reason: missingDeviceReason(missing, config.target) });
-  }
-  if (allRefused || usable.length === 0) {
-    const kept = served ? ', the tree served before stays served' : '';
-    logger.error(`no index of this run could be used: nothing new is published${kept}`, { phase: 'index' });
-    return;
-  }
+  return outcomes;
+}
 
-  const plan = planPackages({
-    mode: config.mode,
-    required: config.required,
-    optional: config.optional,
-    feeds: usable.map(({ ref, packages }) => ({ dir: ref.dir, name: ref.name, packages })),
-    unavailable: refused.flatMap((r) =>
-      r.feed && !usable.some((u) => u.ref.name === r.feed) ? [r.feed] : [],
-    ),
-    accepts: format.accepts,
-  });
-  report.failures.push(...plan.failures);
-  report.warnings.push(...plan.warnings);
-  for (const failure of plan.failures) logger.error(failure.reason, { phase: 'plan' });
-  for (const warning of plan.warnings) logger.warn(warning, { phase: 'plan' });
-  logger.info(`plan: ${count(plan.files.length, 'package file')} over ${count(usable.length, 'feed')}`, {
-    phase: 'plan',
-  });
+/** A set's feeds, in a node's order, from what its state recorded. */
+function refsOf(target: string, set: SetState): FeedRef[] {
+  const kmodsDir =
+    set.feedDirs
+      .find((dir) => dir.includes('/kmods/'))
+      ?.split('/')
+      .pop() ?? '';
+  const archFeeds = set.feedDirs
+    .filter((dir) => dir.startsWith('packages/'))
+    .map((dir) => dir.split('/').pop() ?? '');
+  return feedRefs(target, set.arch, kmodsDir, archFeeds).filter((ref) => set.feedDirs.includes(ref.dir));
+}
 
-  const previousFiles = new Map(Object.entries(previous.files));
-  const wanted: WantedFile[] = plan.files.map((file) => ({
-    rel: file.rel,
-    group: file.feedDir,
-    ...format.expect(file.pkg, file.rel, previousFiles.get(file.rel)),
-  }));
-  wanted.push(...(images?.plan?.wanted ?? []));
-  // The index files nobody plans with (Packages.manifest, index.json) come in beside the packages.
-  const [{ outcomes, counters }, extras] = await Promise.all([
-    fetchAll(ctx, wanted),
-    fetchIndexExtras(
-      ctx,
-      usable.flatMap(({ index }) => (index ? [index] : [])),
-    ),
-  ]);
-  if (ctx.signal?.aborted) throw new AbortedError();
-
-  // The next generation: each feed whole with its new index, or as it was; then the target directory.
-  const manifest: Manifest = new Map();
-  const feedsPart = assembleFeeds(manifest, {
-    usable,
-    plan: plan.files,
-    outcomes,
-    extras,
-    counters,
-    previousFiles,
-    marker: format.marker,
-  });
-  report.failures.push(...feedsPart.failures);
-  const readSums = async (file: { sha256: string }) =>
-    parseSha256Sums((await ctx.pool.read(file.sha256)).toString('utf8'));
-  const targetPart = await assembleTargetDir(manifest, {
-    targetDir,
-    profiles: learntFile(ctx, release.profilesRel),
-    ...(config.devices.length > 0 && { images: { plan: images?.plan, outcomes } }),
-    previousFiles,
-    readSums,
-  });
-  report.failures.push(...targetPart.failures);
-  if (config.devices.length > 0) {
-    report.images = { devices: config.devices, ...(counters.get('images') ?? emptyCounters()) };
-  }
-  for (const counter of counters.values()) addCounters(report, counter);
-  const targetIndexes = [
-    release.profilesRel,
-    `${targetDir}/sha256sums`,
-    `${targetDir}/sha256sums.sig`,
-  ].filter((key) => manifest.has(key));
-  const validatorKeys = new Set([...feedsPart.fresh, ...(targetPart.served === 'new' ? targetIndexes : [])]);
-  const keepValidators = new Set([...feedsPart.kept, ...(targetPart.served === 'kept' ? targetIndexes : [])]);
-  // Without sums this run, profiles.json is still this run's.
-  if (targetPart.served === 'unsigned') validatorKeys.add(release.profilesRel);
-
-  const dropped = keepForGrace(previousFiles, manifest, previous.dropped, ctx.now(), config.pruneGraceHours);
-  for (const file of await dropGraceFilesAgainstSums(manifest, Object.keys(dropped), targetDir, readSums)) {
-    delete dropped[file];
-  }
-
-  // Switch, unless the tree would be the same as the one served. Nothing without a feed is published.
-  if (Object.keys(feedsPart.feeds).length === 0) {
-    report.failures.push({ reason: 'no feed could be served whole: nothing new is published' });
-    return;
-  }
-  const current = await currentGeneration(ctx.dir, config.version);
-  const unchanged =
-    current !== undefined && current === previous.generation && manifestsEqual(manifest, previousFiles);
-  const generation = unchanged ? current : await buildGeneration(ctx.dir, manifest, ctx.now());
-  const state: ReleaseState = {
-    schema: 1,
-    release: config.version,
-    generation,
-    files: Object.fromEntries(manifest),
-    validators: committedValidators(previous, ctx.validators, validatorKeys, keepValidators),
-    feeds: feedsPart.feeds,
-    dropped,
-    lastSuccessAt: report.failures.length === 0 ? ctx.now().toISOString() : previous.lastSuccessAt,
-  };
-  // A run whose lock was taken over (it ran for too long, seen from another host) must not switch.
-  await ctx.lock.assertHeld();
-  // The state first: a full disk after the switch must not leave a served tree the state does not
-  // describe. A state ahead of the link (the switch failed) only makes the next run switch again.
-  await writeState(ctx.dir, state);
-  if (unchanged) {
-    logger.info('nothing changed: the served tree stays as it is', { phase: 'publish' });
-  } else {
-    await switchGeneration(ctx.dir, config.version, generation);
-    await removeUnlinkedGenerations(ctx.dir);
-    logger.info(`published generation ${generation}: ${count(manifest.size, 'file')}`, { phase: 'publish' });
-  }
-  report.published = true;
-  report.generation = generation;
+/** Every set's feed lines, then status.json: what the run leaves visible. */
+async function commitRun(run: RunContext, outcomes: ReleaseOutcome[], options: SyncOptions): Promise<void> {
+  const { dir, report, config } = run;
+  // Nothing empty is published: without a single served feed, the lines stay as they were.
+  if (report.published)
+    await writeFeedLines(
+      dir,
+      outcomes.flatMap((outcome) => outcome.lines),
+    );
+  if (!report.published) return;
   if (report.failures.length === 0) {
-    const pruned = await ctx.pool.pruneUnlinked();
+    const pruned = await run.pool.pruneUnlinked();
     if (pruned.files > 0) {
-      logger.info(
+      run.logger.info(
         `pruned ${count(pruned.files, 'file')} no index references (${formatBytes(pruned.bytes)})`,
         {
           phase: 'prune',
@@ -362,50 +295,27 @@ async function syncRelease(ctx: SyncContext, options: SyncOptions): Promise<void
       );
     }
   }
-
-  const servedFeeds = release.feeds.filter((ref) => feedsPart.feeds[ref.dir] !== undefined);
-  await ctx.dir.writeAtomic(
-    format.distfeedsFile,
-    renderDistfeeds(servedFeeds, config.version, MIRROR_URL_PLACEHOLDER, format),
-  );
-  // A mirror that moved to a release of the other format no longer offers the old list.
-  const otherList = format.distfeedsFile === 'distfeeds.conf' ? 'distfeeds.list' : 'distfeeds.conf';
-  await fs.rm(path.join(ctx.dir.root, otherList), { force: true });
-  finishReport(report, ctx.now());
-  report.upstream = snapshotStats(ctx.upstream);
+  finishReport(report, run.now());
+  report.upstream = snapshotStats(run.upstream);
   const nextRunAt =
-    'nextRunAt' in options ? options.nextRunAt : dateOf((await readStatus(ctx.dir.root))?.nextRunAt);
+    'nextRunAt' in options ? options.nextRunAt : dateOf((await readStatus(dir.root))?.nextRunAt);
+  // The mirror succeeded last when every release did: the oldest of their last successes.
+  const successes = await Promise.all(
+    outcomes.map(async (o) => (await readState(dir, o.release)).lastSuccessAt),
+  );
+  const lastSuccessAt = successes.includes(undefined) ? undefined : (successes as string[]).sort().at(0);
   await writeStatus(
-    ctx.dir,
+    dir,
     buildStatus({
       report,
       upstream: config.upstreamUrl,
-      manifest,
-      generation,
-      lastSuccessAt: state.lastSuccessAt,
+      sets: outcomes.flatMap((outcome) => outcome.status),
+      releases: new Map(outcomes.map((o) => [o.release, { manifest: o.manifest, generation: o.generation }])),
+      ...(lastSuccessAt && { lastSuccessAt }),
       nextRunAt,
-      imageInfo: imageInfo(release, targetDir),
     }),
   );
   report.statusWritten = true;
-}
-
-/** A promise's outcome as a value, so that it is never left rejected while the indexes come in. */
-async function settle(plan: Promise<ImagePlan>): Promise<{ plan?: ImagePlan; error?: Error }> {
-  try {
-    return { plan: await plan };
-  } catch (error) {
-    return { error: error as Error };
-  }
-}
-
-/** Which device and image type each image of the target's profiles.json is, for status and the page. */
-function imageInfo(release: Release, targetDir: string): Map<string, { device: string; type: string }> {
-  const info = new Map<string, { device: string; type: string }>();
-  for (const [device, profile] of release.profiles.profiles) {
-    for (const image of profile.images) info.set(`${targetDir}/${image.name}`, { device, type: image.type });
-  }
-  return info;
 }
 
 function dateOf(iso: string | undefined): Date | undefined {

@@ -1,0 +1,137 @@
+/**
+ * Making a run's result visible. Per release: its generation is built, its state written, and its
+ * link switched, on its own. For the mirror as a whole: each set's feed lines for a node, the lines
+ * at the top where exactly one set of a format is mirrored (or the list of the sets' where several
+ * are), the list of sets, and status.json.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { FeedFormat } from '../formats/format.js';
+import { formatNamed } from '../formats/index.js';
+import {
+  buildGeneration,
+  currentGeneration,
+  removeUnlinkedGenerations,
+  switchGeneration,
+} from '../publish/generation.js';
+import type { MirrorDir } from '../publish/mirror-dir.js';
+import { type ReleaseState, writeState } from '../publish/state.js';
+import type { Manifest } from '../publish/types.js';
+import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js';
+import { count } from '../status/units.js';
+import type { SyncContext } from './context.js';
+
+/**
+ * Builds the generation (unless the tree would be the one served), records the state, switches.
+ * The state first: a full disk after the switch must not leave a served tree the state does not
+ * describe; a state ahead of the link (the switch failed) only makes the next run switch again.
+ * Returns the generation served.
+ */
+export async function publishRelease(
+  ctx: SyncContext,
+  manifest: Manifest,
+  state: Omit<ReleaseState, 'generation'>,
+  unchanged: boolean,
+): Promise<string> {
+  const current = await currentGeneration(ctx.dir, ctx.release);
+  const generation =
+    unchanged && current !== undefined ? current : await buildGeneration(ctx.dir, manifest, ctx.now());
+  // A run whose lock was taken over (it ran for too long, seen from another host) must not switch.
+  await ctx.lock.assertHeld();
+  await writeState(ctx.dir, { ...state, generation });
+  if (generation === current) {
+    ctx.logger.info(`${ctx.release}: nothing changed, the served tree stays as it is`, { phase: 'publish' });
+  } else {
+    await switchGeneration(ctx.dir, ctx.release, generation);
+    await removeUnlinkedGenerations(ctx.dir);
+    ctx.logger.info(`${ctx.release}: published generation ${generation}: ${count(manifest.size, 'file')}`, {
+      phase: 'publish',
+    });
+  }
+  return generation;
+}
+
+/** What a set's feed lines are made from. */
+export interface SetLines {
+  release: string;
+  target: string;
+  arch?: string;
+  format: FeedFormat;
+  /** The feeds its release serves for it, in a node's order. */
+  feeds: { distName: string; dir: string }[];
+}
+
+export const DISTFEEDS_DIR = 'distfeeds';
+
+/**
+ * MIRROR_DIR/distfeeds/<release>/<target>/distfeeds.conf|list per set; distfeeds.conf|list at the
+ * top where exactly one set of that format is mirrored, else distfeeds/choices.conf|list listing the
+ * sets' (nginx answers 300 with it); distfeeds/sets, what the mirror carries (setup.sh reads it).
+ * Lines of sets no longer served are removed.
+ */
+export async function writeFeedLines(dir: MirrorDir, sets: SetLines[]): Promise<void> {
+  const wanted = new Set<string>();
+  const write = async (rel: string, text: string) => {
+    wanted.add(rel);
+    await dir.writeAtomic(rel, text);
+  };
+  const served = sets.filter((set) => set.feeds.length > 0);
+  for (const set of served) {
+    await write(
+      setLinesPath(set),
+      renderDistfeeds(set.feeds, set.release, MIRROR_URL_PLACEHOLDER, set.format),
+    );
+  }
+  await write(
+    `${DISTFEEDS_DIR}/sets`,
+    served.map((set) => `${set.release} ${set.target} ${set.arch ?? ''} ${set.format.name}\n`).join(''),
+  );
+  for (const format of [formatNamed('opkg'), formatNamed('apk')]) {
+    const ofFormat = served.filter((set) => set.format.name === format.name);
+    const top = format.distfeedsFile;
+    const choices = `${DISTFEEDS_DIR}/choices.${top.split('.').pop()}`;
+    if (ofFormat.length === 1) {
+      const [only] = ofFormat as [SetLines];
+      await dir.writeAtomic(top, renderDistfeeds(only.feeds, only.release, MIRROR_URL_PLACEHOLDER, format));
+      await fs.rm(path.join(dir.root, choices), { force: true });
+    } else {
+      await fs.rm(path.join(dir.root, top), { force: true });
+      if (ofFormat.length > 1) {
+        await write(
+          choices,
+          ofFormat
+            .map(
+              (set) =>
+                `${MIRROR_URL_PLACEHOLDER}/${setLinesPath(set)}\t${set.release} ${set.target} ${set.arch ?? ''}\n`,
+            )
+            .join(''),
+        );
+      } else {
+        await fs.rm(path.join(dir.root, choices), { force: true });
+      }
+    }
+  }
+  await removeOtherFiles(dir, DISTFEEDS_DIR, wanted);
+}
+
+export function setLinesPath(set: { release: string; target: string; format: FeedFormat }): string {
+  return `${DISTFEEDS_DIR}/${set.release}/${set.target}/${set.format.distfeedsFile}`;
+}
+
+/** Removes every file below `rel` but the wanted ones, and directories left empty. */
+async function removeOtherFiles(dir: MirrorDir, rel: string, wanted: Set<string>): Promise<boolean> {
+  const entries = await fs.readdir(path.join(dir.root, rel), { withFileTypes: true }).catch(() => []);
+  let kept = false;
+  for (const entry of entries) {
+    const child = `${rel}/${entry.name}`;
+    if (entry.isDirectory() && !entry.isSymbolicLink()) {
+      if (await removeOtherFiles(dir, child, wanted)) kept = true;
+      else await fs.rmdir(path.join(dir.root, child)).catch(() => {});
+    } else if (wanted.has(child)) {
+      kept = true;
+    } else {
+      await fs.rm(path.join(dir.root, child), { force: true });
+    }
+  }
+  return kept;
+}

@@ -1,0 +1,109 @@
+/**
+ * Brings every task's file into the pool: nothing to do when the pool already holds its content,
+ * otherwise streamed from the upstream into tmp/, checked, and admitted. Tasks with one content key
+ * (the same bytes at two paths, or in two releases) are fetched once. The upstream client holds the
+ * rate and concurrency limits; this only keeps the queue of waiting downloads short.
+ */
+import pLimit from 'p-limit';
+import { AbortedError } from '../errors.js';
+import type { ServedFile } from '../publish/types.js';
+import { count, formatBytes } from '../status/units.js';
+import type { SyncContext } from './context.js';
+import type { FileTask } from './types.js';
+
+const PROGRESS_EVERY_MS = 5000;
+
+/** What fetching needs of a sync: the run's, whichever release's context it is. */
+export type FetchContext = Pick<SyncContext, 'upstream' | 'pool' | 'dir' | 'logger' | 'signal' | 'config'>;
+
+/** Sets every task's outcome; throws only AbortedError (a stop), after every download in flight ended. */
+export async function fetchTasks(ctx: FetchContext, tasks: FileTask[]): Promise<void> {
+  const toFetch = new Map<string, FileTask[]>();
+  let held = 0;
+  for (const task of tasks) {
+    const served = await alreadyHeld(ctx, task);
+    if (served) {
+      task.outcome = { ok: true, served, fetched: false };
+      held++;
+      continue;
+    }
+    toFetch.set(task.key, [...(toFetch.get(task.key) ?? []), task]);
+  }
+  if (toFetch.size === 0) return;
+
+  ctx.logger.info(`downloading ${count(toFetch.size, 'file')} (${held} already verified)`, {
+    phase: 'download',
+  });
+  const progress = { done: 0, failed: 0, bytes: 0 };
+  const startedAt = Date.now();
+  const timer = setInterval(() => {
+    const seconds = (Date.now() - startedAt) / 1000;
+    ctx.logger.info(
+      `progress ${progress.done}/${toFetch.size} files, ${formatBytes(progress.bytes)}, ${formatBytes(progress.bytes / seconds)}/s, ${progress.failed} failed`,
+      {
+        phase: 'download',
+        done: progress.done,
+        of: toFetch.size,
+        bytes: progress.bytes,
+        failed: progress.failed,
+      },
+    );
+  }, PROGRESS_EVERY_MS);
+  timer.unref();
+
+  // Enough queued to keep every connection busy, without thousands of pending promises holding temp paths.
+  const limit = pLimit(Math.max(4, ctx.config.concurrency * 2));
+  try {
+    // allSettled: on a stop, every download in flight has ended (and cleaned up) before the run returns.
+    const settled = await Promise.allSettled(
+      [...toFetch.values()].map((same) =>
+        limit(async () => {
+          const [first] = same as [FileTask, ...FileTask[]];
+          if (ctx.signal?.aborted) throw new AbortedError();
+          const tmp = ctx.dir.tmpPath(first.rel.split('/').pop() ?? 'download');
+          try {
+            const result = await ctx.upstream.download(`releases/${first.release}/${first.rel}`, tmp, {
+              size: first.size,
+              sha256: first.sha256,
+              maxBytes: first.maxBytes,
+              check: first.check,
+            });
+            await ctx.pool.admitFile(tmp, result.sha256);
+            const served: ServedFile = {
+              sha256: result.sha256,
+              size: result.bytes,
+              identity: first.identity,
+            };
+            // The first path fetched the bytes; the others found them in the pool.
+            same.forEach((task, i) => {
+              task.outcome = { ok: true, served, fetched: i === 0 };
+            });
+            progress.bytes += result.bytes;
+            ctx.logger.debug(`fetched ${first.rel}`, { bytes: result.bytes });
+          } catch (error) {
+            if (error instanceof AbortedError) throw error;
+            const reason = (error as Error).message;
+            for (const task of same) task.outcome = { ok: false, reason };
+            progress.failed++;
+            ctx.logger.warn(`failed ${first.rel}: ${reason}`, { phase: 'download', file: first.rel });
+          } finally {
+            progress.done++;
+          }
+        }),
+      ),
+    );
+    const stopped = settled.find((result) => result.status === 'rejected');
+    if (stopped) throw stopped.reason;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** The pool already holds this file's verified bytes: by its hash, or as the file served before (apk). */
+async function alreadyHeld(ctx: FetchContext, task: FileTask): Promise<ServedFile | undefined> {
+  if (task.reuse && (await ctx.pool.has(task.reuse.sha256, task.reuse.size))) return task.reuse;
+  if (task.sha256 && (await ctx.pool.has(task.sha256, task.size))) {
+    return { sha256: task.sha256, size: task.size ?? (await ctx.pool.sizeOf(task.sha256)) };
+  }
+  return undefined;
+}
