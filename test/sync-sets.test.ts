@@ -1,0 +1,198 @@
+/**
+ * One mirror, several releases and targets: every set complete and verified at the upstream's
+ * paths, arch feeds shared between targets of one architecture, a failing set failing alone, a set
+ * removed from the configuration withdrawn after the grace period, and the per-set feed lines.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { expect } from 'chai';
+import { readStatus, type StatusFile } from '../worker/status/status-file.js';
+import { verifyMirror } from '../worker/status/verify.js';
+import { exists, sha256 } from './helpers/files.js';
+import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
+import { labClosure } from './helpers/tree/index.js';
+
+const OPKG = '24.10.4';
+const APK = '25.12.0';
+const MT7621 = 'ramips/mt7621';
+const MT76X8 = 'ramips/mt76x8';
+const X86 = 'x86/64';
+
+const isPackage = (p: string) => p.endsWith('.ipk') || p.endsWith('.apk');
+
+describe('sync of several releases and targets', function () {
+  this.timeout(120_000);
+  let h: SetsHarness;
+
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  const ALL = [OPKG, APK].flatMap((release) => [MT7621, MT76X8, X86].map((target) => ({ release, target })));
+
+  it('serves every set complete and verified, indexes byte-identical, each arch feed fetched once', async () => {
+    h = await createSetsHarness({
+      releases: [{ version: OPKG }, { version: APK }],
+      targets: [MT7621, MT76X8, X86],
+    });
+    const { exitCode, report } = await h.sync(ALL);
+    expect(report.failures, JSON.stringify(report.failures)).to.deep.equal([]);
+    expect(exitCode).to.equal(0);
+
+    for (const { release, target } of ALL) {
+      const set = h.set(release, target);
+      for (const upstreamPath of labClosure(set)) {
+        const served = await fs.readFile(h.served(upstreamPath)).catch(() => undefined);
+        expect(served, `${release} ${target}: ${upstreamPath}`).to.not.equal(undefined);
+        expect(sha256(served as Buffer)).to.equal(sha256(h.tree.files.get(upstreamPath) as Buffer));
+      }
+      for (const feed of set.feeds) {
+        const index = set.format === 'apk' ? 'packages.adb' : 'Packages.gz';
+        const served = await fs.readFile(h.served(`${feed.dir}/${index}`));
+        expect(served.equals(h.tree.files.get(`${feed.dir}/${index}`) as Buffer), `${feed.dir}/${index}`).to
+          .be.true;
+      }
+    }
+    // The two mipsel targets share their arch feeds: each index fetched once per run.
+    const markers = h.upstream.requests
+      .filter((r) => /\/(Packages\.sig|packages\.adb)$/.test(r.path))
+      .map((r) => r.path);
+    expect(new Set(markers).size, 'each feed index once').to.equal(markers.length);
+    expect(markers.filter((p) => p.includes('/packages/mipsel_24kc/base/'))).to.have.length(2); // one per release
+    // Every package file once, however many sets want it.
+    const fetched = h.upstream.requests.filter((r) => isPackage(r.path)).map((r) => r.path);
+    expect(new Set(fetched).size).to.equal(fetched.length);
+    expect((await verifyMirror(h.config(ALL))).problems).to.deep.equal([]);
+
+    h.upstream.resetLog();
+    const again = await h.sync(ALL);
+    expect(again.exitCode).to.equal(0);
+    expect(h.upstream.requests.filter((r) => isPackage(r.path))).to.deep.equal([]);
+  });
+
+  it('writes each set its own feed lines, and a list of them where a format has several', async () => {
+    h = await createSetsHarness({ releases: [{ version: OPKG }, { version: APK }], targets: [MT7621, X86] });
+    const sets = [
+      { release: OPKG, target: MT7621 },
+      { release: OPKG, target: X86 },
+      { release: APK, target: MT7621 },
+    ];
+    expect((await h.sync(sets)).exitCode).to.equal(0);
+    const read = (rel: string) => fs.readFile(path.join(h.mirrorDir, rel), 'utf8');
+    const x86 = await read(`distfeeds/${OPKG}/${X86}/distfeeds.conf`);
+    expect(x86.trim().split('\n')).to.have.length(7);
+    expect(x86).to.contain(`@MIRROR_URL@/releases/${OPKG}/targets/${X86}/packages`);
+    expect(x86).to.contain(`@MIRROR_URL@/releases/${OPKG}/packages/x86_64/base`);
+    const apk = await read(`distfeeds/${APK}/${MT7621}/distfeeds.list`);
+    expect(apk).to.contain(`@MIRROR_URL@/releases/${APK}/packages/mipsel_24kc/base/packages.adb`);
+    // Two opkg sets: a list of both; one apk set: its lines at the top.
+    expect(await exists(path.join(h.mirrorDir, 'distfeeds.conf'))).to.be.false;
+    const choices = await read('distfeeds/choices.conf');
+    expect(choices.trim().split('\n')).to.have.length(2);
+    expect(choices).to.contain(`@MIRROR_URL@/distfeeds/${OPKG}/${X86}/distfeeds.conf\t${OPKG} ${X86} x86_64`);
+    expect(await read('distfeeds.list')).to.equal(apk);
+    expect((await read('distfeeds/sets')).trim().split('\n').sort()).to.deep.equal(
+      [
+        `${APK} ${MT7621} mipsel_24kc apk`,
+        `${OPKG} ${MT7621} mipsel_24kc opkg`,
+        `${OPKG} ${X86} x86_64 opkg`,
+      ].sort(),
+    );
+
+    const status = (await readStatus(h.mirrorDir)) as StatusFile;
+    expect(status.mirror.sets).to.equal(3);
+    expect(status.mirror.release).to.equal(undefined);
+    expect(status.sets.map((s) => `${s.release} ${s.target} ${s.state}`).sort()).to.deep.equal(
+      [`${APK} ${MT7621} served`, `${OPKG} ${MT7621} served`, `${OPKG} ${X86} served`].sort(),
+    );
+    const x86Set = status.sets.find((s) => s.target === X86) as StatusFile['sets'][number];
+    expect(x86Set.distfeeds).to.equal(`distfeeds/${OPKG}/${X86}/distfeeds.conf`);
+    expect(x86Set.feeds.map((f) => f.distName)).to.deep.equal([
+      'openwrt_core',
+      'openwrt_base',
+      'openwrt_kmods',
+      'openwrt_luci',
+      'openwrt_packages',
+      'openwrt_routing',
+      'openwrt_telephony',
+    ]);
+    expect(x86Set.served.packages).to.be.greaterThan(20);
+    const metrics = await fs.readFile(path.join(h.mirrorDir, 'metrics'), 'utf8');
+    expect(metrics).to.match(
+      new RegExp(`openwrt_mirror_set_packages\\{release="${OPKG}",target="x86/64"\\} \\d+`),
+    );
+  });
+
+  it('one set whose index is missing upstream fails alone: exit 1, the set named, the others complete', async () => {
+    h = await createSetsHarness({ releases: [{ version: OPKG }], targets: [MT7621, X86] });
+    const sets = [
+      { release: OPKG, target: MT7621 },
+      { release: OPKG, target: X86 },
+    ];
+    const x86 = h.set(OPKG, X86);
+    const core = x86.feeds.find((f) => f.name === 'core');
+    h.upstream.files.delete(`${core?.dir}/Packages.sig`);
+    const { exitCode, report } = await h.sync(sets);
+    expect(exitCode).to.equal(1);
+    expect(report.result).to.equal('partial');
+    const failure = report.failures.find((f) => f.feed === 'core');
+    expect(failure?.file).to.contain(`targets/${X86}/packages`);
+    // The other set is complete.
+    for (const upstreamPath of labClosure(h.set(OPKG, MT7621))) {
+      expect(await exists(h.served(upstreamPath)), upstreamPath).to.be.true;
+    }
+    // What the failing set needs from core is named as the x86 set's.
+    const needs = report.failures.filter((f) => f.set === `${OPKG} ${X86}`);
+    expect(needs.length, JSON.stringify(report.failures)).to.be.greaterThan(0);
+  });
+
+  it('withdraws a target removed from the configuration after the grace period', async () => {
+    h = await createSetsHarness({ releases: [{ version: OPKG }], targets: [MT7621, X86] });
+    const both = [
+      { release: OPKG, target: MT7621 },
+      { release: OPKG, target: X86 },
+    ];
+    expect((await h.sync(both)).exitCode).to.equal(0);
+    const x86Core = h.served(`releases/${OPKG}/targets/${X86}/packages/Packages`);
+    expect(await exists(x86Core)).to.be.true;
+
+    const one = [{ release: OPKG, target: MT7621 }];
+    expect((await h.sync(one, { PRUNE_GRACE_HOURS: '1' })).exitCode).to.equal(0);
+    // Still served, and status says it goes.
+    expect(await exists(x86Core)).to.be.true;
+    const status = (await readStatus(h.mirrorDir)) as StatusFile;
+    const withdrawn = status.sets.find((s) => s.target === X86);
+    expect(withdrawn?.state).to.equal('withdrawn');
+    expect(withdrawn?.withdrawnUntil).to.be.a('string');
+
+    const later = new Date(Date.now() + 2 * 3_600_000);
+    expect((await h.sync(one, { PRUNE_GRACE_HOURS: '1' }, { now: () => later })).exitCode).to.equal(0);
+    expect(await exists(x86Core)).to.be.false;
+    expect(await exists(h.served(`releases/${OPKG}/packages/x86_64/base`))).to.be.false;
+    expect(await exists(h.served(`releases/${OPKG}/targets/${MT7621}/packages/Packages`))).to.be.true;
+    const after = (await readStatus(h.mirrorDir)) as StatusFile;
+    expect(after.sets.map((s) => s.target)).to.deep.equal([MT7621]);
+    expect(await exists(path.join(h.mirrorDir, `distfeeds/${OPKG}/${X86}/distfeeds.conf`))).to.be.false;
+    expect((await verifyMirror(h.config(one))).problems).to.deep.equal([]);
+  });
+
+  it('withdraws a whole release no longer configured after the grace period', async () => {
+    h = await createSetsHarness({ releases: [{ version: OPKG }, { version: APK }], targets: [MT7621] });
+    const both = [
+      { release: OPKG, target: MT7621 },
+      { release: APK, target: MT7621 },
+    ];
+    expect((await h.sync(both)).exitCode).to.equal(0);
+    const apkLink = path.join(h.mirrorDir, 'releases', APK);
+    expect(await exists(apkLink)).to.be.true;
+    const only = [{ release: OPKG, target: MT7621 }];
+    expect((await h.sync(only, { PRUNE_GRACE_HOURS: '1' })).exitCode).to.equal(0);
+    expect(await exists(apkLink)).to.be.true;
+    const later = new Date(Date.now() + 2 * 3_600_000);
+    expect((await h.sync(only, { PRUNE_GRACE_HOURS: '1' }, { now: () => later })).exitCode).to.equal(0);
+    expect(await exists(apkLink)).to.be.false;
+    expect(await exists(path.join(h.mirrorDir, 'distfeeds.list'))).to.be.false;
+    const status = (await readStatus(h.mirrorDir)) as StatusFile;
+    expect(status.sets.map((s) => s.release)).to.deep.equal([OPKG]);
+  });
+});
