@@ -6,11 +6,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
+import { renderStatus } from '../worker/commands/status.js';
+import { verifyMirror } from '../worker/commands/verify.js';
 import { acquireLock } from '../worker/publish/lock.js';
 import { MirrorDir } from '../worker/publish/mirror-dir.js';
-import { renderStatus } from '../worker/status/status-command.js';
 import { readStatus, type StatusFile } from '../worker/status/status-file.js';
-import { verifyMirror } from '../worker/status/verify.js';
 import { exists } from './helpers/files.js';
 import { capturingLogger } from './helpers/log-capture.js';
 import { runCli, spawnCli, waitFor } from './helpers/spawn-cli.js';

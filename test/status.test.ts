@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { renderStatus, statusCommand } from '../worker/status/status-command.js';
+import { renderStatus, statusCommand } from '../worker/commands/status.js';
 import { readStatus, type StatusFile } from '../worker/status/status-file.js';
 import { formatBytes } from '../worker/status/units.js';
 import { createHarness, type Harness, sameBytes } from './helpers/sync-harness.js';

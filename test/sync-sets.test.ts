@@ -6,8 +6,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
+import { verifyMirror } from '../worker/commands/verify.js';
 import { readStatus, type StatusFile } from '../worker/status/status-file.js';
-import { verifyMirror } from '../worker/status/verify.js';
 import { exists, sha256 } from './helpers/files.js';
 import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
 import { labClosure } from './helpers/tree/index.js';

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
-import { verifyMirror } from '../worker/status/verify.js';
+import { verifyMirror } from '../worker/commands/verify.js';
 import {
   AdbPayloadWriter,
   adbBlock,

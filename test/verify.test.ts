@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
-import { verifyMirror } from '../worker/status/verify.js';
+import { verifyMirror } from '../worker/commands/verify.js';
 import { runCli } from './helpers/spawn-cli.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
 import { labClosure } from './helpers/tree/index.js';

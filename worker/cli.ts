@@ -5,8 +5,8 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type Config, loadConfig } from './config.js';
-import { AbortedError, ConfigError } from './errors.js';
+import { loadConfig } from './config.js';
+import { AbortedError, ConfigError, VerifyIncompleteError } from './errors.js';
 import { createLogger } from './log.js';
 import { MirrorBusyError } from './publish/lock.js';
 
@@ -41,25 +41,27 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     }
     const config = loadConfig(io.env, io.cwd);
     switch (command) {
-      case 'sync':
+      case 'sync': {
+        const { syncCommand } = await import('./commands/sync.js');
         return await syncCommand(config);
+      }
       case 'worker': {
         const { runWorker } = await import('./schedule/worker.js');
         return await runWorker(config, { logger: createLogger({ level: config.logLevel }) });
       }
       case 'status': {
-        const { statusCommand } = await import('./status/status-command.js');
+        const { statusCommand } = await import('./commands/status.js');
         return await statusCommand(config, { json: rest.includes('--json'), stdout: io.stdout });
       }
       case 'verify': {
-        const { verifyCommand } = await import('./status/verify.js');
+        const { verifyCommand } = await import('./commands/verify.js');
         return await verifyCommand(config, {
           stdout: io.stdout,
           logger: createLogger({ level: config.logLevel }),
         });
       }
       case 'distfeeds': {
-        const { distfeedsCommand } = await import('./status/status-command.js');
+        const { distfeedsCommand } = await import('./commands/distfeeds.js');
         return await distfeedsCommand(config, {
           url: option(rest, '--url'),
           release: option(rest, '--release'),
@@ -75,25 +77,6 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
   }
 }
 
-async function syncCommand(config: Config): Promise<number> {
-  const { runSync } = await import('./sync/run.js');
-  const logger = createLogger({ level: config.logLevel });
-  const controller = new AbortController();
-  const stop = (signal: NodeJS.Signals) => {
-    logger.warn(`${signal}: stopping the sync; the tree served before stays served`);
-    controller.abort(new AbortedError(`stopped by ${signal}`));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  try {
-    const { exitCode } = await runSync(config, { logger, signal: controller.signal });
-    return exitCode;
-  } finally {
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
-  }
-}
-
 function option(args: string[], name: string): string | undefined {
   const index = args.indexOf(name);
   if (index >= 0) {
@@ -105,7 +88,12 @@ function option(args: string[], name: string): string | undefined {
   return inline?.slice(name.length + 1);
 }
 
+/** The one place errors become exit codes: 0 all good, 1 failed, 2 bad configuration or usage, 3 verify incomplete. */
 function reportError(error: unknown, io: CliIo): number {
+  if (error instanceof VerifyIncompleteError) {
+    io.stderr.write(`openwrt-mirror: verify could not complete: ${error.message}\n`);
+    return 3;
+  }
   if (error instanceof ConfigError) {
     io.stderr.write(`openwrt-mirror: configuration error: ${error.message}\n`);
     return 2;

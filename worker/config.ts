@@ -3,9 +3,12 @@
  * default; a bad value throws a ConfigError that names the variable, the value and what was expected.
  */
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import cron from 'node-cron';
 import { ConfigError } from './errors.js';
-import { BUNDLED_KEYS_DIR } from './feeds/trusted-keys.js';
+
+/** The repository's `keys/`: one level up from both `worker/` (tsx) and `dist/` (built). */
+export const BUNDLED_KEYS_DIR = fileURLToPath(new URL('../keys', import.meta.url));
 
 export type MirrorMode = 'selective' | 'full';
 

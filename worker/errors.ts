@@ -71,3 +71,8 @@ export class AbortedError extends Error {
     super(message);
   }
 }
+
+/** `verify` could not complete its check (an I/O error a publish does not explain): not a mismatch. Exit 3. */
+export class VerifyIncompleteError extends Error {
+  override name = 'VerifyIncompleteError';
+}

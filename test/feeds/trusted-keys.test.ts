@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { BUNDLED_KEYS_DIR, loadTrustedKeys, parseApkPublicKey } from '../../worker/feeds/trusted-keys.js';
+import { BUNDLED_KEYS_DIR } from '../../worker/config.js';
+import { loadTrustedKeys, parseApkPublicKey } from '../../worker/feeds/trusted-keys.js';
 import { verifyUsign } from '../../worker/feeds/usign.js';
 import { makeUsignKey } from './usign-keys.js';
 

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { BUNDLED_KEYS_DIR } from '../../worker/config.js';
 import { UntrustedInputError, UntrustedKeyError } from '../../worker/errors.js';
-import { BUNDLED_KEYS_DIR, createTrustedKeys } from '../../worker/feeds/trusted-keys.js';
+import { createTrustedKeys } from '../../worker/feeds/trusted-keys.js';
 import { parseUsignPublicKey, parseUsignSignature, verifyUsign } from '../../worker/feeds/usign.js';
 import { makeUsignKey } from './usign-keys.js';
 

@@ -6,12 +6,8 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { parseUsignPublicKey, type UsignPublicKey } from './usign.js';
-
-/** The repository's `keys/`: two levels up from both `worker/feeds/` (tsx) and `dist/feeds/` (built). */
-export const BUNDLED_KEYS_DIR = fileURLToPath(new URL('../../keys', import.meta.url));
 
 /** An apk (v3) signing key: ECDSA or RSA, matched by apk's key id rather than by file name. */
 export interface ApkPublicKey {

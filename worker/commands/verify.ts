@@ -14,6 +14,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
+import { UntrustedInputError, VerifyIncompleteError } from '../errors.js';
 import { parseSha256Sums } from '../feeds/profiles.js';
 import { loadConfiguredKeys, type TrustedKeys } from '../feeds/trusted-keys.js';
 import { verifyUsign } from '../feeds/usign.js';
@@ -27,12 +28,15 @@ import {
   readGenerationFiles,
 } from '../publish/generation.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
+import { setsOf } from '../sync/sets.js';
 
 export interface VerifyResult {
   checked: number;
   problems: string[];
-  /** The generation checked. */
+  /** The generation checked (of the first release, when there are several). */
   generation?: string;
+  /** Release → the generation checked. */
+  generations: Record<string, string>;
   /** How many times a publish switched the generation under the check and it started over. */
   restarts: number;
 }
@@ -42,35 +46,27 @@ export interface VerifyOptions {
   onFile?: (file: string) => Promise<void>;
 }
 
-/** The check could not be completed (an I/O error a publish does not explain): not a mismatch. */
-export class VerifyIncompleteError extends Error {
-  override name = 'VerifyIncompleteError';
-}
-
 /** Publishes that may switch the generation under one verify before it gives up. */
 const MAX_RESTARTS = 3;
 
+/** Prints what verify found; a check that could not be completed throws VerifyIncompleteError (exit 3, cli.ts). */
 export async function verifyCommand(
   config: Config,
   options: { stdout: NodeJS.WritableStream; logger: Logger },
 ): Promise<number> {
-  let result: VerifyResult;
-  try {
-    result = await verifyMirror(config);
-  } catch (error) {
-    if (!(error instanceof VerifyIncompleteError)) throw error;
-    options.stdout.write(`verify could not complete: ${error.message}\n`);
-    return 3;
-  }
+  const result = await verifyMirror(config);
   for (const problem of result.problems) options.stdout.write(`MISMATCH ${problem}\n`);
   const restarted =
     result.restarts > 0
       ? ` (started over ${result.restarts} ${result.restarts === 1 ? 'time' : 'times'}: a sync published meanwhile)`
       : '';
+  const of = Object.entries(result.generations)
+    .map(([release, generation]) => `${release} generation ${generation}`)
+    .join(', ');
   options.stdout.write(
     result.problems.length === 0
-      ? `verified ${result.checked} files of generation ${result.generation}: all match their signed indexes${restarted}\n`
-      : `${result.problems.length} problems in ${result.checked} files checked of generation ${result.generation}${restarted}\n`,
+      ? `verified ${result.checked} files of ${of}: all match their signed indexes${restarted}\n`
+      : `${result.problems.length} problems in ${result.checked} files checked of ${of || 'nothing published'}${restarted}\n`,
   );
   return result.problems.length === 0 ? 0 : 1;
 }
@@ -80,38 +76,61 @@ export async function verifyMirror(config: Config, options: VerifyOptions = {}):
   const keys = await loadConfiguredKeys(config);
   // What releases/ holds is served too: only the mirror's own links into a generation belong there.
   const strangers = await strangeReleaseEntries(dir);
-  for (let restarts = 0; ; restarts++) {
-    let generation: string | undefined;
+  const total: VerifyResult = { checked: 0, problems: [...strangers], restarts: 0, generations: {} };
+  const releases = [...new Set(setsOf(config).map((set) => set.release))];
+  for (const release of releases) {
+    let result: Omit<VerifyResult, 'generations'>;
     try {
-      generation = await currentGeneration(dir, config.version);
+      result = await verifyRelease(dir, release, keys, options);
     } catch (error) {
-      // The release link itself was replaced: that is what there is to say.
-      if (strangers.length > 0) return { checked: 0, problems: strangers, restarts };
+      // The release link itself was replaced: the strangers say it.
+      if (strangers.length > 0 && error instanceof UntrustedInputError) continue;
       throw error;
     }
-    if (generation === undefined) {
-      const nothing = `nothing published for ${config.version} in ${dir.root}`;
-      return { checked: 0, problems: [...strangers, nothing], restarts };
+    // One release: its problems as they are; several: each named by its served path.
+    const prefix = releases.length > 1 ? `releases/${release}/` : '';
+    total.checked += result.checked;
+    total.problems.push(...result.problems.map((problem) => `${prefix}${problem}`));
+    total.restarts += result.restarts;
+    if (result.generation) {
+      total.generations[release] = result.generation;
+      total.generation ??= result.generation;
     }
-    let result: Omit<VerifyResult, 'generation' | 'restarts'> | undefined;
+  }
+  return total;
+}
+
+/** One release's served generation; started over when a sync switches it meanwhile. */
+async function verifyRelease(
+  dir: MirrorDir,
+  release: string,
+  keys: TrustedKeys,
+  options: VerifyOptions,
+): Promise<Omit<VerifyResult, 'generations'>> {
+  for (let restarts = 0; ; restarts++) {
+    const generation = await currentGeneration(dir, release);
+    if (generation === undefined) {
+      return { checked: 0, problems: [`nothing published for ${release} in ${dir.root}`], restarts };
+    }
+    let result: Omit<VerifyResult, 'generation' | 'generations' | 'restarts'> | undefined;
     let failure: unknown;
     try {
-      result = await verifyGeneration(dir, generation, config, keys, options);
+      result = await verifyGeneration(dir, generation, release, keys, options);
     } catch (error) {
       failure = error;
     }
     // A tree switched away from meanwhile is being removed: what was read of it proves nothing.
-    const switched = (await currentGeneration(dir, config.version).catch(() => undefined)) !== generation;
+    const switched = (await currentGeneration(dir, release).catch(() => undefined)) !== generation;
     if (switched && restarts < MAX_RESTARTS) continue;
-    if (result !== undefined && !switched) {
-      return { ...result, problems: [...strangers, ...result.problems], generation, restarts };
-    }
+    if (result !== undefined && !switched) return { ...result, generation, restarts };
     const reason = switched
       ? `a sync published ${MAX_RESTARTS + 1} times while it ran; run verify again`
       : failure instanceof Error
         ? failure.message
         : String(failure);
-    throw new VerifyIncompleteError(`checking generation ${generation}: ${reason}`, { cause: failure });
+    throw new VerifyIncompleteError(`checking ${release} generation ${generation}: ${reason}`, {
+      cause: failure,
+    });
   }
 }
 
@@ -152,21 +171,22 @@ async function strangeReleaseEntries(dir: MirrorDir): Promise<string[]> {
 async function verifyGeneration(
   dir: MirrorDir,
   generation: string,
-  config: Config,
+  release: string,
   keys: TrustedKeys,
   options: VerifyOptions,
-): Promise<Omit<VerifyResult, 'generation' | 'restarts'>> {
+): Promise<Omit<VerifyResult, 'generation' | 'generations' | 'restarts'>> {
   const root = generationDir(dir, generation);
   const result = { checked: 0, problems: [] as string[] };
   const hashes = new HashCache();
   await verifyAgainstPool(dir, root, hashes, result, options);
-  const format = formatFor(config.version);
+  const format = formatFor(release);
   for (const feedDir of await findDirsWith(root, format.indexFile)) {
     result.problems.push(...(await format.verifyFeed(servedFeed(root, feedDir, keys, hashes))));
   }
-  const targetDir = `targets/${config.target}`;
-  if (await isRegularFile(path.join(root, targetDir, 'sha256sums'))) {
-    await verifyTargetSums(root, targetDir, keys, hashes, result);
+  // Every target's signed sums: targets/<target>/<subtarget>/sha256sums.
+  for (const targetDir of await findDirsWith(root, 'sha256sums')) {
+    if (/^targets\/[^/]+\/[^/]+$/.test(targetDir))
+      await verifyTargetSums(root, targetDir, keys, hashes, result);
   }
   return result;
 }
@@ -179,7 +199,7 @@ async function verifyAgainstPool(
   dir: MirrorDir,
   root: string,
   hashes: HashCache,
-  result: Omit<VerifyResult, 'generation' | 'restarts'>,
+  result: { checked: number; problems: string[] },
   options: VerifyOptions,
 ): Promise<void> {
   const poolByInode = new Map<number, string>();
@@ -236,7 +256,7 @@ async function verifyTargetSums(
   targetDir: string,
   keys: TrustedKeys,
   hashes: HashCache,
-  result: Omit<VerifyResult, 'generation' | 'restarts'>,
+  result: { checked: number; problems: string[] },
 ): Promise<void> {
   const sums = await fs.readFile(path.join(root, targetDir, 'sha256sums'));
   try {

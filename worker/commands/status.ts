@@ -2,12 +2,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
-import { ConfigError } from '../errors.js';
-import { formatNamed } from '../formats/index.js';
-import { renderDistfeeds } from './distfeeds.js';
-import { failureLine } from './lines.js';
-import { readStatus, STATUS_FILE, type StatusFile } from './status-file.js';
-import { count, formatBytes } from './units.js';
+import { failureLine } from '../status/lines.js';
+import { STATUS_FILE, type StatusFile } from '../status/status-file.js';
+import { count, formatBytes } from '../status/units.js';
 
 /** Failures and warnings beyond this many are counted, not listed; `--json` has them all. */
 const LISTED = 20;
@@ -130,48 +127,4 @@ function formatDuration(ms: number): string {
   const minutes = Math.floor(seconds / 60);
   if (minutes < 60) return `${minutes} min ${Math.round(seconds % 60)} s`;
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
-}
-
-export async function distfeedsCommand(
-  config: Config,
-  options: { url?: string; release?: string; target?: string; stdout: NodeJS.WritableStream },
-): Promise<number> {
-  if (!options.url)
-    throw new ConfigError('--url', '', 'the URL nodes reach this mirror at, e.g. http://192.168.1.10:8080');
-  let base: URL;
-  try {
-    base = new URL(options.url);
-  } catch {
-    throw new ConfigError('--url', options.url, 'an http:// or https:// URL');
-  }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') {
-    throw new ConfigError('--url', options.url, 'an http:// or https:// URL');
-  }
-  const status = await readStatus(config.mirrorDir);
-  const served = (status?.sets ?? []).filter((set) => set.feeds.length > 0);
-  if (served.length === 0) {
-    options.stdout.write(`# nothing mirrored yet in ${config.mirrorDir}: run openwrt-mirror sync first\n`);
-    return 1;
-  }
-  const matching = served.filter(
-    (set) =>
-      (options.release === undefined || set.release === options.release) &&
-      (options.target === undefined || set.target === options.target),
-  );
-  const names = served.map((set) => `${set.release} ${set.target}`).join(', ');
-  if (matching.length !== 1) {
-    const asked = [options.release, options.target].filter(Boolean).join(' ');
-    throw new ConfigError(
-      matching.length === 0 ? '--release/--target' : '--release and --target',
-      asked,
-      `one of the sets this mirror serves: ${names}`,
-    );
-  }
-  const [set] = matching as [NonNullable<StatusFile['sets']>[number]];
-  const feeds = set.feeds.map((feed) => ({
-    distName: feed.distName,
-    dir: feed.path.replace(`releases/${set.release}/`, ''),
-  }));
-  options.stdout.write(renderDistfeeds(feeds, set.release, base.href, formatNamed(set.format)));
-  return 0;
 }
