@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { expect } from 'chai';
-import { LAB_OPTIONAL, LAB_REQUIRED, loadConfig } from '../worker/config.js';
+import { LAB_OPTIONAL, LAB_REQUIRED, loadConfig, type SetConfig } from '../worker/config.js';
 import { ConfigError } from '../worker/errors.js';
 
 function configError(env: Record<string, string>): ConfigError {
@@ -16,14 +16,17 @@ function configError(env: Record<string, string>): ConfigError {
 describe('configuration', () => {
   it('defaults describe the lab: 24.10.4, ramips/mt7621, the lab lists, polite limits', () => {
     const config = loadConfig({}, '/work');
-    expect(config.version).to.equal('24.10.4');
-    expect(config.target).to.equal('ramips/mt7621');
-    expect(config.arch).to.equal(undefined);
-    expect(config.feeds).to.deep.equal(['base', 'luci', 'packages', 'routing', 'telephony']);
-    expect(config.mode).to.equal('selective');
-    expect(config.required).to.deep.equal(LAB_REQUIRED);
-    expect(config.optional).to.deep.equal(LAB_OPTIONAL);
-    expect(config.devices).to.deep.equal(['dlink_dir-1960-a1']);
+    expect(config.sets).to.have.length(1);
+    const [set] = config.sets as [SetConfig];
+    expect(set.release).to.equal('24.10.4');
+    expect(set.target).to.equal('ramips/mt7621');
+    expect(set.arch).to.equal(undefined);
+    expect(set.feeds).to.deep.equal(['base', 'luci', 'packages', 'routing', 'telephony']);
+    expect(set.mode).to.equal('selective');
+    expect(set.required).to.deep.equal(LAB_REQUIRED);
+    expect(set.optional).to.deep.equal(LAB_OPTIONAL);
+    expect(set.devices).to.deep.equal(['dlink_dir-1960-a1']);
+    expect(config.mirrorConfig).to.equal(undefined);
     expect(config.upstreamUrl).to.equal('https://downloads.openwrt.org');
     expect(config.mirrorDir).to.equal(path.resolve('/work', 'openwrt-repo'));
     expect(config.schedule).to.equal('0 3 * * *');
@@ -50,9 +53,10 @@ describe('configuration', () => {
       { REQUIRED_PACKAGES: 'python3, ip-full  tcpdump-mini', OPTIONAL_PACKAGES: '', OPENWRT_DEVICES: '' },
       '/work',
     );
-    expect(config.required).to.deep.equal(['python3', 'ip-full', 'tcpdump-mini']);
-    expect(config.optional).to.deep.equal([]);
-    expect(config.devices).to.deep.equal([]);
+    const [set] = config.sets as [SetConfig];
+    expect(set.required).to.deep.equal(['python3', 'ip-full', 'tcpdump-mini']);
+    expect(set.optional).to.deep.equal([]);
+    expect(set.devices).to.deep.equal([]);
   });
 
   it('accepts fractions where the table allows them and strips a trailing slash from the URL', () => {
@@ -92,6 +96,9 @@ describe('configuration', () => {
     ['UPSTREAM_URL', 'ftp://downloads.openwrt.org', /URL/],
     ['OPENWRT_VERSION', '../../etc', /release/],
     ['OPENWRT_TARGET', 'ramips', /target\/subtarget/],
+    ['OPENWRT_TARGET', 'x86/64,ramips', /target\/subtarget.*bad item "ramips"/],
+    ['OPENWRT_VERSION', '24.10.4 ../x', /release.*bad item/],
+    ['OPENWRT_ARCH', 'mipsel 24kc', /architecture/],
     ['OPENWRT_FEEDS', 'base,../x', /bad item/],
     ['OPENWRT_FEEDS', 'core,base', /core and kmods/],
     ['SYNC_ON_START', 'maybe', /true or false/],

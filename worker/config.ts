@@ -1,29 +1,38 @@
 /**
- * Configuration: the environment, parsed once into a typed, validated object. Every variable has a
- * default; a bad value throws a ConfigError that names the variable, the value and what was expected.
+ * Configuration: the environment (and the MIRROR_CONFIG file it may name), parsed once into a typed,
+ * validated object. Every variable has a default; a bad value throws a ConfigError that names the
+ * variable (or the file, line and key), the value and what was expected.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cron from 'node-cron';
+import { readMirrorConfigFile } from './config/mirror-file.js';
+import {
+  ARCH,
+  badItem,
+  DEVICE,
+  FEED,
+  feedListProblem,
+  type ItemRule,
+  MIRROR_MODES,
+  PACKAGE,
+  RELEASE,
+  splitList,
+  TARGET,
+} from './config/rules.js';
+import type { MirrorMode, SetConfig } from './config/types.js';
 import { ConfigError } from './errors.js';
+
+export type { MirrorMode, SetConfig } from './config/types.js';
 
 /** The repository's `keys/`: one level up from both `worker/` (tsx) and `dist/` (built). */
 export const BUNDLED_KEYS_DIR = fileURLToPath(new URL('../keys', import.meta.url));
 
-export type MirrorMode = 'selective' | 'full';
-
 export interface Config {
-  version: string;
-  /** `target/subtarget`, e.g. `ramips/mt7621`. */
-  target: string;
-  /** Package architecture; undefined means "take it from profiles.json". */
-  arch?: string;
-  /** Arch feeds besides core and kmods. */
-  feeds: string[];
-  mode: MirrorMode;
-  required: string[];
-  optional: string[];
-  devices: string[];
+  /** Every release × target mirrored, each with its lists; at least one. */
+  sets: SetConfig[];
+  /** Absolute path of the MIRROR_CONFIG file the sets came from, when there is one. */
+  mirrorConfig?: string;
   /** Base URL without a trailing slash. */
   upstreamUrl: string;
   /** Absolute path of the served tree. */
@@ -89,35 +98,57 @@ type Env = Record<string, string | undefined>;
 /** Reads the configuration from `env` (process.env by default). Throws ConfigError on the first bad value. */
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const read = new Reader(env);
-  const arch = read.scalar('OPENWRT_ARCH');
   const extraKeysDir = read.scalar('OPENWRT_EXTRA_KEYS_DIR');
-  const config: Config = {
-    version: read.pattern(
-      'OPENWRT_VERSION',
-      '24.10.4',
-      VERSION_PATTERN,
-      'a release like 24.10.4 or 25.12.0-rc1',
-    ),
-    target: read.pattern(
-      'OPENWRT_TARGET',
-      'ramips/mt7621',
-      /^[a-z0-9_-]+\/[a-z0-9_-]+$/,
-      'target/subtarget, e.g. ramips/mt7621',
-    ),
-    arch:
-      arch === undefined
-        ? undefined
-        : read.pattern('OPENWRT_ARCH', '', /^[a-z0-9_]+$/, 'an architecture like mipsel_24kc'),
-    feeds: read.list('OPENWRT_FEEDS', DEFAULT_FEEDS, FEED_PATTERN, 'feed names like base,luci,packages'),
-    mode: read.oneOf('MIRROR_MODE', 'selective', ['selective', 'full'] as const),
-    required: read.list('REQUIRED_PACKAGES', LAB_REQUIRED, PACKAGE_PATTERN, 'package names'),
-    optional: read.list('OPTIONAL_PACKAGES', LAB_OPTIONAL, PACKAGE_PATTERN, 'package names'),
-    devices: read.list(
-      'OPENWRT_DEVICES',
-      ['dlink_dir-1960-a1'],
-      /^[a-z0-9][a-z0-9_.,-]*$/,
-      'device profile ids',
-    ),
+  const mirrorConfig = read.scalar('MIRROR_CONFIG');
+  const defaults = {
+    // Empty means the default here: a release or a target list is never empty.
+    releases: read.list('OPENWRT_VERSION', ['24.10.4'], RELEASE, { emptyIsDefault: true }),
+    targets: read.list('OPENWRT_TARGET', ['ramips/mt7621'], TARGET, { emptyIsDefault: true }),
+    feeds: read.list('OPENWRT_FEEDS', DEFAULT_FEEDS, FEED),
+    mode: read.oneOf('MIRROR_MODE', 'selective', MIRROR_MODES) as MirrorMode,
+    required: read.list('REQUIRED_PACKAGES', LAB_REQUIRED, PACKAGE),
+    optional: read.list('OPTIONAL_PACKAGES', LAB_OPTIONAL, PACKAGE),
+    devices: read.list('OPENWRT_DEVICES', ['dlink_dir-1960-a1'], DEVICE),
+  };
+  const feedProblem = feedListProblem(defaults.feeds);
+  if (feedProblem) throw new ConfigError('OPENWRT_FEEDS', env.OPENWRT_FEEDS ?? '', feedProblem);
+  const sources = {
+    required: 'REQUIRED_PACKAGES',
+    optional: 'OPTIONAL_PACKAGES',
+    devices: 'OPENWRT_DEVICES',
+  };
+  const configFile = mirrorConfig === undefined ? undefined : path.resolve(cwd, mirrorConfig);
+  const sets: SetConfig[] = configFile
+    ? readMirrorConfigFile(configFile, defaults)
+    : defaults.releases.flatMap((release) =>
+        defaults.targets.map((target) => ({
+          release,
+          target,
+          feeds: defaults.feeds,
+          mode: defaults.mode,
+          required: defaults.required,
+          optional: defaults.optional,
+          devices: defaults.devices,
+          sources,
+        })),
+      );
+  // One architecture can only be right for one target; with several, each profiles.json says its own.
+  const arch = read.scalar('OPENWRT_ARCH');
+  if (arch !== undefined) {
+    if (!ARCH.pattern.test(arch)) throw new ConfigError('OPENWRT_ARCH', arch, ARCH.expected);
+    const targets = [...new Set(sets.map((set) => set.target))];
+    if (targets.length > 1) {
+      throw new ConfigError(
+        'OPENWRT_ARCH',
+        arch,
+        `empty when several targets are mirrored (${targets.join(', ')}): each target's profiles.json gives its own`,
+      );
+    }
+    for (const set of sets) set.arch = arch;
+  }
+  return {
+    sets,
+    ...(configFile !== undefined && { mirrorConfig: configFile }),
     upstreamUrl: read.url('UPSTREAM_URL', 'https://downloads.openwrt.org'),
     mirrorDir: path.resolve(cwd, read.scalar('MIRROR_DIR') ?? './openwrt-repo'),
     keysDir: path.resolve(cwd, read.scalar('OPENWRT_KEYS_DIR') ?? BUNDLED_KEYS_DIR),
@@ -140,22 +171,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     httpPort: read.number('HTTP_PORT', 8080, { min: 1, max: 65535, integer: true }),
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
   };
-  for (const feed of config.feeds) {
-    if (feed === 'core' || feed === 'kmods') {
-      throw new ConfigError(
-        'OPENWRT_FEEDS',
-        env.OPENWRT_FEEDS ?? '',
-        'arch feeds only: core and kmods are always mirrored',
-      );
-    }
-  }
-  return config;
 }
 
-/** Release names become path segments, so only safe characters are allowed. */
-const VERSION_PATTERN = /^(?!.*\.\.)[0-9][0-9A-Za-z.+~-]*$/;
-const FEED_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
-const PACKAGE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+/** `24.10.4 ramips/mt7621`: how messages, logs and status name a set. */
+export function setLabel(set: { release: string; target: string }): string {
+  return `${set.release} ${set.target}`;
+}
 
 interface NumberRule {
   min?: number;
@@ -173,12 +194,6 @@ class Reader {
     return value === undefined || value === '' ? undefined : value;
   }
 
-  pattern(name: string, fallback: string, pattern: RegExp, expected: string): string {
-    const value = this.scalar(name) ?? fallback;
-    if (!pattern.test(value)) throw new ConfigError(name, value, expected);
-    return value;
-  }
-
   oneOf<T extends string>(name: string, fallback: T, choices: readonly T[]): T {
     const value = this.scalar(name) ?? fallback;
     if (!(choices as readonly string[]).includes(value)) {
@@ -187,15 +202,22 @@ class Reader {
     return value as T;
   }
 
-  /** Comma- or space-separated; set-but-empty is an empty list (e.g. `OPENWRT_DEVICES=` means no images). */
-  list(name: string, fallback: string[], pattern: RegExp, expected: string): string[] {
+  /**
+   * Comma- or space-separated; set-but-empty is an empty list (e.g. `OPENWRT_DEVICES=` means no
+   * images), or the default where a list cannot be empty.
+   */
+  list(
+    name: string,
+    fallback: string[],
+    rule: ItemRule,
+    options: { emptyIsDefault?: boolean } = {},
+  ): string[] {
     const raw = this.env[name];
     if (raw === undefined) return [...fallback];
-    const items = raw.split(/[\s,]+/).filter((item) => item !== '');
-    for (const item of items) {
-      if (!pattern.test(item))
-        throw new ConfigError(name, raw, `${expected} (bad item ${JSON.stringify(item)})`);
-    }
+    const items = splitList(raw);
+    if (items.length === 0 && options.emptyIsDefault) return [...fallback];
+    const bad = badItem(items, rule);
+    if (bad) throw new ConfigError(name, raw, bad);
     return [...new Set(items)];
   }
 

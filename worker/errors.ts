@@ -15,6 +15,27 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A value in the MIRROR_CONFIG file that cannot be used. Names the file, the line and the key, as in
+ * `MIRROR_CONFIG lab.yaml line 7: sets[1].mode: "ful" is not valid: expected one of selective, full`.
+ * Exit code 2, like every configuration error.
+ */
+export class ConfigFileError extends ConfigError {
+  override name = 'ConfigFileError';
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    readonly key: string,
+    value: string | undefined,
+    expected: string,
+  ) {
+    super('MIRROR_CONFIG', file, expected);
+    const where = `MIRROR_CONFIG ${file}${line === undefined ? '' : ` line ${line}`}`;
+    const what = value === undefined ? '' : ` ${JSON.stringify(value)} is not valid:`;
+    this.message = `${where}: ${key}:${what} expected ${expected}`;
+  }
+}
+
 /** The upstream could not give us a file: HTTP status, network fault, timeout. */
 export class UpstreamError extends Error {
   override name = 'UpstreamError';

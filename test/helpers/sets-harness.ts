@@ -3,12 +3,12 @@
  * served by the fake upstream, keys that trust its signers, an empty mirror directory, and the
  * configuration of the sets a test asks for.
  */
+import { writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Config, loadConfig } from '../../worker/config.js';
 import { runSync, type SyncOptions, type SyncResult } from '../../worker/sync/run.js';
-import type { SetConfig } from '../../worker/sync/sets.js';
 import { type FakeUpstream, startFakeUpstream } from './fake-upstream.js';
 import {
   buildUpstream,
@@ -65,21 +65,15 @@ export async function createSetsHarness(
     OPENWRT_DEVICES: '',
     ...extraEnv,
   };
+  // The sets go through a MIRROR_CONFIG file, as a user with sets that are no cross product writes them.
+  const configFile = path.join(root, 'mirror.yaml');
   const config = (
     sets: { release: string; target: string }[],
     extra: Record<string, string> = {},
   ): Config => {
-    const base = loadConfig({ ...env, ...extra }, root);
-    const all: SetConfig[] = sets.map(({ release, target }) => ({
-      release,
-      target,
-      feeds: base.feeds,
-      mode: base.mode,
-      required: base.required,
-      optional: base.optional,
-      devices: base.devices,
-    }));
-    return { ...base, sets: all } as Config;
+    const yaml = `sets:\n${sets.map((set) => `  - release: "${set.release}"\n    target: ${set.target}\n`).join('')}`;
+    writeFileSync(configFile, yaml);
+    return loadConfig({ ...env, MIRROR_CONFIG: configFile, ...extra }, root);
   };
   return {
     upstream,

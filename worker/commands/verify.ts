@@ -28,7 +28,6 @@ import {
   readGenerationFiles,
 } from '../publish/generation.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
-import { setsOf } from '../sync/sets.js';
 
 export interface VerifyResult {
   checked: number;
@@ -77,7 +76,7 @@ export async function verifyMirror(config: Config, options: VerifyOptions = {}):
   // What releases/ holds is served too: only the mirror's own links into a generation belong there.
   const strangers = await strangeReleaseEntries(dir);
   const total: VerifyResult = { checked: 0, problems: [...strangers], restarts: 0, generations: {} };
-  const releases = [...new Set(setsOf(config).map((set) => set.release))];
+  const releases = [...new Set(config.sets.map((set) => set.release))];
   for (const release of releases) {
     let result: Omit<VerifyResult, 'generations'>;
     try {

@@ -5,7 +5,7 @@
  * Nothing a sync throws ends the worker: it is logged and the schedule goes on.
  */
 import cron from 'node-cron';
-import type { Config } from '../config.js';
+import { type Config, setLabel } from '../config.js';
 import { AbortedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { acquireLock } from '../publish/lock.js';
@@ -127,7 +127,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
 
   await task.start();
   logger.info(
-    `worker started: ${config.version} ${config.target}, schedule "${config.schedule}" in ${config.timezone}`,
+    `worker started: ${config.sets.map(setLabel).join(', ')}, schedule "${config.schedule}" in ${config.timezone}`,
     { phase: 'schedule' },
   );
   await recordNextRun(nextRun());

@@ -4,9 +4,9 @@
  * Sets of one architecture in one release name the same arch feed directories: the feeds are shared.
  */
 
+import { type SetConfig, setLabel } from '../config.js';
 import { type Profiles, parseProfiles } from '../feeds/profiles.js';
 import { fetchRevalidated, type SyncContext } from './context.js';
-import type { SetConfig } from './sets.js';
 
 export interface FeedRef {
   /** `core`, `kmods`, `base`, ... */
@@ -38,10 +38,6 @@ export interface DiscoveredSet {
 
 /** The largest real profiles.json (ath79/generic) is about 1.5 MB. */
 const PROFILES_MAX_BYTES = 16 * 1024 * 1024;
-
-export function setLabel(set: { release: string; target: string }): string {
-  return `${set.release} ${set.target}`;
-}
 
 export async function discoverSet(ctx: SyncContext, set: SetConfig): Promise<DiscoveredSet> {
   const targetDir = `targets/${set.target}`;

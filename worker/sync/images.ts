@@ -8,7 +8,7 @@ import { verifyUsign } from '../feeds/usign.js';
 import type { ServedFile } from '../publish/types.js';
 import { fetchRevalidated, lastGoodCopy, learntFile, type SyncContext } from './context.js';
 import type { DiscoveredSet } from './discover.js';
-import type { FileTask } from './types.js';
+import type { Failure, FileTask } from './types.js';
 
 export interface ImagePlan {
   /** Target-directory files served beside the images (sha256sums, sha256sums.sig). */
@@ -17,15 +17,18 @@ export interface ImagePlan {
   sums: Map<string, string>;
   tasks: FileTask[];
   images: { device: string; type: string; rel: string }[];
-  /** Configured devices this target's profiles.json does not list, with the ids closest to each. */
-  missing: { device: string; closest: string[] }[];
 }
 
 const MAX_IMAGE_BYTES = 512 * 1024 * 1024;
 const MAX_SUMS_BYTES = 8 * 1024 * 1024;
 const MAX_SIGNATURE_BYTES = 64 * 1024;
 
-export async function planImages(ctx: SyncContext, set: DiscoveredSet): Promise<ImagePlan> {
+/** The images of `devices`, each of which the set's profiles.json lists (devicesListed). */
+export async function planImages(
+  ctx: SyncContext,
+  set: DiscoveredSet,
+  devices: string[],
+): Promise<ImagePlan> {
   const { targetDir } = set;
   const sumsRel = `${targetDir}/sha256sums`;
   // The signature is the marker, as for a feed: ed25519 signatures are deterministic, so an unchanged
@@ -44,15 +47,10 @@ export async function planImages(ctx: SyncContext, set: DiscoveredSet): Promise<
     sums: listed,
     tasks: [],
     images: [],
-    missing: [],
   };
-  const known = [...set.profiles.profiles.keys()];
-  for (const device of set.config.devices) {
+  for (const device of devices) {
     const profile = set.profiles.profiles.get(device);
-    if (profile === undefined) {
-      plan.missing.push({ device, closest: closestIds(device, known) });
-      continue;
-    }
+    if (profile === undefined) continue;
     for (const image of profile.images) {
       const rel = `${targetDir}/${image.name}`;
       const signed = listed.get(image.name);
@@ -77,8 +75,35 @@ export async function planImages(ctx: SyncContext, set: DiscoveredSet): Promise<
   return plan;
 }
 
-/** The failure line of a device that profiles.json does not list: gone upstream or mistyped, the mirror cannot tell. */
-export function missingDeviceReason(missing: ImagePlan['missing'][number], target: string): string {
-  const close = missing.closest.length > 0 ? `; closest profile ids: ${missing.closest.join(', ')}` : '';
-  return `OPENWRT_DEVICES: ${missing.device} is not a device profile of ${target} in its profiles.json${close}`;
+/** The configured devices a set's profiles.json lists: its images are mirrored, the others are not its. */
+export function devicesListed(set: DiscoveredSet): string[] {
+  return set.config.devices.filter((device) => set.profiles.profiles.has(device));
+}
+
+/**
+ * Devices that no target configured with them lists (gone upstream, or mistyped; the mirror cannot
+ * tell): each a failure of the images, named with the closest ids of those targets' profiles. A
+ * device listed by one target is not missing from the others: OPENWRT_DEVICES applies to each
+ * target that has it.
+ */
+export function missingDevices(sets: DiscoveredSet[]): Failure[] {
+  const failures: Failure[] = [];
+  const devices = [...new Set(sets.flatMap((set) => set.config.devices))];
+  for (const device of devices) {
+    const configured = sets.filter((set) => set.config.devices.includes(device));
+    if (configured.some((set) => set.profiles.profiles.has(device))) continue;
+    const known = configured.flatMap((set) => [...set.profiles.profiles.keys()]);
+    const closest = closestIds(device, [...new Set(known)]);
+    const targets = configured.map((set) => set.config.target);
+    const [first] = configured as [DiscoveredSet];
+    const sources = [...new Set(configured.map((set) => set.config.sources.devices))].join(', ');
+    const listing = targets.length === 1 ? 'its profiles.json' : 'their profiles.json';
+    failures.push({
+      ...(configured.length === 1 && { file: first.profilesRel }),
+      reason:
+        `${sources}: ${device} is not a device profile of ${targets.join(' or ')} in ${listing}` +
+        (closest.length > 0 ? `; closest profile ids: ${closest.join(', ')}` : ''),
+    });
+  }
+  return failures;
 }

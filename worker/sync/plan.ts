@@ -24,6 +24,8 @@ export interface PlanSet {
   optional: string[];
   /** The set's feed directories, in a node's order. */
   feedDirs: string[];
+  /** Where its lists came from, for messages (default REQUIRED_PACKAGES and OPTIONAL_PACKAGES). */
+  sources?: { required: string; optional: string };
 }
 
 export interface PlanInput {
@@ -109,11 +111,16 @@ function closeOver(
     if (unavailable.length > 0) folded.add(name);
     else
       plan.failures.push(
-        named({ package: name, reason: `required package ${name} is in no feed (REQUIRED_PACKAGES)` }),
+        named({
+          package: name,
+          reason: `required package ${name} is in no feed (${set.sources?.required ?? 'REQUIRED_PACKAGES'})`,
+        }),
       );
   }
   for (const name of closure.missingOptional) {
-    plan.warnings.push(`${prefix}optional package ${name} is in no feed (OPTIONAL_PACKAGES): skipped`);
+    plan.warnings.push(
+      `${prefix}optional package ${name} is in no feed (${set.sources?.optional ?? 'OPTIONAL_PACKAGES'}): skipped`,
+    );
   }
   for (const item of closure.unresolved) {
     const wanted = item.constraint ? `${item.name} (${item.constraint})` : item.name;

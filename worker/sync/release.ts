@@ -4,6 +4,7 @@
  * whose profiles.json, index or files fail keeps its last good state and does not hold the others
  * back; the release is switched on its own.
  */
+import { type SetConfig, setLabel } from '../config.js';
 import { AbortedError } from '../errors.js';
 import { parseSha256Sums } from '../feeds/profiles.js';
 import { formatFor } from '../formats/index.js';
@@ -15,14 +16,13 @@ import { count } from '../status/units.js';
 import { assembleRelease, committedValidators, feedOutcome, type Unit } from './assemble.js';
 import { publishRelease, type SetLines } from './commit.js';
 import { learntFile, type SyncContext } from './context.js';
-import { type DiscoveredSet, discoverSet, type FeedRef, setLabel } from './discover.js';
+import { type DiscoveredSet, discoverSet, type FeedRef } from './discover.js';
 import { fetchIndexExtras } from './feed-index.js';
 import { fetchTasks } from './fetch.js';
-import { type ImagePlan, missingDeviceReason, planImages } from './images.js';
+import { devicesListed, type ImagePlan, missingDevices, planImages } from './images.js';
 import { fetchIndexes, type Refusal, refusalFailures, type UsableFeed } from './indexes.js';
 import { planRelease } from './plan.js';
 import { addCounters, emptyCounters } from './report.js';
-import type { SetConfig } from './sets.js';
 import type { Counters, FileTask, SetReport } from './types.js';
 
 /** What a release contributes to the run's feed lines and status. */
@@ -82,10 +82,13 @@ export async function syncRelease(
   if (discovered.length === 0) return lastOutcome();
 
   // The images' signed sums come in while the indexes do: neither needs the other.
+  // Each target mirrors the configured devices its profiles.json lists; a device none lists fails.
+  const devices = new Map(discovered.map((set) => [set.label, devicesListed(set)]));
+  const withImages = (set: DiscoveredSet) => (devices.get(set.label) ?? []).length > 0;
   const imagesPlanned = new Map(
     discovered
-      .filter((set) => set.config.devices.length > 0)
-      .map((set) => [set.label, settle(planImages(ctx, set))] as const),
+      .filter(withImages)
+      .map((set) => [set.label, settle(planImages(ctx, set, devices.get(set.label) ?? []))] as const),
   );
   // Every feed directory once, however many sets share it.
   const refs = [...new Map(discovered.flatMap((set) => set.feeds).map((ref) => [ref.dir, ref])).values()];
@@ -111,14 +114,8 @@ export async function syncRelease(
       const kept = served ? ' (the images already served stay)' : '';
       logger.error(`${set.label}: images: ${image.error.message}${kept}`, { phase: 'images' });
     }
-    for (const missing of image?.plan?.missing ?? []) {
-      report.failures.push({
-        ...(many && { set: set.label }),
-        file: set.profilesRel,
-        reason: missingDeviceReason(missing, set.config.target),
-      });
-    }
   }
+  report.failures.push(...missingDevices(discovered));
   if (allRefused || usable.length === 0) {
     const kept = served ? ', the tree served before stays served' : '';
     logger.error(`${release}: no index of this run could be used: nothing new is published${kept}`, {
@@ -137,6 +134,7 @@ export async function syncRelease(
       required: set.config.required,
       optional: set.config.optional,
       feedDirs: set.feeds.map((feed) => feed.dir),
+      sources: set.config.sources,
     })),
     feeds: new Map(usable.map((feed) => [feed.ref.dir, { name: feed.ref.name, packages: feed.packages }])),
     unavailable: new Map(
@@ -177,11 +175,10 @@ export async function syncRelease(
   for (const set of discovered) {
     const image = images.get(set.label);
     const profiles = { 'profiles.json': learntFile(ctx, set.profilesRel) };
-    const withImages = set.config.devices.length > 0;
     units.push({
       dir: set.targetDir,
       ...(many && { set: set.label }),
-      fresh: !withImages
+      fresh: !withImages(set)
         ? { indexFiles: profiles, tasks: [] }
         : image?.plan && { indexFiles: { ...profiles, ...image.plan.indexFiles }, tasks: image.plan.tasks },
       verifiedThisRun: true,
@@ -385,8 +382,10 @@ function countInto(
     const setReport = report.sets.find(
       (s) => s.release === release && s.target === set.config.target,
     ) as SetReport;
-    if (set.config.devices.length > 0)
-      setReport.images = { devices: set.config.devices, ...of(plan?.tasks ?? []) };
+    if (set.config.devices.length > 0) {
+      const devices = set.config.devices.filter((device) => set.profiles.profiles.has(device));
+      setReport.images = { devices, ...of(plan?.tasks ?? []) };
+    }
   }
   addCounters(report, of(tasks));
 }

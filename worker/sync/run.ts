@@ -25,7 +25,6 @@ import { type FeedRef, feedRefs } from './discover.js';
 import { IndexMemory } from './index-memory.js';
 import { type ReleaseOutcome, syncRelease } from './release.js';
 import { emptyCounters, exitCodeOf, finishReport } from './report.js';
-import { setsOf } from './sets.js';
 import type { SyncReport } from './types.js';
 
 export interface SyncOptions {
@@ -53,7 +52,7 @@ type RunContext = Omit<SyncContext, 'release' | 'previous' | 'validators'>;
 export async function runSync(config: Config, options: SyncOptions = {}): Promise<SyncResult> {
   const logger = options.logger ?? silentLogger();
   const now = options.now ?? (() => new Date());
-  const sets = setsOf(config);
+  const { sets } = config;
   const report: SyncReport = {
     startedAt: now().toISOString(),
     ...emptyCounters(),

@@ -1,0 +1,51 @@
+/**
+ * What each configured value may be, said once for both places a value comes from: the environment
+ * and the MIRROR_CONFIG file. A rule checks one item and names what it expected.
+ */
+
+export interface ItemRule {
+  pattern: RegExp;
+  expected: string;
+}
+
+/** Release names become path segments, so only safe characters are allowed. */
+export const RELEASE: ItemRule = {
+  pattern: /^(?!.*\.\.)[0-9][0-9A-Za-z.+~-]*$/,
+  expected: 'a release like 24.10.4 or 25.12.0-rc1',
+};
+
+export const TARGET: ItemRule = {
+  pattern: /^[a-z0-9_-]+\/[a-z0-9_-]+$/,
+  expected: 'target/subtarget, e.g. ramips/mt7621',
+};
+
+export const ARCH: ItemRule = { pattern: /^[a-z0-9_]+$/, expected: 'an architecture like mipsel_24kc' };
+
+export const FEED: ItemRule = {
+  pattern: /^[a-z0-9][a-z0-9_-]*$/,
+  expected: 'feed names like base,luci,packages',
+};
+
+export const PACKAGE: ItemRule = { pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]*$/, expected: 'package names' };
+
+export const DEVICE: ItemRule = { pattern: /^[a-z0-9][a-z0-9_.,-]*$/, expected: 'device profile ids' };
+
+export const MIRROR_MODES = ['selective', 'full'] as const;
+
+/** core and kmods are every set's own feeds; a feed list names the architecture's feeds only. */
+export function feedListProblem(feeds: string[]): string | undefined {
+  return feeds.some((feed) => feed === 'core' || feed === 'kmods')
+    ? 'arch feeds only: core and kmods are always mirrored'
+    : undefined;
+}
+
+/** Comma- or space-separated items, empty ones dropped. */
+export function splitList(raw: string): string[] {
+  return raw.split(/[\s,]+/).filter((item) => item !== '');
+}
+
+/** The first item a rule refuses, with what the rule expected; undefined when all pass. */
+export function badItem(items: string[], rule: ItemRule): string | undefined {
+  const bad = items.find((item) => !rule.pattern.test(item));
+  return bad === undefined ? undefined : `${rule.expected} (bad item ${JSON.stringify(bad)})`;
+}

@@ -1,0 +1,20 @@
+/** The configuration's contracts: type-only, read by every layer above it. */
+
+export type MirrorMode = 'selective' | 'full';
+
+/** One release × one target, and what the mirror serves of it. */
+export interface SetConfig {
+  release: string;
+  /** `target/subtarget`, e.g. `ramips/mt7621`. */
+  target: string;
+  /** Package architecture; undefined means "take it from profiles.json". */
+  arch?: string;
+  /** Arch feeds besides core and kmods. */
+  feeds: string[];
+  mode: MirrorMode;
+  required: string[];
+  optional: string[];
+  devices: string[];
+  /** Where the lists came from, for messages: `REQUIRED_PACKAGES`, or the MIRROR_CONFIG file, line and key. */
+  sources: { required: string; optional: string; devices: string };
+}
