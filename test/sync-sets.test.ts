@@ -146,6 +146,41 @@ describe('sync of several releases and targets', function () {
     expect(needs.length, JSON.stringify(report.failures)).to.be.greaterThan(0);
   });
 
+  it('applies OPENWRT_DEVICES to each target that lists the device; one no target lists fails the images only', async () => {
+    h = await createSetsHarness({ releases: [{ version: OPKG }], targets: [MT7621, X86] });
+    const sets = [
+      { release: OPKG, target: MT7621 },
+      { release: OPKG, target: X86 },
+    ];
+    const ok = await h.sync(sets, { OPENWRT_DEVICES: 'dlink_dir-1960-a1 generic' });
+    expect(ok.report.failures, JSON.stringify(ok.report.failures)).to.deep.equal([]);
+    for (const target of [MT7621, X86]) {
+      const images = h
+        .set(OPKG, target)
+        .images.filter((i) => ['dlink_dir-1960-a1', 'generic'].includes(i.device));
+      expect(images.length, target).to.be.greaterThan(0);
+      for (const image of images) {
+        const served = await fs.readFile(h.served(image.path));
+        expect(sha256(served), image.path).to.equal(sha256(h.tree.files.get(image.path) as Buffer));
+      }
+    }
+    // The x86 target does not list the DIR-1960: no request for its images there, and no failure.
+    expect(h.upstream.requests.some((r) => r.path.includes(`targets/${X86}/`) && r.path.includes('dir-1960')))
+      .to.be.false;
+
+    const typo = await h.sync(sets, { OPENWRT_DEVICES: 'dlink_dir-1960-a2 generic' });
+    expect(typo.exitCode).to.equal(1);
+    expect(typo.report.result).to.equal('partial');
+    expect(typo.report.failures).to.have.length(1);
+    expect(typo.report.failures[0]?.reason)
+      .to.contain('OPENWRT_DEVICES: dlink_dir-1960-a2 is not a device profile of ramips/mt7621 or x86/64')
+      .and.contain('closest profile ids: dlink_dir-1960-a1');
+    // The feeds were not held back, the x86 image is still served.
+    expect(typo.report.feeds.every((feed) => feed.state !== 'failed' && feed.state !== 'kept')).to.be.true;
+    for (const image of h.set(OPKG, X86).images)
+      expect(await exists(h.served(image.path)), image.path).to.be.true;
+  });
+
   it('withdraws a target removed from the configuration after the grace period', async () => {
     h = await createSetsHarness({ releases: [{ version: OPKG }], targets: [MT7621, X86] });
     const both = [
