@@ -2,78 +2,12 @@
  * The whole path a router takes: the worker syncs from the fake upstream, the real nginx serves the
  * result with the project's template, and a client does what opkg does — through HTTP only.
  */
-import { createPublicKey, verify } from 'node:crypto';
-import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { expect } from 'chai';
-import { loadTrustedKeys } from '../worker/feeds/trusted-keys.js';
-import { parseApkIndex } from '../worker/formats/apk/apk-index.js';
-import { apkIdentityOfFile } from '../worker/formats/apk/identity.js';
-import { verifyApkIndex } from '../worker/formats/apk/signature.js';
-import { sha256 } from './helpers/files.js';
+import { apkInstallAll, opkgInstallAll } from './helpers/clients.js';
 import { type RunningNginx, request, startNginx } from './helpers/nginx.js';
+import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
 import { labClosure } from './helpers/tree/index.js';
-
-/** What opkg's usign check does, written from the format: "Ed" + fingerprint + key / signature. */
-function usignVerify(message: Buffer, signatureFile: string, publicKeyFile: string): boolean {
-  const decode = (file: string) => Buffer.from(file.trim().split('\n')[1] ?? '', 'base64');
-  const key = decode(publicKeyFile);
-  const sig = decode(signatureFile);
-  if (!key.subarray(2, 10).equals(sig.subarray(2, 10))) return false;
-  const publicKey = createPublicKey({
-    key: { kty: 'OKP', crv: 'Ed25519', x: key.subarray(10).toString('base64url') },
-    format: 'jwk',
-  });
-  return verify(null, message, publicKey, sig.subarray(10));
-}
-
-/** An opkg-like client: distfeeds.conf → each feed's Packages.gz + Packages.sig → the packages' files. */
-async function opkgInstallAll(
-  baseUrl: string,
-  host: string,
-  publicKeyFile: string,
-  wanted: Set<string>,
-): Promise<{ fetched: number; problems: string[] }> {
-  const problems: string[] = [];
-  const distfeeds = await request(`${baseUrl}/distfeeds.conf`, { headers: { Host: host } });
-  expect(distfeeds.status).to.equal(200);
-  const feeds = distfeeds.body
-    .toString()
-    .trim()
-    .split('\n')
-    .map((line) => line.split(' '));
-  let fetched = 0;
-  for (const [kind, name, url] of feeds) {
-    expect(kind).to.equal('src/gz');
-    expect(url?.startsWith(`http://${host}/releases/`), `${name} uses the host the request used`).to.be.true;
-    const path = new URL(url as string).pathname;
-    // Two requests cannot be atomic: a switch between them pairs the old Packages.gz with the new
-    // signature. opkg then fails that feed's update and the next `opkg update` succeeds; so here.
-    let packages = Buffer.alloc(0);
-    let verified = false;
-    for (let attempt = 0; attempt < 2 && !verified; attempt++) {
-      const gz = await request(`${baseUrl}${path}/Packages.gz`);
-      const sig = await request(`${baseUrl}${path}/Packages.sig`);
-      expect(gz.headers['content-encoding']).to.equal(undefined);
-      packages = gunzipSync(gz.body);
-      verified = usignVerify(packages, sig.body.toString(), publicKeyFile);
-    }
-    if (!verified) problems.push(`${name}: bad signature`);
-    for (const stanza of packages.toString().split('\n\n')) {
-      const field = (f: string) => new RegExp(`^${f}: (.*)$`, 'm').exec(stanza)?.[1];
-      const filename = field('Filename');
-      if (!filename || !wanted.has(`${path.slice(1)}/${filename}`)) continue;
-      const file = await request(`${baseUrl}${path}/${filename}`);
-      fetched++;
-      if (file.status !== 200) problems.push(`${path}/${filename}: HTTP ${file.status}`);
-      else if (file.body.length !== Number(field('Size'))) problems.push(`${path}/${filename}: wrong size`);
-      else if (sha256(file.body) !== field('SHA256sum'))
-        problems.push(`${path}/${filename}: wrong SHA256sum`);
-    }
-  }
-  return { fetched, problems };
-}
 
 describe('end to end: worker → nginx → router', function () {
   this.timeout(120_000);
@@ -135,37 +69,63 @@ describe('end to end: worker → nginx → router', function () {
   it('an apk router (25.12) following /distfeeds.list gets every package, also when it asks for ~ as %7e', async () => {
     await start({ tree: { version: '25.12.0' } });
     expect((await h.sync()).exitCode).to.equal(0);
-    const keys = await loadTrustedKeys(h.keysDir);
     const wanted = labClosure(h.tree);
-    const list = await request(`${nginx.url}/distfeeds.list`, { headers: { Host: 'mirror.lab:8080' } });
-    expect(list.status).to.equal(200);
-    const urls = list.body.toString().trim().split('\n');
-    expect(urls).to.have.length(h.tree.feeds.length);
-    let fetched = 0;
-    const problems: string[] = [];
-    for (const url of urls) {
-      expect(url.startsWith('http://mirror.lab:8080/releases/') && url.endsWith('/packages.adb'), url).to.be
-        .true;
-      const indexPath = new URL(url).pathname;
-      const adb = await request(`${nginx.url}${indexPath}`);
-      const index = parseApkIndex(adb.body);
-      verifyApkIndex(index, keys);
-      const dir = path.posix.dirname(indexPath);
-      for (const pkg of index.packages) {
-        if (!wanted.has(`${dir.slice(1)}/${pkg.filename}`)) continue;
-        // apk's own HTTP code escapes ~ as %7e; a wget backend may send it raw: both must work.
-        for (const name of [pkg.filename.replaceAll('~', '%7e'), pkg.filename]) {
-          const file = await request(`${nginx.url}${dir}/${name}`);
-          fetched++;
-          if (file.status !== 200) problems.push(`${dir}/${name}: HTTP ${file.status}`);
-          else if (file.body.length !== pkg.size) problems.push(`${dir}/${name}: wrong size`);
-          else if (apkIdentityOfFile(file.body) !== pkg.sha256)
-            problems.push(`${dir}/${name}: wrong identity`);
-        }
-      }
-    }
+    const { feeds, fetched, problems } = await apkInstallAll(
+      nginx.url,
+      'mirror.lab:8080',
+      h.keysDir,
+      wanted,
+      {
+        escapes: true,
+      },
+    );
     expect(problems).to.deep.equal([]);
+    expect(feeds).to.have.length(h.tree.feeds.length);
     expect(fetched).to.equal(2 * wanted.size);
     expect((await request(`${nginx.url}/distfeeds.conf`)).status).to.equal(404);
+  });
+});
+
+describe('end to end, several sets: worker → nginx → each router its own set', function () {
+  this.timeout(180_000);
+  let h: SetsHarness;
+  let nginx: RunningNginx;
+
+  afterEach(async () => {
+    await nginx?.stop();
+    await h?.close();
+  });
+
+  it("two releases × three targets: every router following its set's lines verifies every index and gets its closure", async () => {
+    const releases = ['24.10.4', '25.12.0'];
+    const targets = ['ramips/mt7621', 'ramips/mt76x8', 'x86/64'];
+    h = await createSetsHarness({ releases: releases.map((version) => ({ version })), targets });
+    nginx = await startNginx({ mirrorRoot: h.mirrorDir });
+    const sets = releases.flatMap((release) => targets.map((target) => ({ release, target })));
+    const { exitCode, report } = await h.sync(sets);
+    expect(report.failures, JSON.stringify(report.failures)).to.deep.equal([]);
+    expect(exitCode).to.equal(0);
+    for (const { release, target } of sets) {
+      const set = h.set(release, target);
+      const wanted = labClosure(set);
+      const host = 'mirror.lab:8080';
+      const result =
+        set.format === 'apk'
+          ? await apkInstallAll(nginx.url, host, h.keysDir, wanted, {
+              linesPath: `/distfeeds/${release}/${target}/distfeeds.list`,
+            })
+          : await opkgInstallAll(
+              nginx.url,
+              host,
+              h.signer.publicKeyFile,
+              wanted,
+              `/distfeeds/${release}/${target}/distfeeds.conf`,
+            );
+      expect(result.problems, `${release} ${target}`).to.deep.equal([]);
+      expect(result.fetched, `${release} ${target}`).to.equal(wanted.size);
+      // Its own core and kmods, and its architecture's feeds.
+      expect(result.feeds.filter((url) => url.includes(`/targets/${target}/`))).to.have.length(2);
+      expect(result.feeds.filter((url) => url.includes(`/packages/${set.arch}/`))).to.have.length(5);
+    }
   });
 });

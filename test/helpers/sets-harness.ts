@@ -17,13 +17,16 @@ import {
   type UpstreamOptions,
   type UpstreamTree,
 } from './tree/index.js';
-import { createUsignSigner } from './usign-signer.js';
+import { createUsignSigner, type UsignSigner } from './usign-signer.js';
 
 export interface SetsHarness {
   upstream: FakeUpstream;
   tree: UpstreamTree;
   root: string;
   mirrorDir: string;
+  /** The trusted keys: the usign key of every Packages.sig and sha256sums.sig, the apk key. */
+  keysDir: string;
+  signer: UsignSigner;
   env: Record<string, string>;
   /** The configuration of `sets` (release × target pairs; the lists are the environment's). */
   config(sets: { release: string; target: string }[], env?: Record<string, string>): Config;
@@ -82,6 +85,8 @@ export async function createSetsHarness(
     },
     root,
     mirrorDir,
+    keysDir,
+    signer,
     env,
     config,
     sync: (sets, extra = {}, syncOptions = {}) => runSync(config(sets, extra), syncOptions),

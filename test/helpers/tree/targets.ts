@@ -125,6 +125,57 @@ export const KNOWN_TARGETS: Readonly<Record<string, TargetSpec>> = {
       },
     },
   },
+  // Two more ramips subtargets of the same arch: the benchmark's four sets of one arch.
+  'ramips/mt7620': {
+    arch: 'mipsel_24kc',
+    kernels: {
+      '23.05': { version: '5.15.167', release: '1', vermagic: 'dab6b04657f0b51e020aebd125230793' },
+      '24.10': { version: '6.6.110', release: '1', vermagic: '3ec7c7ad079f2555ce99897e981e6a31' },
+      '25.12': { version: '6.12.74', release: '1', vermagic: 'c2209897736c18ca8cb56c4417696951' },
+    },
+    // biome-ignore format: a list of names reads best filled
+    defaultPackages: [
+      'base-files', 'ca-bundle', 'dnsmasq', 'dropbear', 'firewall4', 'fstools', 'kmod-gpio-button-hotplug',
+      'kmod-leds-gpio', 'kmod-nft-offload', 'libc', 'libgcc', 'libustream-mbedtls', 'logd', 'mtd', 'netifd',
+      'nftables', 'odhcp6c', 'odhcpd-ipv6only', 'opkg', 'ppp', 'ppp-mod-pppoe', 'procd-ujail', 'swconfig',
+      'uci', 'uclient-fetch', 'urandom-seed', 'urngd', 'wpad-basic-mbedtls',
+    ],
+    extraKmods: usbKmods,
+    devices: {
+      'xiaomi_miwifi-mini': {
+        vendor: 'Xiaomi',
+        model: 'MiWiFi Mini',
+        supported: ['xiaomi,miwifi-mini', 'miwifi-mini'],
+        devicePackages: ['kmod-mt76x2', 'kmod-usb2', 'kmod-usb-ohci'],
+        images: [initramfs, squashfsSysupgrade],
+      },
+    },
+  },
+  'ramips/rt305x': {
+    arch: 'mipsel_24kc',
+    kernels: {
+      '23.05': { version: '5.15.167', release: '1', vermagic: '16b63bac3d5164385aeb667eba7ae41d' },
+      '24.10': { version: '6.6.110', release: '1', vermagic: 'd253a09ef204cb53873af3d284441822' },
+      '25.12': { version: '6.12.74', release: '1', vermagic: 'bbd85a498cb94dc7c03bd49e57965f98' },
+    },
+    // biome-ignore format: a list of names reads best filled
+    defaultPackages: [
+      'base-files', 'ca-bundle', 'dnsmasq', 'dropbear', 'firewall4', 'fstools', 'kmod-gpio-button-hotplug',
+      'kmod-leds-gpio', 'kmod-nft-offload', 'libc', 'libgcc', 'logd', 'mtd', 'netifd', 'nftables', 'odhcp6c',
+      'odhcpd-ipv6only', 'opkg', 'ppp', 'ppp-mod-pppoe', 'swconfig', 'uci', 'uclient-fetch', 'urandom-seed',
+      'urngd', 'wpad-basic-mbedtls',
+    ],
+    extraKmods: usbKmods,
+    devices: {
+      'asus_rt-n10-plus': {
+        vendor: 'ASUS',
+        model: 'RT-N10+',
+        supported: ['asus,rt-n10-plus', 'rt-n10-plus'],
+        devicePackages: [],
+        images: [squashfsSysupgrade],
+      },
+    },
+  },
   'x86/64': {
     arch: 'x86_64',
     kernels: {
