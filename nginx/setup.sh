@@ -4,6 +4,10 @@
 #   wget -qO- http://SERVER:8080/setup.sh | sh                  # set up
 #   wget -qO- http://SERVER:8080/setup.sh | sh -s -- --restore  # put the original feeds back
 #
+# Reads the router's release, target and architecture from /etc/openwrt_release and writes the
+# lines of that set (release × target) from the mirror's /distfeeds/<release>/<target>/; a router
+# the mirror does not carry is refused with its files untouched.
+#
 # POSIX sh for OpenWrt's busybox ash. The mirror serves this file with MIRROR filled in.
 set -eu
 
@@ -13,15 +17,19 @@ MIRROR='@MIRROR_URL@'
 ROOT=/
 ACTION=setup
 TMP=
+RELEASE=
 
 usage() {
   cat <<EOF
-Usage: setup.sh [--restore] [--root DIR] [--mirror URL]
+Usage: setup.sh [--restore] [--release X] [--root DIR] [--mirror URL]
 
 Points opkg (/etc/opkg/distfeeds.conf) or apk (/etc/apk/repositories.d/distfeeds.list)
-at an openwrt-mirror. The original file is backed up once, to <file>.orig.
+at an openwrt-mirror, with the feeds of this router's release and target (read from
+/etc/openwrt_release). The original file is backed up once, to <file>.orig.
 
   --restore     put the original feed list back (from <file>.orig)
+  --release X   use the mirror's release X of this router's target instead of the router's own
+                (moving a router on before a sysupgrade; same package manager only)
   --root DIR    act on the image or root file system at DIR instead of /
   --mirror URL  the mirror to use (default: $MIRROR)
   -h, --help    show this help
@@ -48,6 +56,12 @@ while [ $# -gt 0 ]; do
     shift
     ;;
   --root=*) ROOT=${1#--root=} ;;
+  --release)
+    [ $# -ge 2 ] || die "--release needs a release, e.g. 24.10.4"
+    RELEASE=$2
+    shift
+    ;;
+  --release=*) RELEASE=${1#--release=} ;;
   --mirror)
     [ $# -ge 2 ] || die "--mirror needs a URL"
     MIRROR=$2
@@ -74,10 +88,12 @@ ROOT=${ROOT%/}
 if [ -f "$ROOT/etc/apk/repositories.d/distfeeds.list" ]; then
   FEEDS=$ROOT/etc/apk/repositories.d/distfeeds.list
   REMOTE=distfeeds.list
+  FORMAT=apk
   UPDATE="apk update"
 elif [ -d "$ROOT/etc/opkg" ]; then
   FEEDS=$ROOT/etc/opkg/distfeeds.conf
   REMOTE=distfeeds.conf
+  FORMAT=opkg
   UPDATE="opkg update"
 else
   die "no /etc/opkg or /etc/apk/repositories.d/distfeeds.list under ${ROOT:-/}: is this an OpenWrt root?"
@@ -114,7 +130,64 @@ case $MIRROR in
 *[!]A-Za-z0-9._~:/@%[-]*) die "the mirror URL '$MIRROR' has characters no mirror URL needs (allowed: letters, digits and . _ ~ : / @ % [ ] -)" ;;
 esac
 
-URL=$MIRROR/$REMOTE
+# What the router is: DISTRIB_* of /etc/openwrt_release, read (not sourced: under --root it is an
+# image's file) and held to the characters a release, target or arch has.
+INFO=$ROOT/etc/openwrt_release
+[ -f "$INFO" ] || die "no /etc/openwrt_release under ${ROOT:-/}: cannot tell this router's release and target; $FEEDS is unchanged"
+distrib() {
+  sed -n "s/^$1=[\"']\{0,1\}\([^\"']*\)[\"']\{0,1\}[[:space:]]*\$/\1/p" "$INFO" | head -n 1
+}
+safe_word() {
+  case $1 in
+  '' | *[!A-Za-z0-9._+~/-]*) return 1 ;;
+  esac
+}
+OWN_RELEASE=$(distrib DISTRIB_RELEASE)
+TARGET=$(distrib DISTRIB_TARGET)
+ARCH=$(distrib DISTRIB_ARCH)
+for field in "DISTRIB_RELEASE=$OWN_RELEASE" "DISTRIB_TARGET=$TARGET" "DISTRIB_ARCH=$ARCH"; do
+  safe_word "${field#*=}" || die "/etc/openwrt_release has no usable ${field%%=*} (got '${field#*=}'); $FEEDS is unchanged"
+done
+ROUTER="OpenWrt $OWN_RELEASE on $TARGET ($ARCH, $FORMAT)"
+[ -n "$RELEASE" ] || RELEASE=$OWN_RELEASE
+safe_word "$RELEASE" || die "--release '$RELEASE' is not a release name"
+
+# What the mirror carries: one set a line, `<release> <target> <arch> <opkg|apk>`.
+TMP=$FEEDS.new.$$
+if ! wget -qO- "$MIRROR/distfeeds/sets" >"$TMP"; then
+  die "could not fetch $MIRROR/distfeeds/sets; $FEEDS is unchanged (has the mirror finished its first sync? see $MIRROR/)"
+fi
+CARRIED=
+OF_TARGET=
+SET=
+while read -r set_release set_target set_arch set_format rest; do
+  if ! safe_word "$set_release" || ! safe_word "$set_target" || ! safe_word "$set_arch"; then
+    continue
+  fi
+  case $set_format in opkg | apk) ;; *) continue ;; esac
+  CARRIED="$CARRIED${CARRIED:+, }$set_release $set_target ($set_arch, $set_format)"
+  if [ "$set_target" = "$TARGET" ] && [ "$set_arch" = "$ARCH" ]; then
+    OF_TARGET="$OF_TARGET${OF_TARGET:+ }$set_release"
+    if [ "$set_release" = "$RELEASE" ]; then SET=$set_format; fi
+  fi
+done <"$TMP"
+rm -f "$TMP"
+TMP=
+[ -n "$CARRIED" ] || die "$MIRROR/distfeeds/sets lists no set (an error page?); $FEEDS is unchanged"
+if [ -z "$OF_TARGET" ]; then
+  die "this router is $ROUTER, and the mirror carries no set of its target and arch; it carries: $CARRIED. $FEEDS is unchanged"
+fi
+if [ -z "$SET" ]; then
+  if [ "$RELEASE" = "$OWN_RELEASE" ]; then
+    die "this router is $ROUTER, and the mirror carries $TARGET only for release(s) $OF_TARGET: to move it to one of those, run setup.sh with --release RELEASE (same package manager), or sysupgrade. $FEEDS is unchanged"
+  fi
+  die "--release $RELEASE: the mirror carries $TARGET only for release(s) $OF_TARGET. $FEEDS is unchanged"
+fi
+if [ "$SET" != "$FORMAT" ]; then
+  die "release $RELEASE uses $SET and this router ($ROUTER) uses $FORMAT: sysupgrade it to $RELEASE first, then run setup.sh again. $FEEDS is unchanged"
+fi
+
+URL=$MIRROR/distfeeds/$RELEASE/$TARGET/$REMOTE
 TMP=$FEEDS.new.$$
 if ! wget -qO- "$URL" >"$TMP"; then
   die "could not fetch $URL; $FEEDS is unchanged (has the mirror finished its first sync? see $MIRROR/)"
@@ -149,6 +222,6 @@ fi
 chmod 0644 "$TMP"
 mv "$TMP" "$FEEDS"
 TMP=
-say "wrote $FEEDS, feeds from $MIRROR:"
+say "wrote $FEEDS, the feeds of $RELEASE $TARGET from $MIRROR:"
 sed 's/^/  /' "$FEEDS"
 say "now run: $UPDATE"

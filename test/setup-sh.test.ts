@@ -2,7 +2,6 @@
  * nginx/setup.sh as a node runs it: fetched from the real nginx, run by busybox sh with nothing but
  * busybox applets on PATH (wget included), on a fake router root.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -19,14 +18,10 @@ import {
   startNginx,
   writeServedTree,
 } from './helpers/nginx.js';
+import { busyboxBin, busyboxSh, LAB_ROUTER, openwrtRelease, type RouterInfo } from './helpers/router.js';
+import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
 
 const ORIGINAL_FEEDS = `${FEEDS.map((feed) => `src/gz ${feed.name} https://downloads.openwrt.org/${feed.dir}`).join('\n')}\n`;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('setup.sh on a router (busybox sh)', () => {
   let work: string;
@@ -34,29 +29,14 @@ describe('setup.sh on a router (busybox sh)', () => {
   let nginx: RunningNginx;
   let script: string;
 
-  /** Runs busybox sh with only busybox on PATH and no proxy settings, as on a router. */
-  const sh = (args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(path.join(bin, 'sh'), args, {
-        cwd: options.cwd ?? work,
-        env: { PATH: bin, HOME: work, ...options.env },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const sh = (args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) =>
+    busyboxSh(bin, args, { cwd: work, ...options });
   const setup = (...args: string[]) => sh([script, ...args]);
 
-  const opkgRouter = async (name: string) => {
+  const opkgRouter = async (name: string, router: RouterInfo = LAB_ROUTER) => {
     const root = path.join(work, name);
     await fs.mkdir(path.join(root, 'etc/opkg/keys'), { recursive: true });
+    await fs.writeFile(path.join(root, 'etc/openwrt_release'), openwrtRelease(router));
     await fs.writeFile(path.join(root, 'etc/opkg/distfeeds.conf'), ORIGINAL_FEEDS);
     await fs.writeFile(
       path.join(root, 'etc/opkg/customfeeds.conf'),
@@ -85,23 +65,7 @@ describe('setup.sh on a router (busybox sh)', () => {
 
   before(async () => {
     work = await fs.mkdtemp(path.join(os.tmpdir(), 'openwrt-mirror-setup-'));
-    bin = path.join(work, 'bin');
-    await fs.mkdir(bin);
-    const busybox = ['/usr/bin/busybox', '/bin/busybox'].find((candidate) => existsSync(candidate));
-    if (!busybox) throw new Error('busybox not found: apt-get install -y busybox');
-    // Every applet, wget among them, is busybox itself: the script may use nothing a router lacks.
-    const applets = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const child = spawn(busybox, ['--list']);
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-      });
-      child.once('error', reject);
-      child.once('close', () => resolve(out));
-    });
-    for (const applet of applets.split('\n').filter((name) => /^[a-z0-9_.-]+$/.test(name))) {
-      await fs.symlink(busybox, path.join(bin, applet));
-    }
+    bin = await busyboxBin(work);
 
     await writeServedTree(path.join(work, 'mirror'));
     nginx = await startNginx({ mirrorRoot: path.join(work, 'mirror') });
@@ -277,9 +241,10 @@ describe('setup.sh on a router (busybox sh)', () => {
       'feed lines followed by junk': `src/gz openwrt_core http://x/releases/24.10.4/targets/ramips/mt7621/packages\n<html>\n`,
     };
     for (const [what, body] of Object.entries(bodies)) {
-      const server = http.createServer((_req, res) => {
+      // A mirror that carries the router's set, and answers its lines with the body.
+      const server = http.createServer((req, res) => {
         res.writeHead(200, { 'Content-Type': 'text/plain' });
-        res.end(body);
+        res.end(req.url === '/distfeeds/sets' ? '24.10.4 ramips/mt7621 mipsel_24kc opkg\n' : body);
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       try {
@@ -287,7 +252,7 @@ describe('setup.sh on a router (busybox sh)', () => {
         const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
         const run = await setup('--root', router.root, '--mirror', url);
         expect(run.code, what).not.to.equal(0);
-        expect(run.stderr, what).to.include('is unchanged');
+        expect(run.stderr, what).to.include('is unchanged').and.include('/distfeeds/24.10.4/ramips/mt7621/');
         expect(await read(router.feeds), what).to.equal(ORIGINAL_FEEDS);
         expect(await fs.readdir(path.dirname(router.feeds)), what).to.have.members([
           'customfeeds.conf',
@@ -304,15 +269,21 @@ describe('setup.sh on a router (busybox sh)', () => {
     const list = ['base', 'luci'].map(
       (feed) => `/releases/25.12.0/packages/mipsel_24kc/${feed}/packages.adb`,
     );
-    await fs.writeFile(
-      path.join(work, 'mirror/distfeeds.list'),
-      list.map((line) => `${PLACEHOLDER}${line}\n`).join(''),
-    );
+    const setLines = path.join(work, 'mirror/distfeeds/25.12.0/ramips/mt7621/distfeeds.list');
+    await fs.mkdir(path.dirname(setLines), { recursive: true });
+    await fs.writeFile(setLines, list.map((line) => `${PLACEHOLDER}${line}\n`).join(''));
+    const sets = path.join(work, 'mirror/distfeeds/sets');
+    const opkgOnly = await read(sets);
+    await fs.writeFile(sets, `${opkgOnly}25.12.0 ramips/mt7621 mipsel_24kc apk\n`);
     const root = path.join(work, 'apk-router');
     const feeds = path.join(root, 'etc/apk/repositories.d/distfeeds.list');
     const original = list.map((line) => `https://downloads.openwrt.org${line}\n`).join('');
     await fs.mkdir(path.dirname(feeds), { recursive: true });
     await fs.writeFile(feeds, original);
+    await fs.writeFile(
+      path.join(root, 'etc/openwrt_release'),
+      openwrtRelease({ ...LAB_ROUTER, release: '25.12.0' }),
+    );
     try {
       const run = await setup('--root', root);
       expect(run.code, run.stderr).to.equal(0);
@@ -323,7 +294,8 @@ describe('setup.sh on a router (busybox sh)', () => {
       expect((await setup('--restore', '--root', root)).code).to.equal(0);
       expect(await read(feeds)).to.equal(original);
     } finally {
-      await fs.rm(path.join(work, 'mirror/distfeeds.list'));
+      await fs.rm(path.join(work, 'mirror/distfeeds/25.12.0'), { recursive: true });
+      await fs.writeFile(sets, opkgOnly);
     }
   });
 
@@ -343,5 +315,152 @@ describe('setup.sh on a router (busybox sh)', () => {
     const run = await setup('--root', path.join(work, 'not-openwrt'));
     expect(run.code).not.to.equal(0);
     expect(run.stderr).to.include('is this an OpenWrt root?');
+  });
+});
+
+describe('setup.sh against a mirror of several sets: each router its own set', function () {
+  this.timeout(120_000);
+  let work: string;
+  let bin: string;
+  let h: SetsHarness;
+  let nginx: RunningNginx;
+  let script: string;
+  const OPKG = '24.10.4';
+  const APK = '25.12.0';
+
+  before(async () => {
+    work = await fs.mkdtemp(path.join(os.tmpdir(), 'openwrt-mirror-setup-sets-'));
+    bin = await busyboxBin(work);
+    h = await createSetsHarness({
+      releases: [{ version: OPKG }, { version: APK }],
+      targets: ['ramips/mt7621', 'x86/64'],
+    });
+    const sets = [
+      { release: OPKG, target: 'ramips/mt7621' },
+      { release: OPKG, target: 'x86/64' },
+      { release: APK, target: 'ramips/mt7621' },
+    ];
+    expect((await h.sync(sets)).exitCode).to.equal(0);
+    nginx = await startNginx({ mirrorRoot: h.mirrorDir });
+    script = path.join(work, 'setup.sh');
+    await fs.writeFile(script, (await request(`${nginx.url}/setup.sh`)).body);
+  });
+
+  after(async () => {
+    await nginx?.stop();
+    await h?.close();
+    if (work) await fs.rm(work, { recursive: true, force: true });
+  });
+
+  /** A router root of `format` that says it is `info`, with the upstream's own feed lines. */
+  const router = async (name: string, info: RouterInfo, format: 'opkg' | 'apk' = 'opkg') => {
+    const root = path.join(work, name);
+    const feeds =
+      format === 'opkg'
+        ? path.join(root, 'etc/opkg/distfeeds.conf')
+        : path.join(root, 'etc/apk/repositories.d/distfeeds.list');
+    await fs.mkdir(path.dirname(feeds), { recursive: true });
+    const original = `# the upstream's lines of ${info.release} ${info.target}\n`;
+    await fs.writeFile(feeds, original);
+    await fs.writeFile(path.join(root, 'etc/openwrt_release'), openwrtRelease(info));
+    /** The router's files are as they were: the feeds, no backup, nothing half-written. */
+    const untouched = async () => {
+      expect(await fs.readFile(feeds, 'utf8')).to.equal(original);
+      expect(await fs.readdir(path.dirname(feeds))).to.deep.equal([path.basename(feeds)]);
+    };
+    return { root, feeds, untouched };
+  };
+  const setup = (...args: string[]) => busyboxSh(bin, [script, ...args], { cwd: work });
+  const setLines = async (release: string, target: string, file: string) =>
+    (await request(`${nginx.url}/distfeeds/${release}/${target}/${file}`)).body.toString();
+
+  it('writes each router the lines of its own release and target', async () => {
+    for (const [info, format, file] of [
+      [{ release: OPKG, target: 'x86/64', arch: 'x86_64' }, 'opkg', 'distfeeds.conf'],
+      [{ release: OPKG, target: 'ramips/mt7621', arch: 'mipsel_24kc' }, 'opkg', 'distfeeds.conf'],
+      [{ release: APK, target: 'ramips/mt7621', arch: 'mipsel_24kc' }, 'apk', 'distfeeds.list'],
+    ] as const) {
+      const r = await router(`own-${info.release}-${info.arch}`, info, format);
+      const run = await setup('--root', r.root);
+      const what = `${info.release} ${info.target}`;
+      expect(run.code, `${what}: ${run.stderr}`).to.equal(0);
+      const written = await fs.readFile(r.feeds, 'utf8');
+      expect(written, what).to.equal(await setLines(info.release, info.target, file));
+      expect(written, what).to.contain(`/releases/${info.release}/targets/${info.target}/`);
+      expect(written, what).to.contain(`/releases/${info.release}/packages/${info.arch}/base`);
+      expect(run.stdout).to.contain(`the feeds of ${what}`);
+    }
+  });
+
+  it('refuses a router of a release and arch the mirror does not carry, saying what it is and what the mirror has', async () => {
+    const r = await router('filogic', {
+      release: '23.05.5',
+      target: 'mediatek/filogic',
+      arch: 'aarch64_cortex-a53',
+    });
+    const run = await setup('--root', r.root);
+    expect(run.code).to.equal(1);
+    expect(run.stderr)
+      .to.contain('this router is OpenWrt 23.05.5 on mediatek/filogic (aarch64_cortex-a53, opkg)')
+      .and.contain(`${OPKG} ramips/mt7621 (mipsel_24kc, opkg)`)
+      .and.contain(`${OPKG} x86/64 (x86_64, opkg)`)
+      .and.contain(`${APK} ramips/mt7621 (mipsel_24kc, apk)`)
+      .and.contain('is unchanged');
+    await r.untouched();
+  });
+
+  it('refuses a router whose target the mirror carries for another arch', async () => {
+    const r = await router('odd-arch', { release: OPKG, target: 'x86/64', arch: 'i386_pentium4' });
+    const run = await setup('--root', r.root);
+    expect(run.code).to.equal(1);
+    expect(run.stderr).to.contain('carries no set of its target and arch');
+    await r.untouched();
+  });
+
+  it('refuses a router of a release the mirror does not carry for its target, and names --release; --release moves it on', async () => {
+    const r = await router('old', { release: '24.10.2', target: 'x86/64', arch: 'x86_64' });
+    const refused = await setup('--root', r.root);
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr)
+      .to.contain('this router is OpenWrt 24.10.2 on x86/64')
+      .and.contain(`x86/64 only for release(s) ${OPKG}`)
+      .and.contain('--release');
+    await r.untouched();
+
+    const moved = await setup('--root', r.root, '--release', OPKG);
+    expect(moved.code, moved.stderr).to.equal(0);
+    expect(await fs.readFile(r.feeds, 'utf8')).to.equal(await setLines(OPKG, 'x86/64', 'distfeeds.conf'));
+    expect(await fs.readFile(`${r.feeds}.orig`, 'utf8')).to.contain('24.10.2');
+  });
+
+  it('refuses --release of another package manager: sysupgrade first', async () => {
+    const r = await router('to-apk', { release: OPKG, target: 'ramips/mt7621', arch: 'mipsel_24kc' });
+    const run = await setup('--root', r.root, '--release', APK);
+    expect(run.code).to.equal(1);
+    expect(run.stderr).to.contain(`release ${APK} uses apk`).and.contain('sysupgrade');
+    await r.untouched();
+    const none = await setup('--root', r.root, '--release', '19.07.10');
+    expect(none.code).to.equal(1);
+    expect(none.stderr).to.contain(
+      `--release 19.07.10: the mirror carries ramips/mt7621 only for release(s) ${OPKG} ${APK}`,
+    );
+    await r.untouched();
+  });
+
+  it('refuses a root without /etc/openwrt_release, or with one it cannot read', async () => {
+    const r = await router('no-release', { release: OPKG, target: 'x86/64', arch: 'x86_64' });
+    await fs.rm(path.join(r.root, 'etc/openwrt_release'));
+    const missing = await setup('--root', r.root);
+    expect(missing.code).to.equal(1);
+    expect(missing.stderr).to.contain('no /etc/openwrt_release');
+    await r.untouched();
+    await fs.writeFile(
+      path.join(r.root, 'etc/openwrt_release'),
+      "DISTRIB_RELEASE='$(reboot)'\nDISTRIB_TARGET='x86/64'\nDISTRIB_ARCH='x86_64'\n",
+    );
+    const odd = await setup('--root', r.root);
+    expect(odd.code).to.equal(1);
+    expect(odd.stderr).to.contain('no usable DISTRIB_RELEASE');
+    await r.untouched();
   });
 });

@@ -396,6 +396,9 @@ export async function writeServedTree(root: string): Promise<ServedTree> {
 
   const distfeeds = `${FEEDS.map((feed) => `src/gz ${feed.name} ${PLACEHOLDER}/${feed.dir}`).join('\n')}\n`;
   await put('distfeeds.conf', distfeeds);
+  // The worker's per-set layout, with this tree's one set.
+  await put(`distfeeds/${RELEASE}/ramips/mt7621/distfeeds.conf`, distfeeds);
+  await put('distfeeds/sets', `${RELEASE} ramips/mt7621 mipsel_24kc opkg\n`);
   await put(
     'status.json',
     JSON.stringify({
