@@ -7,7 +7,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import { verifyMirror } from '../worker/commands/verify.js';
+import { failureLine } from '../worker/status/lines.js';
 import { readStatus, type StatusFile } from '../worker/status/status-file.js';
+import type { Failure } from '../worker/sync/types.js';
 import { exists, sha256 } from './helpers/files.js';
 import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
 import { labClosure } from './helpers/tree/index.js';
@@ -137,6 +139,11 @@ describe('sync of several releases and targets', function () {
     expect(report.result).to.equal('partial');
     const failure = report.failures.find((f) => f.feed === 'core');
     expect(failure?.file).to.contain(`targets/${X86}/packages`);
+    // Said as the set's: `24.10.4 x86/64: core …`, in the output and in status.
+    expect(failure?.set).to.equal(`${OPKG} ${X86}`);
+    expect(failureLine(failure as Failure)).to.match(new RegExp(`^${OPKG} ${X86}: core `));
+    const status = (await readStatus(h.mirrorDir)) as StatusFile;
+    expect(status.lastRun.failures.some((f) => f.set === `${OPKG} ${X86}` && f.feed === 'core')).to.be.true;
     // The other set is complete.
     for (const upstreamPath of labClosure(h.set(OPKG, MT7621))) {
       expect(await exists(h.served(upstreamPath)), upstreamPath).to.be.true;

@@ -38,68 +38,118 @@ function resultClass(result) {
   return { success: 'ok', updated: 'ok', unchanged: 'ok', partial: 'warn', kept: 'warn' }[result] || 'bad';
 }
 
-function showStatus(status) {
+/** `24.10.4 ramips/mt7621`: how the page names a set, as status and the worker's messages do. */
+const label = (set) => `${set.release} ${set.target}`;
+
+/** Where a set's feed lines go on a router, by package manager. */
+const feedsFile = (format) =>
+  format === 'apk' ? '/etc/apk/repositories.d/distfeeds.list' : '/etc/opkg/distfeeds.conf';
+
+function showSummary(status, sets) {
   const m = status.mirror || {};
   const served = status.served || {};
+  const what =
+    sets.length === 1
+      ? `OpenWrt ${sets[0].release} · ${sets[0].target} · ${sets[0].arch || '?'} · ${sets[0].format || 'opkg'} · ${sets[0].mode || '?'} mode`
+      : `${count(sets.length, 'set')}: ${sets.map(label).join(', ')}`;
   $('summary').textContent =
-    `OpenWrt ${m.release || '?'} · ${m.target || '?'} · ${m.arch || '?'} · ${m.format || 'opkg'} · ` +
-    `${m.mode || '?'} mode · ${count(served.packages, 'package')}, ${count(served.images ?? 0, 'image')}, ` +
+    `${what} · ${count(served.packages, 'package')}, ${count(served.images ?? 0, 'image')}, ` +
     `${size(served.bytes)} · from ${m.upstream || '?'}`;
   $('summary').className = '';
-  if (m.format === 'apk') {
-    $('feeds-file').textContent = '/etc/apk/repositories.d/distfeeds.list';
-    $('feeds-link').href = '/distfeeds.list';
-  }
+}
 
+function showSets(sets) {
+  const rows = $('set-rows');
+  if (sets.length === 0) return;
+  rows.textContent = '';
+  for (const set of sets) {
+    const row = rows.insertRow();
+    cell(row, set.release);
+    cell(row, set.target);
+    cell(row, set.arch || '');
+    cell(row, `${set.format || 'opkg'}, ${set.mode || ''}`);
+    const state =
+      set.state === 'withdrawn' ? `withdrawn: served until ${when(set.withdrawnUntil)}` : set.state || '';
+    cell(row, state, set.state === 'served' ? 'ok' : set.state === 'withdrawn' ? 'warn' : 'bad');
+    const served = set.served || {};
+    cell(row, String(served.packages ?? ''), 'num');
+    cell(row, String(served.images ?? ''), 'num');
+    cell(row, size(served.bytes), 'num');
+  }
+}
+
+function showLastRun(status) {
   const run = status.lastRun;
   const rows = $('last-run');
   rows.textContent = '';
-  if (run) {
-    const facts = [
-      ['result', run.result, resultClass(run.result)],
-      ['finished', when(run.finishedAt)],
-      ['took', typeof run.durationMs === 'number' ? `${(run.durationMs / 1000).toFixed(1)} s` : ''],
-      [
-        'files',
-        `${run.downloaded ?? 0} downloaded, ${run.skipped ?? 0} already here, ${run.failed ?? 0} failed (${size(run.bytes)})`,
-      ],
-      ['last success', when(status.lastSuccessAt)],
-      ['next run', when(status.nextRunAt)],
-      ['generation', m.generation || ''],
-    ];
-    for (const [name, value, className] of facts) {
-      const row = rows.insertRow();
-      cell(row, name);
-      cell(row, value, className);
-    }
-    const problems = $('problems');
-    for (const failure of run.failures || []) {
-      const item = document.createElement('li');
-      item.className = 'bad';
-      item.textContent = [failure.feed, failure.package || failure.file, failure.reason]
-        .filter(Boolean)
-        .join(': ');
-      problems.append(item);
-    }
-    for (const warning of run.warnings || []) {
-      const item = document.createElement('li');
-      item.className = 'warn';
-      item.textContent = warning;
-      problems.append(item);
-    }
+  if (!run) return;
+  const facts = [
+    ['result', run.result, resultClass(run.result)],
+    ['finished', when(run.finishedAt)],
+    ['took', typeof run.durationMs === 'number' ? `${(run.durationMs / 1000).toFixed(1)} s` : ''],
+    [
+      'files',
+      `${run.downloaded ?? 0} downloaded, ${run.skipped ?? 0} already here, ${run.failed ?? 0} failed (${size(run.bytes)})`,
+    ],
+    ['last success', when(status.lastSuccessAt)],
+    ['next run', when(status.nextRunAt)],
+  ];
+  for (const [name, value, className] of facts) {
+    const row = rows.insertRow();
+    cell(row, name);
+    cell(row, value, className);
   }
+  const problems = $('problems');
+  problems.textContent = '';
+  for (const failure of run.failures || []) {
+    const item = document.createElement('li');
+    item.className = 'bad';
+    item.textContent = [failure.set, failure.feed, failure.package || failure.file, failure.reason]
+      .filter(Boolean)
+      .join(': ');
+    problems.append(item);
+  }
+  for (const warning of run.warnings || []) {
+    const item = document.createElement('li');
+    item.className = 'warn';
+    item.textContent = warning;
+    problems.append(item);
+  }
+}
 
-  for (const feed of status.feeds || []) {
-    const row = $('feed-rows').insertRow();
-    const name = cell(row, '');
-    const link = document.createElement('a');
-    link.href = `/${feed.path}/`;
-    link.textContent = feed.distName || feed.name;
-    name.append(link);
-    cell(row, feed.state, resultClass(feed.state));
-    cell(row, String(feed.packages ?? ''), 'num');
-    cell(row, size(feed.bytes), 'num');
+/** Each set's feeds (a shared arch feed under each set that uses it), and every image once. */
+function showFeedsAndImages(status, sets) {
+  const holder = $('feeds-by-set');
+  holder.textContent = '';
+  for (const set of sets) {
+    if (sets.length > 1) {
+      const heading = document.createElement('h3');
+      heading.textContent = `${label(set)} (${set.arch || '?'}, ${set.generation ? `generation ${set.generation}` : 'not served'})`;
+      holder.append(heading);
+    }
+    const table = document.createElement('table');
+    const head = table.createTHead().insertRow();
+    for (const [text, className] of [['feed'], ['state'], ['packages', 'num'], ['size', 'num']]) {
+      const th = document.createElement('th');
+      th.textContent = text;
+      if (className) th.className = className;
+      head.append(th);
+    }
+    const body = table.createTBody();
+    for (const feed of set.feeds || []) {
+      const row = body.insertRow();
+      const name = cell(row, '');
+      const link = document.createElement('a');
+      link.href = `/${feed.path}/`;
+      link.textContent = feed.distName || feed.name;
+      name.append(link);
+      cell(row, feed.state, resultClass(feed.state));
+      cell(row, String(feed.packages ?? ''), 'num');
+      cell(row, size(feed.bytes), 'num');
+    }
+    holder.append(table);
   }
+  if ((status.images || []).length > 0) $('image-rows').textContent = '';
   for (const image of status.images || []) {
     const row = $('image-rows').insertRow();
     const file = cell(row, '');
@@ -112,27 +162,57 @@ function showStatus(status) {
   }
 }
 
+/** The feed lines of the chosen set, filled in by the server with the address this page was reached by. */
+async function showFeedLines(set) {
+  const path = set ? `/${set.distfeeds}` : '/distfeeds.conf';
+  $('feeds-file').textContent = feedsFile(set?.format);
+  $('feeds-link').href = path;
+  try {
+    const response = await fetch(path, { cache: 'no-store' });
+    $('feeds').textContent = response.ok
+      ? await response.text()
+      : (await response.text()) || `${path}: HTTP ${response.status}`;
+  } catch (error) {
+    $('feeds').textContent = `Could not read ${path}: ${error}`;
+  }
+}
+
+function showStatus(status) {
+  // A status.json of before several sets has no `sets`: its one set is in `mirror`.
+  const sets = Array.isArray(status.sets) ? status.sets : [];
+  showSummary(status, sets.length > 0 ? sets : [status.mirror || {}]);
+  showSets(sets);
+  showLastRun(status);
+  showFeedsAndImages(status, sets);
+  const choices = sets.filter((set) => set.state !== 'not served' && set.distfeeds);
+  const select = $('feeds-set');
+  select.textContent = '';
+  for (const [index, set] of choices.entries()) {
+    const option = document.createElement('option');
+    option.value = String(index);
+    option.textContent = label(set);
+    select.append(option);
+  }
+  $('feeds-one').hidden = choices.length > 1;
+  $('feeds-many').hidden = choices.length < 2;
+  select.onchange = () => showFeedLines(choices[Number(select.value)]);
+  return choices[0];
+}
+
 async function load() {
   $('setup-command').textContent = `wget -qO- ${base}/setup.sh | sh`;
   $('restore-command').textContent = `wget -qO- ${base}/setup.sh | sh -s -- --restore`;
+  let first;
   try {
     const response = await fetch('/status.json', { cache: 'no-store' });
-    if (response.ok) showStatus(await response.json());
+    if (response.ok) first = showStatus(await response.json());
     else
       $('summary').textContent =
         'No sync has finished yet: the first one may still be running. Reload in a while.';
   } catch (error) {
     $('summary').textContent = `Could not read status.json: ${error}`;
   }
-  const feedsPath = $('feeds-link').getAttribute('href');
-  try {
-    const response = await fetch(feedsPath, { cache: 'no-store' });
-    $('feeds').textContent = response.ok
-      ? await response.text()
-      : (await response.text()) || `${feedsPath}: HTTP ${response.status}`;
-  } catch (error) {
-    $('feeds').textContent = `Could not read ${feedsPath}: ${error}`;
-  }
+  await showFeedLines(first);
 }
 
 load();

@@ -106,7 +106,18 @@ export async function syncRelease(
     const error = images.get(set.label)?.error;
     if (error) refusals.push({ file: `${set.targetDir}/sha256sums`, error });
   }
-  report.failures.push(...refusalFailures(config, refusals, allRefused));
+  // A refused index is the failure of the sets that use its directory: one set's core or kmods, or
+  // every set of the release that shares an arch feed.
+  const setsOfDir = (file: string) =>
+    discovered
+      .filter((set) =>
+        [set.targetDir, ...set.feeds.map((feed) => feed.dir)].some((dir) => file.startsWith(`${dir}/`)),
+      )
+      .map((set) => set.label);
+  for (const failure of refusalFailures(config, refusals, allRefused)) {
+    const sets = many && failure.file !== undefined ? setsOfDir(failure.file) : [];
+    report.failures.push(sets.length > 0 ? { set: sets.join(', '), ...failure } : failure);
+  }
   const served = previous.generation !== undefined;
   for (const set of discovered) {
     const image = images.get(set.label);

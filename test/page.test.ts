@@ -1,0 +1,146 @@
+/**
+ * The landing page in a real browser (Chromium), served by the real nginx from a mirror the worker
+ * synced: what a lab admin reads there — the sets, each set's feeds, the feed lines for a router of
+ * each set — with the page's strict Content-Security-Policy in force.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import type { Browser } from 'playwright-core';
+import { launchBrowser, openPage } from './helpers/browser.js';
+import { type RunningNginx, startNginx } from './helpers/nginx.js';
+import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
+
+const OPKG = '24.10.4';
+const APK = '25.12.0';
+const SCREENSHOTS = process.env.SCREENSHOT_DIR ?? os.tmpdir();
+
+describe('landing page in a browser', function () {
+  this.timeout(120_000);
+  let browser: Browser;
+  let h: SetsHarness;
+  let nginx: RunningNginx;
+
+  before(async () => {
+    browser = await launchBrowser();
+    h = await createSetsHarness({
+      releases: [{ version: OPKG }, { version: APK }],
+      targets: ['ramips/mt7621', 'x86/64'],
+    });
+    nginx = await startNginx({ mirrorRoot: h.mirrorDir });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await nginx?.stop();
+    await h?.close();
+  });
+
+  it('shows every set, its feeds, and the feed lines of the set a router picks, with this server in them', async () => {
+    const sets = [
+      { release: OPKG, target: 'ramips/mt7621' },
+      { release: OPKG, target: 'x86/64' },
+      { release: APK, target: 'ramips/mt7621' },
+    ];
+    expect((await h.sync(sets)).exitCode).to.equal(0);
+    const { page, errors } = await openPage(browser, `${nginx.url}/`);
+    await page.locator('#feeds').filter({ hasNotText: /^…$/ }).waitFor();
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'openwrt-mirror-page-sets.png'), fullPage: true });
+
+    expect(await page.textContent('#summary'))
+      .to.contain('3 sets')
+      .and.contain(`${OPKG} x86/64`);
+    const rows = await page.$$eval('#set-rows tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
+    );
+    expect(rows.map((row) => `${row[0]} ${row[1]} ${row[2]} ${row[3]} ${row[4]}`).sort()).to.deep.equal(
+      [
+        `${APK} ramips/mt7621 mipsel_24kc apk, selective served`,
+        `${OPKG} ramips/mt7621 mipsel_24kc opkg, selective served`,
+        `${OPKG} x86/64 x86_64 opkg, selective served`,
+      ].sort(),
+    );
+    // A table of feeds per set, under a heading naming it.
+    const headings = await page.$$eval('#feeds-by-set h3', (hs) => hs.map((h3) => h3.textContent ?? ''));
+    expect(headings).to.have.length(3);
+    expect(headings.some((text) => text.startsWith(`${OPKG} x86/64 (x86_64`))).to.be.true;
+    expect(
+      await page.$$eval('#feeds-by-set table', (tables) => tables.map((t) => t.tBodies[0]?.rows.length)),
+    ).to.deep.equal([7, 7, 7]);
+
+    // The choice of set, and its lines with the address the browser used.
+    expect(await page.isVisible('#feeds-set')).to.be.true;
+    const options = await page.$$eval('#feeds-set option', (os) => os.map((o) => o.textContent));
+    expect(options).to.have.members([`${OPKG} ramips/mt7621`, `${OPKG} x86/64`, `${APK} ramips/mt7621`]);
+    const pick = async (name: string, shows: string) => {
+      await page.selectOption('#feeds-set', { label: name });
+      await page.locator('#feeds').filter({ hasText: shows }).waitFor();
+    };
+    await pick(`${OPKG} x86/64`, '/targets/x86/64/');
+    const x86 = (await page.textContent('#feeds')) ?? '';
+    expect(x86.trim().split('\n')).to.have.length(7);
+    expect(x86).to.contain(`src/gz openwrt_core ${nginx.url}/releases/${OPKG}/targets/x86/64/packages`);
+    expect(await page.textContent('#feeds-file')).to.equal('/etc/opkg/distfeeds.conf');
+    expect(await page.getAttribute('#feeds-link', 'href')).to.equal(
+      `/distfeeds/${OPKG}/x86/64/distfeeds.conf`,
+    );
+    await pick(`${APK} ramips/mt7621`, 'packages.adb');
+    expect(await page.textContent('#feeds')).to.contain(
+      `${nginx.url}/releases/${APK}/packages/mipsel_24kc/base/packages.adb`,
+    );
+    expect(await page.textContent('#feeds-file')).to.equal('/etc/apk/repositories.d/distfeeds.list');
+    expect(errors, 'the browser reported no error (CSP included)').to.deep.equal([]);
+    await page.close();
+  });
+
+  it('names the set of each failure of the last sync', async () => {
+    const sets = [
+      { release: OPKG, target: 'ramips/mt7621' },
+      { release: OPKG, target: 'x86/64' },
+    ];
+    const core = h.set(OPKG, 'x86/64').feeds.find((feed) => feed.name === 'core');
+    h.upstream.files.delete(`${core?.dir}/Packages.sig`);
+    try {
+      expect((await h.sync(sets)).exitCode).to.equal(1);
+    } finally {
+      h.upstream.setFiles(new Map(h.tree.files));
+    }
+    const { page, errors } = await openPage(browser, `${nginx.url}/`);
+    await page.waitForSelector('#problems li');
+    const problems = await page.$$eval('#problems li.bad', (items) =>
+      items.map((li) => li.textContent ?? ''),
+    );
+    expect(
+      problems.some((text) => text.startsWith(`${OPKG} x86/64: `)),
+      problems.join('\n'),
+    ).to.be.true;
+    expect(await page.textContent('#last-run')).to.contain('partial');
+    expect(errors).to.deep.equal([]);
+    await page.close();
+  });
+
+  it('shows one set as before: its name in the summary, its lines, no choice to make', async () => {
+    expect((await h.sync([{ release: OPKG, target: 'x86/64' }])).exitCode).to.equal(0);
+    const later = new Date(Date.now() + 48 * 3_600_000);
+    expect((await h.sync([{ release: OPKG, target: 'x86/64' }], {}, { now: () => later })).exitCode).to.equal(
+      0,
+    );
+    const { page, errors } = await openPage(browser, `${nginx.url}/`);
+    await page.locator('#feeds').filter({ hasNotText: /^…$/ }).waitFor();
+    await page.screenshot({
+      path: path.join(SCREENSHOTS, 'openwrt-mirror-page-one-set.png'),
+      fullPage: true,
+    });
+    expect(await page.textContent('#summary')).to.match(
+      /^OpenWrt 24\.10\.4 · x86\/64 · x86_64 · opkg · selective mode/,
+    );
+    expect(await page.isVisible('#feeds-set')).to.be.false;
+    expect(await page.isVisible('#feeds-one')).to.be.true;
+    expect(await page.textContent('#feeds')).to.contain(
+      `${nginx.url}/releases/${OPKG}/targets/x86/64/packages`,
+    );
+    expect(await page.$$eval('#feeds-by-set h3', (hs) => hs.length)).to.equal(0);
+    expect(errors).to.deep.equal([]);
+    await page.close();
+  });
+});
