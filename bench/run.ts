@@ -18,6 +18,7 @@ import {
   resourceTable,
   type ServingSummary,
   servingTable,
+  setsTable,
   syncTable,
   targetsTable,
   timeTable,
@@ -33,6 +34,7 @@ import {
 } from './serving.js';
 import {
   type Network,
+  ONE_ARCH_TARGETS,
   POLITENESS,
   type Politeness,
   runSequence,
@@ -63,7 +65,9 @@ const USAGE = `usage: npm run bench [-- flags]     (each flag also reads BENCH_<
   --connections N         concurrent serving clients (default 50)
   --load wrk|node         serving load generator (default wrk, installed with apt-get when missing
                           and root; node: Node's http client, saturates before nginx does)
-  --only LIST             selective,full,link,serving (default all)
+  --only LIST             selective,full,link,sets,serving (default all)
+  --sets-filler N         generated packages per release in the 2 releases × 3 targets full mirror
+                          (default 1000; quick 100)
   --out FILE              where the results go (default docs/benchmarks.md)
   --no-write              print only`;
 
@@ -74,6 +78,7 @@ interface BenchOptions {
   baselineRuns: number;
   baseline: BaselineFetcher;
   filler: number;
+  setsFiller: number;
   linkPackages: number;
   linkKib: number;
   network: Network;
@@ -94,6 +99,7 @@ const FLAGS = {
   'baseline-runs': { type: 'string' },
   baseline: { type: 'string' },
   filler: { type: 'string' },
+  'sets-filler': { type: 'string' },
   'link-packages': { type: 'string' },
   'link-kib': { type: 'string' },
   latency: { type: 'string' },
@@ -142,9 +148,9 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions | un
   if (baseline !== 'wget' && baseline !== 'node') throw new Error(`--baseline: expected wget or node`);
   const load = raw('load') ?? 'auto';
   if (load !== 'wrk' && load !== 'node' && load !== 'auto') throw new Error(`--load: expected wrk or node`);
-  const only = new Set((raw('only') ?? 'selective,full,link,serving').split(',').map((s) => s.trim()));
+  const only = new Set((raw('only') ?? 'selective,full,link,sets,serving').split(',').map((s) => s.trim()));
   for (const part of only) {
-    if (!['selective', 'full', 'link', 'serving'].includes(part))
+    if (!['selective', 'full', 'link', 'sets', 'serving'].includes(part))
       throw new Error(`--only: unknown part ${part}`);
   }
   return {
@@ -154,6 +160,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions | un
     baselineRuns: int('baseline-runs', 1),
     baseline,
     filler: int('filler', 2000, 150),
+    setsFiller: int('sets-filler', 1000, 100),
     linkPackages: int('link-packages', 48, 16),
     linkKib: int('link-kib', 4096, 4096, 1),
     network: { latencyMs: int('latency', 80), bytesPerSecond: int('bandwidth', 2_000_000, 2_000_000, 1) },
@@ -205,44 +212,81 @@ async function main(): Promise<number> {
     process.exit(130);
   });
   try {
-    const plan: { spec: TreeSpec; politeness: Politeness[]; runs: number; sequence: boolean }[] = [];
+    const plan: {
+      spec: TreeSpec;
+      politeness: Politeness[];
+      runs: number;
+      noop: boolean;
+      change: boolean;
+      baseline: boolean;
+    }[] = [];
     if (options.only.has('selective'))
       plan.push({
         spec: TREES.selective(),
         politeness: options.politeness,
         runs: options.runs,
-        sequence: true,
+        noop: true,
+        change: true,
+        baseline: true,
       });
     if (options.only.has('full'))
       plan.push({
         spec: TREES.full(options.filler),
         politeness: options.fullPoliteness,
         runs: options.expensiveRuns,
-        sequence: true,
+        noop: true,
+        change: true,
+        baseline: true,
       });
     if (options.only.has('link') && options.linkPackages > 0)
       plan.push({
         spec: TREES.link(options.linkPackages, options.linkKib * 1024),
         politeness: [POLITENESS.generous],
         runs: options.expensiveRuns,
-        sequence: false,
+        noop: false,
+        change: false,
+        baseline: true,
       });
+    if (options.only.has('sets')) {
+      // What each extra target of one arch costs, at the product's default politeness, where the
+      // requests are what takes the time; then the mixed full mirror for memory.
+      for (const count of [1, 2, 4])
+        plan.push({
+          spec: TREES.oneArch(count),
+          politeness: [POLITENESS.default],
+          runs: 1,
+          noop: true,
+          change: false,
+          baseline: false,
+        });
+      plan.push({
+        spec: TREES.mixedFull(options.setsFiller),
+        politeness: [POLITENESS.generous],
+        runs: 1,
+        noop: true,
+        change: false,
+        baseline: false,
+      });
+    }
 
-    for (const { spec, politeness, runs, sequence } of plan) {
+    for (const { spec, politeness, runs, noop, change, baseline } of plan) {
       const world = await World.open(spec, options.network);
       worlds.push(world);
       for (const p of politeness) {
         for (let run = 1; run <= runs; run++) {
           log(`${spec.name} @ ${p.name} (${p.rateLimit}/s, ${p.concurrency}), run ${run}/${runs}`);
-          const keep = options.only.has('serving') && spec.name !== 'link' && run === runs;
+          const keep =
+            options.only.has('serving') &&
+            (spec.name === 'selective' || spec.name === 'full') &&
+            run === runs;
           const { samples, mirrorDir } = await runSequence(world, p, {
             run,
             cliPath: CLI,
             cwd: REPO_ROOT,
             network: options.network,
-            baseline: run <= options.baselineRuns ? options.baseline : false,
-            noop: sequence,
-            change: sequence,
+            baseline: baseline && run <= options.baselineRuns ? options.baseline : false,
+            noop,
+            change,
             keep,
           });
           for (const sample of samples) log(`  ${describe(sample)}`);
@@ -361,6 +405,14 @@ function render(report: BenchReport, options: BenchOptions, started: Date, loadB
     '',
     timeTable(report),
   ];
+  if (report.samples.some((x) => x.tree === 'sets')) {
+    parts.push(
+      '',
+      `### Several sets (one arch: ${ONE_ARCH_TARGETS.join(', ')}; full: ${options.setsFiller} generated packages per release)`,
+      '',
+      setsTable(report),
+    );
+  }
   if (report.serving) {
     const s = report.serving;
     parts.push(

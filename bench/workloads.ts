@@ -7,9 +7,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { apkTestSigner } from '../test/helpers/adb-writer.js';
 import { type FakeUpstream, type RequestRecord, startFakeUpstream } from '../test/helpers/fake-upstream.js';
 import { defaultPackageBytes } from '../test/helpers/tree/bytes.js';
-import { buildRelease, type ReleaseTree } from '../test/helpers/tree/index.js';
+import { buildRelease, buildUpstream } from '../test/helpers/tree/index.js';
 import { createUsignSigner, type UsignSigner } from '../test/helpers/usign-signer.js';
 import { type BaselineFetcher, type BaselineResult, runSequentialBaseline } from './baseline.js';
 import { type ProcessMeasure, runNodeMeasured } from './measure.js';
@@ -32,45 +33,110 @@ export const POLITENESS: Record<'default' | 'generous', Politeness> = {
   generous: { name: 'generous', rateLimit: 20, concurrency: 8 },
 };
 
-export type TreeName = 'selective' | 'full' | 'link';
+export type TreeName = 'selective' | 'full' | 'link' | 'sets';
+
+/** Several releases × targets from one upstream (`buildUpstream`), each pair a set. */
+export interface SetsSpec {
+  releases: string[];
+  targets: string[];
+}
 
 export interface TreeSpec {
   name: TreeName;
+  /** How the tables name it. */
+  label: string;
   mode: 'selective' | 'full';
   fillerPackages: number;
   /** Size of every filler ipk; unset: the tree's own 1–40 KiB. */
   fillerBytes?: number;
+  /** Unset: the lab's one release × target (`buildRelease`). */
+  sets?: SetsSpec;
   /** Configuration besides the defaults (the lab's lists, the lab's device). */
-  env?: (tree: ReleaseTree) => Record<string, string>;
+  env?: (tree: BenchTree) => Record<string, string>;
+}
+
+/** What a workload needs of a generated tree: the files the upstream serves. */
+export interface BenchTree {
+  files: Map<string, Buffer>;
 }
 
 /** The device whose images are mirrored, as in the lab. */
 const DEVICE = 'dlink_dir-1960-a1';
 
-/** The three trees: the lab's set, a full mirror, and a few big files where the link is the limit. */
+/** Four targets of the lab's package architecture (mipsel_24kc): the arch feeds are theirs to share. */
+export const ONE_ARCH_TARGETS = ['ramips/mt7621', 'ramips/mt76x8', 'ramips/mt7620', 'ramips/rt305x'];
+
+/** An opkg and an apk release; two targets of one arch and one of another. */
+const MIXED_RELEASES = ['24.10.4', '25.12.0'];
+const MIXED_TARGETS = ['ramips/mt7621', 'ramips/mt76x8', 'x86/64'];
+
+/** The lab's set, a full mirror, a few big files where the link is the limit, and several sets. */
 export const TREES = {
-  selective: (): TreeSpec => ({ name: 'selective', mode: 'selective', fillerPackages: 0 }),
-  full: (fillerPackages: number): TreeSpec => ({ name: 'full', mode: 'full', fillerPackages }),
+  selective: (): TreeSpec => ({
+    name: 'selective',
+    label: 'selective (lab)',
+    mode: 'selective',
+    fillerPackages: 0,
+  }),
+  full: (fillerPackages: number): TreeSpec => ({
+    name: 'full',
+    label: 'full mirror',
+    mode: 'full',
+    fillerPackages,
+  }),
   /** Only the fillers are asked for (they depend on nothing but libc, kernel and each other), no images. */
   link: (fillerPackages: number, fillerBytes: number): TreeSpec => ({
     name: 'link',
+    label: 'big files (link-bound)',
     mode: 'selective',
     fillerPackages,
     fillerBytes,
     env: (tree) => ({
-      REQUIRED_PACKAGES: tree.feeds
-        .flatMap((feed) => feed.packages.map((pkg) => pkg.name))
-        .filter((name) => name.startsWith('filler-'))
-        .join(','),
+      REQUIRED_PACKAGES: [...new Set([...tree.files.keys()].flatMap(fillerName))].join(','),
       OPTIONAL_PACKAGES: '',
       OPENWRT_DEVICES: '',
     }),
   }),
+  /** The lab's lists on the first `count` of ONE_ARCH_TARGETS, one release: what each extra target costs. */
+  oneArch: (count: number): TreeSpec => {
+    const sets = { releases: ['24.10.4'], targets: ONE_ARCH_TARGETS.slice(0, count) };
+    return {
+      name: 'sets',
+      label: `${count} set${count === 1 ? '' : 's'} of one arch (lab lists)`,
+      mode: 'selective',
+      fillerPackages: 0,
+      sets,
+      env: () => setsEnv(sets),
+    };
+  },
+  /** 2 releases × 3 targets in full mode, the fillers in every arch feed of both releases. */
+  mixedFull: (fillerPackages: number): TreeSpec => {
+    const sets = { releases: MIXED_RELEASES, targets: MIXED_TARGETS };
+    return {
+      name: 'sets',
+      label: `${MIXED_RELEASES.length * MIXED_TARGETS.length} sets, full (2 releases × 3 targets)`,
+      mode: 'full',
+      fillerPackages,
+      sets,
+      env: () => setsEnv(sets),
+    };
+  },
 };
+
+/** Every release × every target, as a user lists them. */
+function setsEnv(sets: SetsSpec): Record<string, string> {
+  return { OPENWRT_VERSION: sets.releases.join(','), OPENWRT_TARGET: sets.targets.join(',') };
+}
+
+/** `filler-base-12` of `…/filler-base-12_1.0-r1_mipsel_24kc.ipk`, nothing of any other path. */
+function fillerName(rel: string): string[] {
+  const file = rel.slice(rel.lastIndexOf('/') + 1);
+  return file.startsWith('filler-') && file.endsWith('.ipk') ? [file.slice(0, file.indexOf('_'))] : [];
+}
 
 /** A generated release (revision 0, and revision 1 with ~15% of packages changed) behind a fake upstream. */
 export class World {
-  readonly #revisions = new Map<number, ReleaseTree>();
+  readonly #revisions = new Map<number, BenchTree>();
   private constructor(
     readonly spec: TreeSpec,
     readonly signer: UsignSigner,
@@ -85,6 +151,8 @@ export class World {
     const keysDir = path.join(root, 'keys');
     await fs.mkdir(keysDir);
     await fs.writeFile(path.join(keysDir, signer.fingerprint), signer.publicKeyFile);
+    // The apk releases' packages.adb are signed with the tree's default apk key.
+    await fs.writeFile(path.join(keysDir, 'benchmark-apk.pem'), apkTestSigner.publicKeyPem);
     const upstream = await startFakeUpstream({
       latencyMs: network.latencyMs,
       bytesPerSecond: network.bytesPerSecond,
@@ -94,19 +162,29 @@ export class World {
     return world;
   }
 
-  tree(revision: number): ReleaseTree {
+  tree(revision: number): BenchTree {
     let tree = this.#revisions.get(revision);
     if (!tree) {
-      const { fillerPackages, fillerBytes } = this.spec;
-      tree = buildRelease({
-        signer: this.signer,
-        revision,
-        fillerPackages,
-        ...(fillerBytes !== undefined && {
-          packageBytes: (name: string) =>
-            name.startsWith('filler-') ? fillerBytes : defaultPackageBytes(name),
-        }),
-      });
+      const { fillerPackages, fillerBytes, sets } = this.spec;
+      const packageBytes =
+        fillerBytes === undefined
+          ? undefined
+          : (name: string) => (name.startsWith('filler-') ? fillerBytes : defaultPackageBytes(name));
+      tree = sets
+        ? buildUpstream({
+            releases: sets.releases.map((version) => ({ version })),
+            targets: sets.targets,
+            signer: this.signer,
+            revision,
+            fillerPackages,
+            ...(packageBytes && { packageBytes }),
+          })
+        : buildRelease({
+            signer: this.signer,
+            revision,
+            fillerPackages,
+            ...(packageBytes && { packageBytes }),
+          });
       this.#revisions.set(revision, tree);
     }
     return tree;
@@ -164,6 +242,10 @@ export interface SyncRun {
 export interface WorkloadSample {
   workload: 'cold' | 'no-op' | 'changed 15%';
   tree: TreeName;
+  /** How the tables name the tree (TreeSpec.label). */
+  label: string;
+  /** Sets the workload mirrors (1 for the lab's trees). */
+  sets: number;
   politeness: Politeness;
   run: number;
   ours: SyncRun;
@@ -193,7 +275,16 @@ export async function runSequence(
   const mirrorDir = await world.freshDir(`mirror-${politeness.name}-${options.run}`);
   const samples: WorkloadSample[] = [];
   const sample = (workload: WorkloadSample['workload'], ours: SyncRun, baseline?: BaselineResult) =>
-    samples.push({ workload, tree: world.spec.name, politeness, run: options.run, ours, baseline });
+    samples.push({
+      workload,
+      tree: world.spec.name,
+      label: world.spec.label,
+      sets: world.spec.sets ? world.spec.sets.releases.length * world.spec.sets.targets.length : 1,
+      politeness,
+      run: options.run,
+      ours,
+      baseline,
+    });
   const baseline = async (ours: SyncRun) =>
     options.baseline === false
       ? undefined

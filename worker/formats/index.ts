@@ -7,6 +7,11 @@ export type { CheckedIndex, FeedFormat, FormatName } from './format.js';
 
 const FORMATS: Record<FormatName, FeedFormat> = { opkg: opkgFormat, apk: apkFormat };
 
+/** Every format, each once. */
+export function allFormats(): FeedFormat[] {
+  return Object.values(FORMATS);
+}
+
 /** The strategy of a format recorded by name (status.json's `format`). */
 export function formatNamed(name: FormatName | undefined): FeedFormat {
   return FORMATS[name ?? 'opkg'];

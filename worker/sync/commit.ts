@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FeedFormat } from '../formats/format.js';
-import { formatNamed } from '../formats/index.js';
+import { allFormats } from '../formats/index.js';
 import {
   buildGeneration,
   currentGeneration,
@@ -86,7 +86,7 @@ export async function writeFeedLines(dir: MirrorDir, sets: SetLines[]): Promise<
     `${DISTFEEDS_DIR}/sets`,
     served.map((set) => `${set.release} ${set.target} ${set.arch ?? ''} ${set.format.name}\n`).join(''),
   );
-  for (const format of [formatNamed('opkg'), formatNamed('apk')]) {
+  for (const format of allFormats()) {
     const ofFormat = served.filter((set) => set.format.name === format.name);
     const top = format.distfeedsFile;
     const choices = `${DISTFEEDS_DIR}/choices.${top.split('.').pop()}`;
