@@ -12,6 +12,7 @@ import { readStatus, type StatusFile } from '../worker/status/status-file.js';
 import type { Failure } from '../worker/sync/types.js';
 import { exists, sha256 } from './helpers/files.js';
 import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
+import { runCli } from './helpers/spawn-cli.js';
 import { labClosure } from './helpers/tree/index.js';
 
 const OPKG = '24.10.4';
@@ -186,6 +187,45 @@ describe('sync of several releases and targets', function () {
     expect(typo.report.feeds.every((feed) => feed.state !== 'failed' && feed.state !== 'kept')).to.be.true;
     for (const image of h.set(OPKG, X86).images)
       expect(await exists(h.served(image.path)), image.path).to.be.true;
+  });
+
+  it('status and distfeeds speak per set: each set with its feeds, the lines of the set asked for', async () => {
+    h = await createSetsHarness({ releases: [{ version: OPKG }, { version: APK }], targets: [MT7621, X86] });
+    const sets = [
+      { release: OPKG, target: MT7621 },
+      { release: OPKG, target: X86 },
+      { release: APK, target: MT7621 },
+    ];
+    expect((await h.sync(sets)).exitCode).to.equal(0);
+    const env = { ...h.env, MIRROR_CONFIG: path.join(h.root, 'mirror.yaml') };
+    const status = await runCli(['status'], env);
+    expect(status.code, status.stderr).to.equal(0);
+    expect(status.stdout).to.contain(`set ${OPKG} ${X86} (x86_64, opkg, selective mode): served`);
+    expect(status.stdout).to.contain(`set ${APK} ${MT7621} (mipsel_24kc, apk, selective mode): served`);
+    expect(status.stdout).to.contain(`feed lines at /distfeeds/${OPKG}/${X86}/distfeeds.conf`);
+    // Under each set, its seven feeds.
+    const x86Block = status.stdout.split('\nset ').find((block) => block.startsWith(`${OPKG} ${X86}`)) ?? '';
+    expect(x86Block.match(/^ {2}openwrt_\w+/gm)).to.have.length(7);
+
+    // With several sets, distfeeds needs to be told which; the message names them.
+    const unsure = await runCli(['distfeeds', '--url', 'http://10.1.2.3:8080'], env);
+    expect(unsure.code).to.equal(2);
+    expect(unsure.stderr).to.contain(`${OPKG} ${X86}`).and.contain(`${APK} ${MT7621}`);
+    const x86 = await runCli(
+      ['distfeeds', '--url', 'http://10.1.2.3:8080', '--release', OPKG, '--target', X86],
+      env,
+    );
+    expect(x86.code, x86.stderr).to.equal(0);
+    expect(x86.stdout).to.equal(
+      (
+        await fs.readFile(path.join(h.mirrorDir, `distfeeds/${OPKG}/${X86}/distfeeds.conf`), 'utf8')
+      ).replaceAll('@MIRROR_URL@', 'http://10.1.2.3:8080'),
+    );
+    const apk = await runCli(['distfeeds', '--url', 'http://10.1.2.3:8080', '--release', APK], env);
+    expect(apk.code, apk.stderr).to.equal(0);
+    expect(apk.stdout).to.contain(
+      `http://10.1.2.3:8080/releases/${APK}/packages/mipsel_24kc/base/packages.adb`,
+    );
   });
 
   it('withdraws a target removed from the configuration after the grace period', async () => {
