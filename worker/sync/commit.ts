@@ -15,11 +15,56 @@ import {
   switchGeneration,
 } from '../publish/generation.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
-import { type ReleaseState, writeState } from '../publish/state.js';
+import { type FeedState, type ReleaseState, writeState } from '../publish/state.js';
 import type { Manifest } from '../publish/types.js';
 import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js';
 import { count } from '../status/units.js';
+import type { Assembly, Unit } from './assemble.js';
 import type { SyncContext } from './context.js';
+import type { UsableFeed } from './indexes.js';
+import type { SetLines } from './types.js';
+
+/**
+ * What the next state records of each directory's index: the new one for a feed taken new, the last
+ * one for a feed kept (and for a withdrawn one in its grace period). Undefined when no feed can be
+ * served whole: then nothing is published.
+ */
+export function feedStatesOf(input: {
+  units: Unit[];
+  decisions: Assembly['decisions'];
+  usable: UsableFeed[];
+  previous: ReleaseState;
+  withdrawn: Map<string, string>;
+}): Record<string, FeedState> | undefined {
+  const usableByDir = new Map(input.usable.map((feed) => [feed.ref.dir, feed]));
+  const states: Record<string, FeedState> = {};
+  for (const unit of input.units) {
+    const taken = input.decisions.get(unit.dir)?.taken;
+    if (
+      taken === undefined ||
+      taken === 'failed' ||
+      (unit.feed === undefined && !input.previous.feeds[unit.dir])
+    )
+      continue;
+    const feed = usableByDir.get(unit.dir);
+    const state =
+      taken === 'new' && feed?.index
+        ? {
+            name: feed.ref.name,
+            dir: unit.dir,
+            indexFiles: feed.index.indexFiles,
+            packages: feed.packages.length,
+          }
+        : (input.previous.feeds[unit.dir] ?? feed?.lastGood);
+    if (state) states[unit.dir] = state;
+  }
+  if (Object.keys(states).length === 0) return undefined;
+  for (const dir of input.withdrawn.keys()) {
+    const last = input.previous.feeds[dir];
+    if (last) states[dir] = last;
+  }
+  return states;
+}
 
 /**
  * Builds the generation (unless the tree would be the one served), records the state, switches.
@@ -49,16 +94,6 @@ export async function publishRelease(
     });
   }
   return generation;
-}
-
-/** What a set's feed lines are made from. */
-export interface SetLines {
-  release: string;
-  target: string;
-  arch?: string;
-  format: FeedFormat;
-  /** The feeds its release serves for it, in a node's order. */
-  feeds: { distName: string; dir: string }[];
 }
 
 export const DISTFEEDS_DIR = 'distfeeds';

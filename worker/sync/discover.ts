@@ -5,7 +5,9 @@
  */
 
 import { type SetConfig, setLabel } from '../config.js';
+import { AbortedError } from '../errors.js';
 import { type Profiles, parseProfiles } from '../feeds/profiles.js';
+import type { FormatName } from '../formats/format.js';
 import { fetchRevalidated, type SyncContext } from './context.js';
 
 export interface FeedRef {
@@ -38,6 +40,43 @@ export interface DiscoveredSet {
 
 /** The largest real profiles.json (ath79/generic) is about 1.5 MB. */
 const PROFILES_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Every configured set of the context's release, each from its target's profiles.json. A set whose
+ * profiles.json cannot be had or read is a failure of that set; the others go on.
+ */
+export async function discoverSets(
+  ctx: SyncContext,
+  configured: SetConfig[],
+  format: FormatName,
+  /** Whether the mirror has several sets: then failures name theirs. */
+  many: boolean,
+): Promise<DiscoveredSet[]> {
+  const discovered: DiscoveredSet[] = [];
+  for (const set of configured) {
+    try {
+      discovered.push(await discoverSet(ctx, set));
+    } catch (error) {
+      if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
+      ctx.report.failures.push({ ...(many && { set: setLabel(set) }), reason: (error as Error).message });
+    }
+  }
+  for (const set of discovered) {
+    ctx.report.sets.push({
+      label: set.label,
+      release: ctx.release,
+      target: set.config.target,
+      arch: set.arch,
+      format,
+      mode: set.config.mode,
+      feedDirs: set.feeds.map((feed) => feed.dir),
+    });
+    ctx.logger.info(`${set.label}: arch ${set.arch}, kernel modules in ${set.kmodsDir}`, {
+      phase: 'discover',
+    });
+  }
+  return discovered;
+}
 
 export async function discoverSet(ctx: SyncContext, set: SetConfig): Promise<DiscoveredSet> {
   const targetDir = `targets/${set.target}`;

@@ -107,3 +107,13 @@ export function missingDevices(sets: DiscoveredSet[]): Failure[] {
   }
   return failures;
 }
+
+/** Which device and image type each image of the target's profiles.json is, for status and the page. */
+export function imageInfo(set: DiscoveredSet): Map<string, { device: string; type: string }> {
+  const info = new Map<string, { device: string; type: string }>();
+  for (const [device, profile] of set.profiles.profiles) {
+    for (const image of profile.images)
+      info.set(`${set.targetDir}/${image.name}`, { device, type: image.type });
+  }
+  return info;
+}

@@ -11,8 +11,9 @@ import type { FeedFormat } from '../formats/index.js';
 import type { FeedState } from '../publish/state.js';
 import { count } from '../status/units.js';
 import type { SyncContext } from './context.js';
-import type { FeedRef } from './discover.js';
+import type { DiscoveredSet, FeedRef } from './discover.js';
 import { type FeedIndex, fetchFeedIndex, lastGoodPackages } from './feed-index.js';
+import { devicesListed, type ImagePlan, missingDevices, planImages } from './images.js';
 import { emptyCounters } from './report.js';
 import type { Failure, FeedReport } from './types.js';
 
@@ -31,6 +32,100 @@ export interface Refusal {
   feed?: string;
   file: string;
   error: Error;
+}
+
+/** What the index phase leaves for planning: every feed directory once, what each can serve, the images' sums. */
+export interface IndexStage {
+  /** Every feed directory of the release's sets, each once however many sets share it. */
+  refs: FeedRef[];
+  usable: UsableFeed[];
+  refused: Refusal[];
+  /** By set label: the configured devices its profiles.json lists, and their images' plan or why not. */
+  images: Map<string, SetImages>;
+  /** Nothing of this run is verified (every index refused) or usable: nothing of it can be published. */
+  nothingUsable: boolean;
+}
+
+export interface SetImages {
+  devices: string[];
+  plan?: ImagePlan;
+  error?: Error;
+}
+
+/**
+ * The index phase of a release: every feed's index, and each target's signed image sums beside
+ * them (neither needs the other). Refusals and devices no target lists become failures here, each
+ * named with the sets it concerns when the mirror has several.
+ */
+export async function indexStage(
+  ctx: SyncContext,
+  discovered: DiscoveredSet[],
+  format: FeedFormat,
+  many: boolean,
+): Promise<IndexStage> {
+  const { report, logger, config } = ctx;
+  // Each target mirrors the configured devices its profiles.json lists.
+  const devices = new Map(discovered.map((set) => [set.label, devicesListed(set)]));
+  const planned = new Map(
+    discovered
+      .filter((set) => (devices.get(set.label) ?? []).length > 0)
+      .map((set) => [set.label, settle(planImages(ctx, set, devices.get(set.label) ?? []))] as const),
+  );
+  const refs = [...new Map(discovered.flatMap((set) => set.feeds).map((ref) => [ref.dir, ref])).values()];
+  const { usable, refused } = await fetchIndexes(ctx, refs, format);
+  const images = new Map<string, SetImages>();
+  for (const set of discovered) {
+    const plan = planned.get(set.label);
+    images.set(set.label, { devices: devices.get(set.label) ?? [], ...(plan && (await plan)) });
+  }
+  if ([...images.values()].some((i) => i.error instanceof AbortedError) || ctx.signal?.aborted) {
+    throw new AbortedError();
+  }
+
+  const allRefused = refused.length === refs.length;
+  const refusals: Refusal[] = [...refused];
+  for (const set of discovered) {
+    const error = images.get(set.label)?.error;
+    if (error) refusals.push({ file: `${set.targetDir}/sha256sums`, error });
+  }
+  // A refusal is the failure of the sets that use its directory: one set's core, kmods or target
+  // directory, or every set of the release that shares an arch feed.
+  const setsOf = (file: string) =>
+    discovered
+      .filter((set) =>
+        [set.targetDir, ...set.feeds.map((feed) => feed.dir)].some((dir) => file.startsWith(`${dir}/`)),
+      )
+      .map((set) => set.label);
+  for (const failure of refusalFailures(config, refusals, allRefused)) {
+    const sets = many && failure.file !== undefined ? setsOf(failure.file) : [];
+    report.failures.push(sets.length > 0 ? { set: sets.join(', '), ...failure } : failure);
+  }
+  const served = ctx.previous.generation !== undefined;
+  for (const set of discovered) {
+    const error = images.get(set.label)?.error;
+    if (error) {
+      const kept = served ? ' (the images already served stay)' : '';
+      logger.error(`${set.label}: images: ${error.message}${kept}`, { phase: 'images' });
+    }
+  }
+  report.failures.push(...missingDevices(discovered));
+  const nothingUsable = allRefused || usable.length === 0;
+  if (nothingUsable) {
+    const kept = served ? ', the tree served before stays served' : '';
+    logger.error(`${ctx.release}: no index of this run could be used: nothing new is published${kept}`, {
+      phase: 'index',
+    });
+  }
+  return { refs, usable, refused, images, nothingUsable };
+}
+
+/** A promise's outcome as a value, so that it is never left rejected while the indexes come in. */
+async function settle(plan: Promise<ImagePlan>): Promise<{ plan?: ImagePlan; error?: Error }> {
+  try {
+    return { plan: await plan };
+  } catch (error) {
+    return { error: error as Error };
+  }
 }
 
 export async function fetchIndexes(

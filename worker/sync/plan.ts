@@ -12,8 +12,10 @@ import {
   selectAll,
 } from '../feeds/closure.js';
 import type { PackageRecord } from '../feeds/types.js';
-import type { PackageExpectation } from '../formats/format.js';
+import type { FeedFormat, PackageExpectation } from '../formats/format.js';
 import type { ServedFile } from '../publish/types.js';
+import type { DiscoveredSet } from './discover.js';
+import type { Refusal, UsableFeed } from './indexes.js';
 import type { Failure, FileTask } from './types.js';
 
 export interface PlanSet {
@@ -47,6 +49,45 @@ export interface Plan {
   tasks: FileTask[];
   failures: Failure[];
   warnings: string[];
+}
+
+/**
+ * The plan of a release's sets from what the index phase left: each set's closure over its own
+ * feeds (those without a usable index named as unavailable), with the format's version rules and
+ * package checks.
+ */
+export function planSets(input: {
+  release: string;
+  sets: DiscoveredSet[];
+  usable: UsableFeed[];
+  refused: Refusal[];
+  format: FeedFormat;
+  previousFiles: Map<string, ServedFile>;
+  /** Whether the mirror has several sets: then failures and tasks name theirs. */
+  many: boolean;
+}): Plan {
+  const usableDirs = new Set(input.usable.map((feed) => feed.ref.dir));
+  const dirOf = (refusal: Refusal) => refusal.file.slice(0, refusal.file.lastIndexOf('/'));
+  return planRelease({
+    release: input.release,
+    sets: input.sets.map((set) => ({
+      ...(input.many && { label: set.label }),
+      mode: set.config.mode,
+      required: set.config.required,
+      optional: set.config.optional,
+      feedDirs: set.feeds.map((feed) => feed.dir),
+      sources: set.config.sources,
+    })),
+    feeds: new Map(
+      input.usable.map((feed) => [feed.ref.dir, { name: feed.ref.name, packages: feed.packages }]),
+    ),
+    unavailable: new Map(
+      input.refused.filter((r) => !usableDirs.has(dirOf(r))).map((r) => [dirOf(r), r.feed ?? '']),
+    ),
+    accepts: input.format.accepts,
+    expect: (pkg, rel, previousFile) => input.format.expect(pkg, rel, previousFile),
+    previousFiles: input.previousFiles,
+  });
 }
 
 export function planRelease(input: PlanInput): Plan {

@@ -1,6 +1,8 @@
 /** The outcome of one sync, per feed and in total: what status.json, the log and the exit code say. */
 import path from 'node:path';
-import type { Counters, Failure, SyncReport } from './types.js';
+import type { DiscoveredSet } from './discover.js';
+import type { SetImages, UsableFeed } from './indexes.js';
+import type { Counters, Failure, FileTask, SyncReport } from './types.js';
 
 export function emptyCounters(): Counters {
   return { planned: 0, downloaded: 0, skipped: 0, failed: 0, bytes: 0 };
@@ -38,4 +40,35 @@ function withoutRepeatedFile(failure: Failure): Failure {
 /** 0 when everything that was asked for is served and verified, 1 otherwise. */
 export function exitCodeOf(report: SyncReport): 0 | 1 {
   return report.failures.length === 0 ? 0 : 1;
+}
+
+/** Counters per feed, per set's images and in total, from the outcomes of a release's tasks. */
+export function countTasks(
+  report: SyncReport,
+  release: string,
+  tasks: FileTask[],
+  usable: UsableFeed[],
+  discovered: DiscoveredSet[],
+  images: Map<string, SetImages>,
+): void {
+  const of = (list: FileTask[]): Counters => {
+    const counters = emptyCounters();
+    for (const task of list) {
+      counters.planned++;
+      if (!task.outcome?.ok) counters.failed++;
+      else if (task.outcome.fetched) {
+        counters.downloaded++;
+        counters.bytes += task.outcome.served.size;
+      } else counters.skipped++;
+    }
+    return counters;
+  };
+  for (const feed of usable) addCounters(feed.report, of(tasks.filter((task) => task.unit === feed.ref.dir)));
+  for (const set of discovered) {
+    const setReport = report.sets.find((s) => s.release === release && s.target === set.config.target);
+    const setImages = images.get(set.label);
+    if (setReport && set.config.devices.length > 0)
+      setReport.images = { devices: setImages?.devices ?? [], ...of(setImages?.plan?.tasks ?? []) };
+  }
+  addCounters(report, of(tasks));
 }

@@ -14,18 +14,18 @@ import { currentGeneration, removeUnlinkedGenerations } from '../publish/generat
 import { acquireLock, LockLostError, MirrorBusyError, type MirrorLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
-import { readState, releasesWithState, removeState, type SetState, writeState } from '../publish/state.js';
+import { readState, releasesWithState, removeState, writeState } from '../publish/state.js';
 import { failureLine } from '../status/lines.js';
 import { buildStatus, readStatus, recordUnpublishedRun, writeStatus } from '../status/status-file.js';
 import { count, formatBytes } from '../status/units.js';
 import { Upstream } from '../upstream/client.js';
 import { writeFeedLines } from './commit.js';
 import type { SyncContext } from './context.js';
-import { type FeedRef, feedRefs } from './discover.js';
 import { IndexMemory } from './index-memory.js';
-import { type ReleaseOutcome, syncRelease } from './release.js';
+import { syncRelease } from './release.js';
 import { emptyCounters, exitCodeOf, finishReport } from './report.js';
-import type { SyncReport } from './types.js';
+import { feedRefOf, graceEnd, hasFiles, withdrawnStatus } from './sets.js';
+import type { ReleaseOutcome, SyncReport } from './types.js';
 
 export interface SyncOptions {
   logger?: Logger;
@@ -213,7 +213,7 @@ async function withdrawReleases(run: RunContext, configured: Set<string>): Promi
     if (configured.has(release)) continue;
     const state = await readState(run.dir, release);
     const since = state.withdrawnSince ?? now.toISOString();
-    const until = new Date(new Date(since).getTime() + run.config.pruneGraceHours * 3_600_000);
+    const until = new Date(graceEnd(since, run.config.pruneGraceHours));
     if (now >= until) {
       await run.lock.assertHeld();
       if ((await currentGeneration(run.dir, release)) !== undefined) {
@@ -229,7 +229,6 @@ async function withdrawReleases(run: RunContext, configured: Set<string>): Promi
     if (state.withdrawnSince === undefined) await writeState(run.dir, { ...state, withdrawnSince: since });
     const format = formatFor(release);
     const files = new Map(Object.entries(state.files));
-    const served = (dir: string) => [...files.keys()].some((file) => file.startsWith(`${dir}/`));
     const sets = Object.entries(state.sets ?? {});
     outcomes.push({
       release,
@@ -240,16 +239,10 @@ async function withdrawReleases(run: RunContext, configured: Set<string>): Promi
         target,
         arch: set.arch,
         format,
-        feeds: refsOf(target, set).filter((ref) => served(ref.dir)),
+        feeds: set.feedDirs.map((dir) => feedRefOf(dir, set.arch)).filter((ref) => hasFiles(files, ref.dir)),
       })),
       status: sets.map(([target, set]) => ({
-        release,
-        target,
-        arch: set.arch,
-        format: format.name,
-        mode: 'selective',
-        feeds: refsOf(target, set),
-        targetDir: set.targetDir,
+        ...withdrawnStatus(release, target, set, format),
         withdrawnUntil: until.toISOString(),
       })),
     });
@@ -258,19 +251,6 @@ async function withdrawReleases(run: RunContext, configured: Set<string>): Promi
     });
   }
   return outcomes;
-}
-
-/** A set's feeds, in a node's order, from what its state recorded. */
-function refsOf(target: string, set: SetState): FeedRef[] {
-  const kmodsDir =
-    set.feedDirs
-      .find((dir) => dir.includes('/kmods/'))
-      ?.split('/')
-      .pop() ?? '';
-  const archFeeds = set.feedDirs
-    .filter((dir) => dir.startsWith('packages/'))
-    .map((dir) => dir.split('/').pop() ?? '');
-  return feedRefs(target, set.arch, kmodsDir, archFeeds).filter((ref) => set.feedDirs.includes(ref.dir));
 }
 
 /** Every set's feed lines, then status.json: what the run leaves visible. */

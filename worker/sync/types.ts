@@ -4,8 +4,9 @@
  */
 import type { MirrorMode } from '../config.js';
 import type { PackageRecord, StreamCheck } from '../feeds/types.js';
-import type { FormatName } from '../formats/format.js';
-import type { ServedFile } from '../publish/types.js';
+import type { FeedFormat, FormatName } from '../formats/format.js';
+import type { Manifest, ServedFile } from '../publish/types.js';
+import type { SetStatusInput } from '../status/status-file.js';
 
 /** What the last run did with a directory of the served tree (a feed, or a target's own files). */
 export type FeedOutcome = 'updated' | 'unchanged' | 'kept' | 'failed' | 'withdrawn';
@@ -108,4 +109,24 @@ export interface SyncReport extends Counters {
   /** Set once status.json describes this run. */
   statusWritten?: boolean;
   upstream?: { requests: number; retries: number; errors: Record<string, number> };
+}
+
+/** What a set's feed lines are made from. */
+export interface SetLines {
+  release: string;
+  target: string;
+  arch?: string;
+  format: FeedFormat;
+  /** The feeds its release serves for it, in a node's order. */
+  feeds: { distName: string; dir: string }[];
+}
+
+/** What a release contributes to the run's feed lines and status. */
+export interface ReleaseOutcome {
+  release: string;
+  /** What its served generation holds (the last one, when this run published nothing). */
+  manifest: Manifest;
+  generation?: string;
+  lines: SetLines[];
+  status: SetStatusInput[];
 }
