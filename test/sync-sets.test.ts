@@ -228,6 +228,38 @@ describe('sync of several releases and targets', function () {
     );
   });
 
+  it('keeps a file two releases share once: fetched once, one pool file served under both', async () => {
+    h = await createSetsHarness({ releases: [{ version: '24.10.3' }, { version: OPKG }], targets: [MT7621] });
+    const sets = [
+      { release: '24.10.3', target: MT7621 },
+      { release: OPKG, target: MT7621 },
+    ];
+    const { exitCode, report } = await h.sync(sets);
+    expect(exitCode).to.equal(0);
+    const older = h.set('24.10.3', MT7621);
+    const newer = h.set(OPKG, MT7621);
+    // The arch feeds' packages are the same bytes in both releases of the generated upstream.
+    const same = [...labClosure(newer)].filter((p) => {
+      const twin = p.replace(`releases/${OPKG}/`, 'releases/24.10.3/');
+      const a = h.tree.files.get(p);
+      const b = h.tree.files.get(twin);
+      return a !== undefined && b !== undefined && a.equals(b);
+    });
+    expect(same.length).to.be.greaterThan(50);
+    // Each content fetched once, whatever number of paths and releases serve it.
+    const fetched = h.upstream.requests
+      .filter((r) => isPackage(r.path))
+      .map((r) => sha256(h.tree.files.get(r.path) as Buffer));
+    expect(new Set(fetched).size).to.equal(fetched.length);
+    for (const p of same) {
+      const twin = p.replace(`releases/${OPKG}/`, 'releases/24.10.3/');
+      const [a, b] = await Promise.all([fs.stat(h.served(p)), fs.stat(h.served(twin))]);
+      expect(a.ino, p).to.equal(b.ino);
+    }
+    expect(report.skipped).to.be.at.least(same.length);
+    expect(older.feeds.length).to.equal(7);
+  });
+
   it('withdraws a target removed from the configuration after the grace period', async () => {
     h = await createSetsHarness({ releases: [{ version: OPKG }], targets: [MT7621, X86] });
     const both = [
