@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -36,6 +37,17 @@ const USAGE_HOOK =
   "try{h=Number(/^VmHWM:\\s+(\\d+)/m.exec(readFileSync('/proc/self/status','utf8'))[1])}catch{}" +
   'writeFileSync(process.env.BENCH_USAGE_FILE,JSON.stringify({...u,vmHWM:h}))}catch{}})';
 
+/**
+ * The V8 flags the worker image runs node with (Dockerfile.worker's `ENV NODE_OPTIONS`): the benchmark
+ * measures the worker as it is shipped, from the one place the flags are set.
+ */
+export function workerNodeFlags(): string[] {
+  const dockerfile = readFileSync(new URL('../Dockerfile.worker', import.meta.url), 'utf8');
+  const flags = /NODE_OPTIONS="([^"]*)"/.exec(dockerfile)?.[1];
+  if (flags === undefined) throw new Error('Dockerfile.worker sets no NODE_OPTIONS="…"');
+  return flags.split(/\s+/).filter(Boolean);
+}
+
 export async function runNodeMeasured(
   script: string,
   args: string[],
@@ -44,7 +56,7 @@ export async function runNodeMeasured(
 ): Promise<ProcessMeasure> {
   const usageFile = path.join(options.scratchDir, `usage-${Math.random().toString(36).slice(2)}.json`);
   const startedAt = performance.now();
-  const child = spawn(process.execPath, ['--import', USAGE_HOOK, script, ...args], {
+  const child = spawn(process.execPath, [...workerNodeFlags(), '--import', USAGE_HOOK, script, ...args], {
     cwd: options.cwd,
     env: { ...options.env, BENCH_USAGE_FILE: usageFile },
     stdio: ['ignore', 'pipe', 'pipe'],
