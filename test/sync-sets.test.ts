@@ -91,7 +91,9 @@ describe('sync of several releases and targets', function () {
     // Two opkg sets: a list of both; one apk set: its lines at the top.
     expect(await exists(path.join(h.mirrorDir, 'distfeeds.conf'))).to.be.false;
     const choices = await read('distfeeds/choices.conf');
-    expect(choices.trim().split('\n')).to.have.length(2);
+    const [comment, ...urls] = choices.trim().split('\n');
+    expect(comment).to.match(/^# 2 opkg sets are mirrored here; .*setup\.sh/);
+    expect(urls).to.have.length(2);
     expect(choices).to.contain(`@MIRROR_URL@/distfeeds/${OPKG}/${X86}/distfeeds.conf\t${OPKG} ${X86} x86_64`);
     expect(await read('distfeeds.list')).to.equal(apk);
     expect((await read('distfeeds/sets')).trim().split('\n').sort()).to.deep.equal(
@@ -210,7 +212,18 @@ describe('sync of several releases and targets', function () {
     // With several sets, distfeeds needs to be told which; the message names them.
     const unsure = await runCli(['distfeeds', '--url', 'http://10.1.2.3:8080'], env);
     expect(unsure.code).to.equal(2);
-    expect(unsure.stderr).to.contain(`${OPKG} ${X86}`).and.contain(`${APK} ${MT7621}`);
+    expect(unsure.stderr.split('\n')[0]).to.equal(
+      `openwrt-mirror: distfeeds: 3 sets match; say which: --release ${OPKG} --target ${MT7621}, or --release ${OPKG} --target ${X86}, or --release ${APK} --target ${MT7621}`,
+    );
+    const fewer = await runCli(['distfeeds', '--url', 'http://10.1.2.3:8080', '--release', OPKG], env);
+    expect(fewer.code).to.equal(2);
+    expect(fewer.stderr).to.contain('2 sets match').and.contain(`--target ${X86}`);
+    const none = await runCli(
+      ['distfeeds', '--url', 'http://10.1.2.3:8080', '--target', 'mediatek/filogic'],
+      env,
+    );
+    expect(none.code).to.equal(2);
+    expect(none.stderr).to.contain('serves no set mediatek/filogic; it serves');
     const x86 = await runCli(
       ['distfeeds', '--url', 'http://10.1.2.3:8080', '--release', OPKG, '--target', X86],
       env,

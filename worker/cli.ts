@@ -6,7 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config.js';
-import { AbortedError, ConfigError, VerifyIncompleteError } from './errors.js';
+import { AbortedError, ConfigError, UsageError, VerifyIncompleteError } from './errors.js';
 import { createLogger } from './log.js';
 import { MirrorBusyError } from './publish/lock.js';
 
@@ -29,8 +29,6 @@ export interface CliIo {
   stderr: NodeJS.WritableStream;
   cwd: string;
 }
-
-class UsageError extends Error {}
 
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
   const [command, ...rest] = argv;

@@ -36,6 +36,11 @@ export class ConfigFileError extends ConfigError {
   }
 }
 
+/** A command line that cannot be run as given: the command, an option, or the choice it leaves open. Exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
 /** The upstream could not give us a file: HTTP status, network fault, timeout. */
 export class UpstreamError extends Error {
   override name = 'UpstreamError';

@@ -1,6 +1,6 @@
 /** `openwrt-mirror distfeeds --url URL [--release R] [--target T]`: a set's feed lines for a node. */
 import type { Config } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { formatNamed } from '../formats/index.js';
 import { renderDistfeeds } from '../status/distfeeds.js';
 import { readStatus, type StatusFile } from '../status/status-file.js';
@@ -32,13 +32,13 @@ export async function distfeedsCommand(
       (options.target === undefined || set.target === options.target),
   );
   const names = served.map((set) => `${set.release} ${set.target}`).join(', ');
-  if (matching.length !== 1) {
+  if (matching.length === 0) {
     const asked = [options.release, options.target].filter(Boolean).join(' ');
-    throw new ConfigError(
-      matching.length === 0 ? '--release/--target' : '--release and --target',
-      asked,
-      `one of the sets this mirror serves: ${names}`,
-    );
+    throw new UsageError(`distfeeds: this mirror serves no set ${asked}; it serves ${names}`);
+  }
+  if (matching.length > 1) {
+    const which = matching.map((set) => `--release ${set.release} --target ${set.target}`).join(', or ');
+    throw new UsageError(`distfeeds: ${matching.length} sets match; say which: ${which}`);
   }
   const [set] = matching as [NonNullable<StatusFile['sets']>[number]];
   const feeds = set.feeds.map((feed) => ({

@@ -132,14 +132,19 @@ export async function writeFeedLines(dir: MirrorDir, sets: SetLines[]): Promise<
     } else {
       await fs.rm(path.join(dir.root, top), { force: true });
       if (ofFormat.length > 1) {
+        // A comment first: whoever saved this as a router's feed list must learn why it has no feeds.
+        const header =
+          `# ${ofFormat.length} ${format.name} sets are mirrored here; a router needs the lines of its own set. ` +
+          `setup.sh picks it (wget -qO- ${MIRROR_URL_PLACEHOLDER}/setup.sh | sh), or take its file:\n`;
         await write(
           choices,
-          ofFormat
-            .map(
-              (set) =>
-                `${MIRROR_URL_PLACEHOLDER}/${setLinesPath(set)}\t${set.release} ${set.target} ${set.arch ?? ''}\n`,
-            )
-            .join(''),
+          header +
+            ofFormat
+              .map(
+                (set) =>
+                  `${MIRROR_URL_PLACEHOLDER}/${setLinesPath(set)}\t${set.release} ${set.target} ${set.arch ?? ''}\n`,
+              )
+              .join(''),
         );
       } else {
         await fs.rm(path.join(dir.root, choices), { force: true });
