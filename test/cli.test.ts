@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { runCli } from './helpers/spawn-cli.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
-import { LAB_REQUIRED } from './helpers/tree/index.js';
+import { LAB_REQUIRED, NODE_FEEDS } from './helpers/tree/index.js';
 
 describe('command line', function () {
   this.timeout(60_000);
@@ -47,15 +47,7 @@ describe('command line', function () {
     const distfeeds = await runCli(['distfeeds', '--url', 'http://10.1.2.3:8080'], h.env);
     expect(distfeeds.code, distfeeds.stderr).to.equal(0);
     const lines = distfeeds.stdout.trimEnd().split('\n');
-    expect(lines.map((line) => line.split(' ')[1])).to.deep.equal([
-      'openwrt_core',
-      'openwrt_base',
-      'openwrt_kmods',
-      'openwrt_luci',
-      'openwrt_packages',
-      'openwrt_routing',
-      'openwrt_telephony',
-    ]);
+    expect(lines.map((line) => line.split(' ')[1])).to.deep.equal([...NODE_FEEDS]);
     expect(lines).to.deep.equal(
       h.tree.feeds.map((feed) => `src/gz ${feed.distName} http://10.1.2.3:8080/${feed.dir}`),
     );

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { HOSTILE_HOSTS, type RunningNginx, rawRequest, request, startNginx } from './helpers/nginx.js';
 import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
+import { NODE_FEEDS } from './helpers/tree/index.js';
 
 const OPKG = '24.10.4';
 const APK = '25.12.0';
@@ -63,15 +64,7 @@ describe('nginx serving several sets', function () {
     expect(reply.headers['content-type']).to.match(/^text\/plain/);
     expect(reply.headers['cache-control']).to.equal('no-store');
     const lines = reply.body.toString().trim().split('\n');
-    expect(lines.map((line) => line.split(' ')[1])).to.deep.equal([
-      'openwrt_core',
-      'openwrt_base',
-      'openwrt_kmods',
-      'openwrt_luci',
-      'openwrt_packages',
-      'openwrt_routing',
-      'openwrt_telephony',
-    ]);
+    expect(lines.map((line) => line.split(' ')[1])).to.deep.equal([...NODE_FEEDS]);
     expect(lines[0]).to.equal(
       `src/gz openwrt_core http://mirror.lab:8080/releases/${OPKG}/targets/${X86}/packages`,
     );

@@ -13,7 +13,7 @@ import type { Failure } from '../worker/sync/types.js';
 import { exists, sha256 } from './helpers/files.js';
 import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
 import { runCli } from './helpers/spawn-cli.js';
-import { labClosure } from './helpers/tree/index.js';
+import { labClosure, NODE_FEEDS } from './helpers/tree/index.js';
 
 const OPKG = '24.10.4';
 const APK = '25.12.0';
@@ -112,15 +112,7 @@ describe('sync of several releases and targets', function () {
     );
     const x86Set = status.sets.find((s) => s.target === X86) as StatusFile['sets'][number];
     expect(x86Set.distfeeds).to.equal(`distfeeds/${OPKG}/${X86}/distfeeds.conf`);
-    expect(x86Set.feeds.map((f) => f.distName)).to.deep.equal([
-      'openwrt_core',
-      'openwrt_base',
-      'openwrt_kmods',
-      'openwrt_luci',
-      'openwrt_packages',
-      'openwrt_routing',
-      'openwrt_telephony',
-    ]);
+    expect(x86Set.feeds.map((f) => f.distName)).to.deep.equal([...NODE_FEEDS]);
     expect(x86Set.served.packages).to.be.greaterThan(20);
     const metrics = await fs.readFile(path.join(h.mirrorDir, 'metrics'), 'utf8');
     expect(metrics).to.match(

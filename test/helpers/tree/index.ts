@@ -14,6 +14,7 @@ export {
   LAB_REQUIRED,
   labClosure,
   labClosurePackages,
+  NODE_FEEDS,
 } from './lab.js';
 export { buildRelease } from './release.js';
 export { type DeviceSpec, type ImageSpec, KNOWN_TARGETS, LAB_TARGET, type TargetSpec } from './targets.js';

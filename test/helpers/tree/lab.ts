@@ -220,3 +220,14 @@ export function labClosure(tree: Pick<ReleaseTree, 'format' | 'feeds'>): Set<str
   }
   return paths;
 }
+
+/** The feeds of a 24.10 device's distfeeds.conf, in its order: the names a node's feed lines carry. */
+export const NODE_FEEDS = [
+  'openwrt_core',
+  'openwrt_base',
+  'openwrt_kmods',
+  'openwrt_luci',
+  'openwrt_packages',
+  'openwrt_routing',
+  'openwrt_telephony',
+] as const;
