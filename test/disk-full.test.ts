@@ -127,6 +127,6 @@ describe('a run that cannot record its result', function () {
     await fs.rm(path.join(h.mirrorDir, 'status.json'), { recursive: true });
     h.upstream.clearFaults();
     expect((await h.sync()).exitCode).to.equal(0);
-    expect((await readStatus(h.mirrorDir))?.lastRun.result).to.equal('success');
+    expect((await readStatus(h.mirrorDir))?.lastRun?.result).to.equal('success');
   });
 });

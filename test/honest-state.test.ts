@@ -41,8 +41,8 @@ describe('honest state', function () {
     }
     // Recorded as what it was, not as the previous success.
     const status = (await readStatus(h.mirrorDir)) as StatusFile;
-    expect(status.lastRun.result).to.equal('partial');
-    expect(status.lastRun.failures.some((f) => f.reason.includes('dlink_dir-1960-a2'))).to.be.true;
+    expect(status.lastRun?.result).to.equal('partial');
+    expect(status.lastRun?.failures.some((f) => f.reason.includes('dlink_dir-1960-a2'))).to.be.true;
   });
 
   it('a device gone from the upstream profiles.json does not freeze the feeds: they follow the upstream', async () => {
@@ -70,8 +70,8 @@ describe('honest state', function () {
     expect(run.code).to.equal(2);
     expect(run.stderr).to.contain('OPENWRT_KEYS_DIR');
     const status = (await readStatus(h.mirrorDir)) as StatusFile;
-    expect(status.lastRun.result).to.equal('failed');
-    expect(status.lastRun.failures[0]?.reason).to.contain('OPENWRT_KEYS_DIR');
+    expect(status.lastRun?.result).to.equal('failed');
+    expect(status.lastRun?.failures[0]?.reason).to.contain('OPENWRT_KEYS_DIR');
     expect(await fs.readFile(path.join(h.mirrorDir, 'metrics'), 'utf8')).to.match(
       /openwrt_mirror_last_run_result\{result="failed"\} 1/,
     );
@@ -96,7 +96,7 @@ describe('honest state', function () {
     expect(await exists(path.join(h.mirrorDir, 'releases', h.tree.version))).to.be.false;
     expect(await exists(path.join(h.mirrorDir, 'distfeeds.conf'))).to.be.false;
     const status = (await readStatus(h.mirrorDir)) as StatusFile;
-    expect(status.lastRun.result).to.equal('failed');
+    expect(status.lastRun?.result).to.equal('failed');
     expect(status.served.files).to.equal(0);
   });
 
@@ -120,7 +120,7 @@ describe('honest state', function () {
       .to.contain(`usign key ${stranger.fingerprint}`)
       .and.contain('nothing new is served');
     expect(await fs.readlink(link)).to.equal(served);
-    expect(((await readStatus(h.mirrorDir)) as StatusFile).lastRun.result).to.equal('failed');
+    expect(((await readStatus(h.mirrorDir)) as StatusFile).lastRun?.result).to.equal('failed');
   });
 
   it('names ./keys.d in the stack, and trusts a key put there beside the bundled ones', async () => {
@@ -309,8 +309,8 @@ describe('honest state', function () {
     );
     expect((error as Error)?.name).to.equal('AbortedError');
     const status = (await readStatus(h.mirrorDir)) as StatusFile;
-    expect(status.lastRun.result).to.equal('failed');
-    expect(status.lastRun.failures[0]?.reason).to.match(/stopped .*before the sync finished/);
+    expect(status.lastRun?.result).to.equal('failed');
+    expect(status.lastRun?.failures[0]?.reason).to.match(/stopped .*before the sync finished/);
     expect(await fs.readlink(path.join(h.mirrorDir, 'releases', h.tree.version))).to.equal(link);
     expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
   });

@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { emptyStatus } from '../worker/status/status-file.js';
 import { HOSTILE_HOSTS, type RunningNginx, rawRequest, request, startNginx } from './helpers/nginx.js';
 import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
 import { NODE_FEEDS } from './helpers/tree/index.js';
@@ -174,6 +175,14 @@ describe('nginx with sets, before the first sync has finished', () => {
   before(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'openwrt-mirror-empty-sets-'));
     await fs.mkdir(path.join(dir, 'releases'));
+    // A first sync under way: status.json is there (heartbeat, progress), nothing is published.
+    await fs.writeFile(
+      path.join(dir, 'status.json'),
+      JSON.stringify({
+        ...emptyStatus('https://downloads.openwrt.org'),
+        worker: { heartbeatAt: new Date().toISOString() },
+      }),
+    );
     nginx = await startNginx({ mirrorRoot: dir });
   });
 
@@ -182,7 +191,7 @@ describe('nginx with sets, before the first sync has finished', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  it('answers 503 for every kind of feed lines, and says why', async () => {
+  it('answers 503 for every kind of feed lines, and says why, although status.json is there', async () => {
     for (const urlPath of [
       '/distfeeds.conf',
       '/distfeeds.list',
@@ -193,7 +202,7 @@ describe('nginx with sets, before the first sync has finished', () => {
       const reply = await request(`${nginx.url}${urlPath}`);
       expect(reply.status, urlPath).to.equal(503);
       expect(reply.headers['retry-after'], urlPath).to.equal('300');
-      expect(reply.body.toString(), urlPath).to.contain('no sync has finished yet');
+      expect(reply.body.toString(), urlPath).to.contain('no sync has published yet');
     }
   });
 });

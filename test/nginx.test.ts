@@ -563,7 +563,7 @@ describe('nginx before the first sync has finished', () => {
     expect(reply.headers['cache-control']).to.equal('no-store');
     expect(reply.headers['x-content-type-options']).to.equal('nosniff');
     expect(reply.headers['content-security-policy']).to.equal(SANDBOX);
-    expect(reply.body.toString()).to.include('no sync has finished yet');
+    expect(reply.body.toString()).to.include('no sync has published yet');
   });
 
   it('still shows the landing page and has no status.json yet', async () => {

@@ -3,13 +3,16 @@
  * synced: what a lab admin reads there — the sets, each set's feeds, the feed lines for a router of
  * each set — with the page's strict Content-Security-Policy in force.
  */
+import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { Browser } from 'playwright-core';
+import type { StatusFile } from '../worker/status/status-file.js';
 import { launchBrowser, openPage } from './helpers/browser.js';
 import { type RunningNginx, startNginx } from './helpers/nginx.js';
 import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
+import { createHarness, type Harness } from './helpers/sync-harness.js';
 
 const OPKG = '24.10.4';
 const APK = '25.12.0';
@@ -140,6 +143,97 @@ describe('landing page in a browser', function () {
       `${nginx.url}/releases/${OPKG}/targets/x86/64/packages`,
     );
     expect(await page.$$eval('#feeds-by-set h3', (hs) => hs.length)).to.equal(0);
+    expect(errors).to.deep.equal([]);
+    await page.close();
+  });
+});
+
+describe('landing page in a browser, while things happen', function () {
+  this.timeout(120_000);
+  let browser: Browser;
+  let h: Harness;
+  let nginx: RunningNginx;
+
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  afterEach(async () => {
+    await nginx?.stop();
+    await h?.close();
+  });
+
+  it('follows a running sync with a progress bar that moves and a time left, then shows its result', async () => {
+    h = await createHarness({
+      upstream: { latencyMs: 20, bytesPerSecond: 150_000 },
+      env: { CONCURRENCY: '2', OPENWRT_DEVICES: '' },
+    });
+    nginx = await startNginx({ mirrorRoot: h.mirrorDir });
+    const sync = h.sync({}, { progressIntervalMs: 250 });
+    const { page, errors } = await openPage(browser, `${nginx.url}/`);
+    await page.locator('#progress').waitFor({ state: 'visible', timeout: 30_000 });
+    await page.locator('#progress-text').filter({ hasText: 'left' }).waitFor({ timeout: 30_000 });
+    const first = Number(await page.getAttribute('#progress-bar', 'value'));
+    await page.screenshot({
+      path: path.join(SCREENSHOTS, 'openwrt-mirror-page-progress.png'),
+      fullPage: true,
+    });
+    const text = (await page.textContent('#progress-text')) ?? '';
+    expect(text).to.match(/^Sync running: downloading 24\.10\.4 · \d+ of \d+ files, /);
+    expect(text).to.match(/about \d+ s left/);
+    await page.waitForTimeout(4500);
+    const later = Number(await page.getAttribute('#progress-bar', 'value'));
+    expect(later, 'the bar moved').to.be.greaterThan(first);
+    expect((await sync).exitCode).to.equal(0);
+    await page.locator('#progress').waitFor({ state: 'hidden', timeout: 10_000 });
+    await page.locator('#last-run').filter({ hasText: 'success' }).waitFor({ timeout: 20_000 });
+    expect(errors).to.deep.equal([]);
+    await page.close();
+  });
+
+  it('says in red that the worker is not running, and which configuration it refused', async () => {
+    h = await createHarness({ env: { OPENWRT_DEVICES: '' } });
+    nginx = await startNginx({ mirrorRoot: h.mirrorDir });
+    expect((await h.sync()).exitCode).to.equal(0);
+    const file = path.join(h.mirrorDir, 'status.json');
+    const status = JSON.parse(await fs.readFile(file, 'utf8')) as StatusFile;
+    const fiveMinutesAgo = new Date(Date.now() - 300_000).toISOString();
+    await fs.writeFile(
+      file,
+      JSON.stringify({
+        ...status,
+        worker: {
+          heartbeatAt: fiveMinutesAgo,
+          heartbeatSeconds: 30,
+          configError: 'RATE_LIMIT="fast" is not valid: expected a number >= 0.001 and <= 1000',
+        },
+      }),
+    );
+    const { page, errors } = await openPage(browser, `${nginx.url}/`);
+    const line = page.locator('#worker-state');
+    await line.waitFor({ state: 'visible' });
+    expect(await line.textContent())
+      .to.contain('The worker refused its configuration: RATE_LIMIT="fast" is not valid')
+      .and.contain('Worker not running: its last heartbeat was 5 min 0 s ago');
+    expect(
+      await line.evaluate(
+        (element) =>
+          (globalThis as unknown as { getComputedStyle(e: unknown): { color: string } }).getComputedStyle(
+            element,
+          ).color,
+      ),
+    ).to.equal('rgb(170, 17, 17)');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'openwrt-mirror-page-worker.png') });
+
+    // A live worker, nothing refused: no red line.
+    await fs.writeFile(
+      file,
+      JSON.stringify({ ...status, worker: { heartbeatAt: new Date().toISOString(), heartbeatSeconds: 30 } }),
+    );
+    await page.reload({ waitUntil: 'networkidle' });
+    expect(await page.isVisible('#worker-state')).to.be.false;
     expect(errors).to.deep.equal([]);
     await page.close();
   });

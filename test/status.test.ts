@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { renderStatus, statusCommand } from '../worker/commands/status.js';
-import { readStatus, type StatusFile } from '../worker/status/status-file.js';
+import { emptyStatus, readStatus, type StatusFile } from '../worker/status/status-file.js';
 import { formatBytes } from '../worker/status/units.js';
 import { createHarness, type Harness, sameBytes } from './helpers/sync-harness.js';
 import { LAB_REQUIRED, labClosure } from './helpers/tree/index.js';
@@ -110,7 +110,10 @@ describe('status', function () {
       ...one,
       feeds: one.feeds.slice(0, 1).map((feed) => ({ ...feed, packages: 1 })),
       served: { ...one.served, files: 1 },
-      lastRun: { ...one.lastRun, upstream: { requests: 1, retries: 1, errors: {} } },
+      lastRun: {
+        ...(one.lastRun as NonNullable<StatusFile['lastRun']>),
+        upstream: { requests: 1, retries: 1, errors: {} },
+      },
     };
     const text = renderStatus(h.config(), single);
     expect(row(text, 'total size')).to.match(/ in 1 file$/);
@@ -142,5 +145,39 @@ describe('status', function () {
     expect(code).to.equal(0);
     expect(out).to.equal(await fs.readFile(path.join(h.mirrorDir, 'status.json'), 'utf8'));
     expect(JSON.parse(out).schema).to.equal(1);
+  });
+
+  it('shows a running sync: phase, release, files, bytes, rate and time left; and when it has gone quiet', async () => {
+    h = await createHarness();
+    const now = new Date();
+    const running = {
+      phase: 'downloading' as const,
+      startedAt: new Date(now.getTime() - 60_000).toISOString(),
+      updatedAt: now.toISOString(),
+      release: '25.12.0',
+      sets: ['25.12.0 x86/64'],
+      releaseIndex: 2,
+      releases: 2,
+      filesDone: 120,
+      filesTotal: 340,
+      bytesDone: 1_258_291,
+      bytesTotal: 10_276_044,
+      bytesPerSecond: 430_080,
+      etaSeconds: 21,
+      by: 'worker' as const,
+      pid: 4242,
+    };
+    const text = renderStatus(h.config(), { ...emptyStatus('https://downloads.openwrt.org'), running });
+    expect(row(text, 'sync running')).to.equal(
+      `downloading, 25.12.0 (2 of 2): 120/340 files, 1.2 MiB of 9.8 MiB, 420.0 KiB/s, about 21.0 s left (worker pid 4242, since ${running.startedAt})`,
+    );
+    expect(row(text, 'last sync')).to.equal('none has finished yet');
+    const quiet = renderStatus(h.config(), {
+      ...emptyStatus('x'),
+      running: { ...running, updatedAt: new Date(now.getTime() - 120_000).toISOString() },
+    });
+    expect(row(quiet, 'sync running')).to.match(
+      /no word from it for 2 min 0 s: the sync may have been killed$/,
+    );
   });
 });

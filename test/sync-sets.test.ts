@@ -138,7 +138,7 @@ describe('sync of several releases and targets', function () {
     expect(failure?.set).to.equal(`${OPKG} ${X86}`);
     expect(failureLine(failure as Failure)).to.match(new RegExp(`^${OPKG} ${X86}: core `));
     const status = (await readStatus(h.mirrorDir)) as StatusFile;
-    expect(status.lastRun.failures.some((f) => f.set === `${OPKG} ${X86}` && f.feed === 'core')).to.be.true;
+    expect(status.lastRun?.failures.some((f) => f.set === `${OPKG} ${X86}` && f.feed === 'core')).to.be.true;
     // The other set is complete.
     for (const upstreamPath of labClosure(h.set(OPKG, MT7621))) {
       expect(await exists(h.served(upstreamPath)), upstreamPath).to.be.true;

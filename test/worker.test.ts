@@ -352,12 +352,12 @@ describe('worker', function () {
     const second = spawnCli(['worker'], env);
     await waitFor('the restarted worker to finish its sync', async () => {
       const status = await readStatus(dir);
-      return status?.lastRun.result !== undefined;
+      return status?.lastRun?.result !== undefined;
     });
     second.child.kill('SIGTERM');
     const { code } = await second.exited;
     expect(code, second.stdout() + second.stderr()).to.equal(0);
-    expect((await readStatus(dir))?.lastRun.result, second.stdout()).to.equal('success');
+    expect((await readStatus(dir))?.lastRun?.result, second.stdout()).to.equal('success');
     expect(second.stdout()).to.match(/cleaned up after an interrupted run: [1-9]\d* temporary files/);
 
     const fetchedAgain = harness.upstream.requests

@@ -4,8 +4,9 @@
  * exit code — 0 all good, 1 something failed (named in the output), 2 bad configuration or usage.
  */
 import { realpathSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from './config.js';
+import { DEFAULT_MIRROR_DIR, loadConfig } from './config.js';
 import { AbortedError, ConfigError, UsageError, VerifyIncompleteError } from './errors.js';
 import { createLogger } from './log.js';
 import { MirrorBusyError } from './publish/lock.js';
@@ -71,7 +72,29 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
   } catch (error) {
+    if (command === 'worker' && error instanceof ConfigError) await recordConfigError(error, io);
     return reportError(error, io);
+  }
+}
+
+/**
+ * A worker that refuses its configuration exits 2 and is restarted, again and again: the line goes
+ * into status.json too (`worker.configError`), where the page and /metrics show it, whenever
+ * MIRROR_DIR can be written. Never throws: the line on stderr is said either way.
+ */
+async function recordConfigError(error: ConfigError, io: CliIo): Promise<void> {
+  if (error.variable === 'MIRROR_DIR') return;
+  try {
+    const { MirrorDir } = await import('./publish/mirror-dir.js');
+    const { recordWorker } = await import('./status/status-store.js');
+    const dir = new MirrorDir(path.resolve(io.cwd, io.env.MIRROR_DIR?.trim() || DEFAULT_MIRROR_DIR));
+    await dir.prepareRoot();
+    await recordWorker(dir, io.env.UPSTREAM_URL?.trim() || 'https://downloads.openwrt.org', {
+      configError: error.message,
+      configErrorAt: new Date().toISOString(),
+    });
+  } catch {
+    // MIRROR_DIR is not writable (or not a directory): stderr has the line.
   }
 }
 

@@ -91,6 +91,9 @@ export const LAB_OPTIONAL = [
   'vnstat2-json',
 ];
 
+/** MIRROR_DIR outside the container (docker-compose.yml sets /srv/mirror), relative to the working directory. */
+export const DEFAULT_MIRROR_DIR = './openwrt-repo';
+
 const DEFAULT_FEEDS = ['base', 'luci', 'packages', 'routing', 'telephony'];
 
 type Env = Record<string, string | undefined>;
@@ -150,7 +153,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     sets,
     ...(configFile !== undefined && { mirrorConfig: configFile }),
     upstreamUrl: read.url('UPSTREAM_URL', 'https://downloads.openwrt.org'),
-    mirrorDir: path.resolve(cwd, read.scalar('MIRROR_DIR') ?? './openwrt-repo'),
+    mirrorDir: path.resolve(cwd, read.scalar('MIRROR_DIR') ?? DEFAULT_MIRROR_DIR),
     keysDir: path.resolve(cwd, read.scalar('OPENWRT_KEYS_DIR') ?? BUNDLED_KEYS_DIR),
     ...(extraKeysDir !== undefined && { extraKeysDir: path.resolve(cwd, extraKeysDir) }),
     schedule: read.cron('SYNC_SCHEDULE', '0 3 * * *'),

@@ -149,7 +149,12 @@ function showFeedsAndImages(status, sets) {
     }
     holder.append(table);
   }
-  if ((status.images || []).length > 0) $('image-rows').textContent = '';
+  const imageRows = $('image-rows');
+  imageRows.textContent = '';
+  if ((status.images || []).length === 0) {
+    const row = imageRows.insertRow();
+    cell(row, 'No firmware image is mirrored (OPENWRT_DEVICES names the devices).', 'muted');
+  }
   for (const image of status.images || []) {
     const row = $('image-rows').insertRow();
     const file = cell(row, '');
@@ -199,20 +204,106 @@ function showStatus(status) {
   return choices[0];
 }
 
+/** `12 s`, `4 min 5 s`, `2 h 3 min`. */
+function duration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+/** A `running` not rewritten for this long belongs to a sync that is gone (it writes every 2 s). */
+const STALE_RUNNING_MS = 60_000;
+
+/** The running sync's progress bar and line; hidden when none runs. */
+function showRunning(running, now) {
+  $('progress').hidden = !running;
+  if (!running) return;
+  const bar = $('progress-bar');
+  const fraction =
+    running.bytesTotal > 0
+      ? running.bytesDone / running.bytesTotal
+      : running.filesTotal > 0
+        ? running.filesDone / running.filesTotal
+        : undefined;
+  if (fraction === undefined) bar.removeAttribute('value');
+  else bar.value = Math.min(1, fraction);
+  const where = running.release
+    ? ` ${running.release}${running.releases > 1 ? ` (release ${running.releaseIndex} of ${running.releases})` : ''}`
+    : '';
+  const parts = [`Sync running: ${running.phase}${where}`];
+  if (running.filesTotal > 0) {
+    parts.push(
+      `${running.filesDone} of ${count(running.filesTotal, 'file')}, ${size(running.bytesDone)} of ${size(running.bytesTotal)}`,
+    );
+    if (running.bytesPerSecond > 0) parts.push(`${size(running.bytesPerSecond)}/s`);
+    if (typeof running.etaSeconds === 'number') parts.push(`about ${duration(running.etaSeconds)} left`);
+  }
+  const age = now - Date.parse(running.updatedAt);
+  const text = $('progress-text');
+  text.textContent = parts.join(' · ');
+  text.className = '';
+  if (age > STALE_RUNNING_MS) {
+    text.textContent += ` · no word from this sync for ${duration(age / 1000)}: it may have been killed`;
+    text.className = 'bad';
+  }
+}
+
+/** In red: a worker whose heartbeat is late (more than twice its interval), or a refused configuration. */
+function showWorker(worker, now) {
+  const line = $('worker-state');
+  const problems = [];
+  if (worker?.configError) problems.push(`The worker refused its configuration: ${worker.configError}`);
+  if (worker?.heartbeatAt) {
+    const age = now - Date.parse(worker.heartbeatAt);
+    if (age > 2 * (worker.heartbeatSeconds ?? 30) * 1000)
+      problems.push(`Worker not running: its last heartbeat was ${duration(age / 1000)} ago.`);
+  }
+  line.hidden = problems.length === 0;
+  line.textContent = problems.join('\n');
+}
+
+/** How often the page reads status.json: often while a sync runs, rarely otherwise. */
+const POLL_RUNNING_MS = 2000;
+const POLL_IDLE_MS = 15000;
+
 async function load() {
   $('setup-command').textContent = `wget -qO- ${base}/setup.sh | sh`;
   $('restore-command').textContent = `wget -qO- ${base}/setup.sh | sh -s -- --restore`;
-  let first;
-  try {
-    const response = await fetch('/status.json', { cache: 'no-store' });
-    if (response.ok) first = showStatus(await response.json());
-    else
-      $('summary').textContent =
-        'No sync has finished yet: the first one may still be running. Reload in a while.';
-  } catch (error) {
-    $('summary').textContent = `Could not read status.json: ${error}`;
-  }
-  await showFeedLines(first);
+  let shownLines = false;
+  let lastRunAt;
+  const refresh = async () => {
+    let status;
+    try {
+      const response = await fetch('/status.json', { cache: 'no-store' });
+      if (response.ok) status = await response.json();
+      else
+        $('summary').textContent =
+          'No sync has finished yet: the first one may still be running. This page follows it.';
+    } catch (error) {
+      $('summary').textContent = `Could not read status.json: ${error}`;
+    }
+    const now = Date.now();
+    if (status && !status.lastRun) {
+      $('summary').textContent = status.running
+        ? 'The first sync is running; this page follows it.'
+        : 'No sync has finished yet.';
+    }
+    showRunning(status?.running, now);
+    showWorker(status?.worker, now);
+    // The tables change when a run ends: redrawn then, not on every poll.
+    const runAt = status?.lastRun?.finishedAt;
+    if (status?.lastRun && runAt !== lastRunAt) {
+      lastRunAt = runAt;
+      const first = showStatus(status);
+      await showFeedLines(first);
+      shownLines = true;
+    } else if (!shownLines && !status?.lastRun) {
+      $('feeds').textContent = 'The feed lines are here once the first sync has published.';
+    }
+    setTimeout(refresh, status?.running ? POLL_RUNNING_MS : POLL_IDLE_MS);
+  };
+  await refresh();
 }
 
 load();

@@ -55,10 +55,15 @@ export function renderStatus(config: Config, status: StatusFile | undefined): st
   }
   if (mirror.upstream) row('upstream', mirror.upstream);
   if (mirror.generation) row('generation', mirror.generation);
-  if (served.files === 0) row('state', 'nothing served yet: the last sync did not publish');
+  if (served.files === 0)
+    row('state', lastRun ? 'nothing served yet: the last sync did not publish' : 'nothing served yet');
+  const worker = workerLine(status, new Date());
+  if (worker) row('worker', worker);
+  if (status.worker?.configError) row('config error', status.worker.configError);
+  if (status.running) row('sync running', runningLine(status.running, new Date()));
 
   const feedLine = (feed: StatusFile['feeds'][number]) => {
-    const run = lastRun.feeds.find(
+    const run = lastRun?.feeds.find(
       (f) =>
         feed.path === `releases/${f.release}/${f.dir}` || (f.release === undefined && f.name === feed.name),
     );
@@ -91,6 +96,11 @@ export function renderStatus(config: Config, status: StatusFile | undefined): st
   }
 
   lines.push('');
+  if (!lastRun) {
+    row('last sync', 'none has finished yet');
+    row('next run', status.nextRunAt ?? 'none scheduled (the worker is not running)');
+    return `${lines.join('\n')}\n`;
+  }
   row('last sync', `${lastRun.startedAt} → ${lastRun.finishedAt ?? 'not finished'}`);
   row('result', lastRun.result ?? 'unknown (the sync did not finish)');
   if (lastRun.durationMs !== undefined) row('duration', formatDuration(lastRun.durationMs));
@@ -127,4 +137,37 @@ function formatDuration(ms: number): string {
   const minutes = Math.floor(seconds / 60);
   if (minutes < 60) return `${minutes} min ${Math.round(seconds % 60)} s`;
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** `indexes, 24.10.4 (1 of 2): 120/340 files, 1.2 MiB of 9.8 MiB, 420.0 KiB/s, about 21 s left`. */
+export function runningLine(running: NonNullable<StatusFile['running']>, now: Date): string {
+  const where = running.release
+    ? `, ${running.release}${running.releases && running.releases > 1 ? ` (${running.releaseIndex} of ${running.releases})` : ''}`
+    : '';
+  const files =
+    running.filesTotal > 0
+      ? `: ${running.filesDone}/${running.filesTotal} files, ${formatBytes(running.bytesDone)} of ${formatBytes(running.bytesTotal)}, ${formatBytes(running.bytesPerSecond)}/s`
+      : '';
+  const eta =
+    running.etaSeconds !== undefined ? `, about ${formatDuration(running.etaSeconds * 1000)} left` : '';
+  const age = now.getTime() - Date.parse(running.updatedAt);
+  const stale =
+    age > STALE_RUNNING_MS
+      ? ` — no word from it for ${formatDuration(age)}: the sync may have been killed`
+      : '';
+  return `${running.phase}${where}${files}${eta} (${running.by} pid ${running.pid}, since ${running.startedAt})${stale}`;
+}
+
+/** A `running` not rewritten for this long belongs to a sync that is gone (written every 2 s). */
+export const STALE_RUNNING_MS = 60_000;
+
+/** The worker's heartbeat, and whether it is late: more than twice its interval old. */
+export function workerLine(status: StatusFile, now: Date): string | undefined {
+  const worker = status.worker;
+  if (!worker?.heartbeatAt) return undefined;
+  const age = now.getTime() - Date.parse(worker.heartbeatAt);
+  const interval = (worker.heartbeatSeconds ?? 30) * 1000;
+  return age > 2 * interval
+    ? `not running: its last heartbeat is ${formatDuration(age)} old (${worker.heartbeatAt})`
+    : `running (heartbeat ${worker.heartbeatAt})`;
 }

@@ -112,15 +112,25 @@ export class MirrorDir {
   async writeAtomic(relPath: string, data: string | Buffer): Promise<void> {
     const target = path.join(this.root, relPath);
     await ensureDirectory(this.root, path.dirname(relPath));
-    const tmp = this.tmpPath(path.basename(relPath));
-    const handle = await fs.open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
+    // status.json is written from the first heartbeat on, before a sync made tmp/; and a sync that
+    // starts empties tmp/, so a writer in another process may see its temporary file go: once more.
+    for (let attempt = 1; ; attempt++) {
+      await ensureDirectory(this.root, path.relative(this.root, this.tmp));
+      const tmp = this.tmpPath(path.basename(relPath));
+      try {
+        const handle = await fs.open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
+        try {
+          await handle.writeFile(data);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await fs.rename(tmp, target);
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw error;
+      }
     }
-    await fs.rename(tmp, target);
   }
 }
 

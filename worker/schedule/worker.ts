@@ -8,9 +8,9 @@ import cron from 'node-cron';
 import { type Config, setLabel } from '../config.js';
 import { AbortedError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { acquireLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
-import { readStatus, writeStatus } from '../status/status-file.js';
+import { emptyStatus, type WorkerStatus } from '../status/status-file.js';
+import { recordWorker, updateStatus } from '../status/status-store.js';
 import { runSync, type SyncOptions, type SyncResult } from '../sync/run.js';
 
 export interface WorkerOptions {
@@ -21,7 +21,12 @@ export interface WorkerOptions {
   /** Injectable for tests. */
   sync?: (config: Config, options: SyncOptions) => Promise<SyncResult>;
   random?: () => number;
+  /** How often status.json's `worker.heartbeatAt` is rewritten (default HEARTBEAT_SECONDS). */
+  heartbeatSeconds?: number;
 }
+
+/** The page calls the worker "not running" when its heartbeat is older than twice this. */
+export const HEARTBEAT_SECONDS = 30;
 
 type Reason = 'start' | 'schedule';
 
@@ -79,7 +84,12 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       if (!(await sleep(delayMs, stopping.signal))) return;
     }
     try {
-      const { exitCode } = await sync(config, { logger, signal: stopping.signal, nextRunAt: nextRun() });
+      const { exitCode } = await sync(config, {
+        logger,
+        signal: stopping.signal,
+        nextRunAt: nextRun(),
+        by: 'worker',
+      });
       if (exitCode !== 0)
         logger.warn('sync finished with failures; the last good state stays served', { phase: 'schedule' });
     } catch (error) {
@@ -105,7 +115,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   /** status.json (and the metrics beside it) say when the next run is; never fails the worker. */
   async function recordNextRun(next: Date | undefined): Promise<void> {
     try {
-      await writeNextRun(config.mirrorDir, next);
+      await writeNextRun(config, next);
     } catch (error) {
       logger.warn(`could not record the next run in status.json: ${asError(error).message}`, {
         phase: 'schedule',
@@ -125,6 +135,21 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   options.signal?.addEventListener('abort', () => stop('stop'), { once: true });
   if (options.signal?.aborted) stop('stop');
 
+  // The heartbeat says the worker lives, and a configuration accepted clears the one refused before.
+  const heartbeatSeconds = options.heartbeatSeconds ?? HEARTBEAT_SECONDS;
+  const startedAt = new Date().toISOString();
+  const beat = (extra: Partial<WorkerStatus> = {}) =>
+    recordWorker(new MirrorDir(config.mirrorDir), config.upstreamUrl, {
+      heartbeatAt: new Date().toISOString(),
+      heartbeatSeconds,
+      startedAt,
+      ...extra,
+    }).catch((error: Error) =>
+      logger.warn(`could not write the heartbeat into status.json: ${error.message}`, { phase: 'schedule' }),
+    );
+  await beat({ configError: undefined, configErrorAt: undefined });
+  const heartbeat = setInterval(() => void beat(), heartbeatSeconds * 1000);
+
   await task.start();
   logger.info(
     `worker started: ${config.sets.map(setLabel).join(', ')}, schedule "${config.schedule}" in ${config.timezone}`,
@@ -139,6 +164,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   logger.info(`${why}: stopping`, { phase: 'schedule' });
+  clearInterval(heartbeat);
   await task.stop();
   await task.destroy();
   stopping.abort(new AbortedError(`stopped by ${why}`));
@@ -148,22 +174,14 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   return 0;
 }
 
-/**
- * Rewrites status.json's `nextRunAt` (undefined: no run scheduled). Skipped before the first sync,
- * which writes the file, and while another process syncs: the lock guards the read-modify-write.
- */
-async function writeNextRun(mirrorDir: string, next: Date | undefined): Promise<void> {
-  const dir = new MirrorDir(mirrorDir);
+/** Rewrites status.json's `nextRunAt` (undefined: no run scheduled). */
+async function writeNextRun(config: Config, next: Date | undefined): Promise<void> {
   const nextRunAt = next?.toISOString();
-  const before = await readStatus(dir.root);
-  if (!before || before.nextRunAt === nextRunAt) return;
-  const lock = await acquireLock(dir.lockFile);
-  try {
-    const status = await readStatus(dir.root);
-    if (status) await writeStatus(dir, { ...status, nextRunAt });
-  } finally {
-    await lock.release();
-  }
+  await updateStatus(new MirrorDir(config.mirrorDir), (status) => {
+    if (status?.nextRunAt === nextRunAt) return undefined;
+    const { nextRunAt: _old, ...rest } = status ?? emptyStatus(config.upstreamUrl);
+    return nextRunAt === undefined ? rest : { ...rest, nextRunAt };
+  });
 }
 
 function asError(error: unknown): Error {

@@ -64,48 +64,55 @@ export function renderMetrics(status: StatusFile): string {
     'When the last sync that had no failure finished (Unix time); 0 when none has yet.',
     { value: seconds(status.lastSuccessAt) ?? 0 },
   );
-  gauge('last_run_start_timestamp_seconds', 'When the last sync started (Unix time).', {
-    value: seconds(lastRun.startedAt) ?? Number.NaN,
+  const running = status.running;
+  gauge('sync_running', 'Whether a sync is running: 1 while status.json has `running`, else 0.', {
+    value: running ? 1 : 0,
   });
-  const finished = seconds(lastRun.finishedAt);
-  if (finished !== undefined) {
-    gauge('last_run_end_timestamp_seconds', 'When the last sync finished (Unix time).', { value: finished });
+  if (running) {
+    gauge(
+      'sync_progress_files',
+      "Downloads of the running sync's current release, by state: done and total.",
+      [
+        { labels: { state: 'done' }, value: running.filesDone },
+        { labels: { state: 'total' }, value: running.filesTotal },
+      ],
+    );
+    gauge('sync_progress_bytes', 'Bytes of those downloads: received and total.', [
+      { labels: { state: 'done' }, value: running.bytesDone },
+      { labels: { state: 'total' }, value: running.bytesTotal },
+    ]);
+    gauge('sync_progress_bytes_per_second', 'Download rate of the running sync over the last seconds.', {
+      value: running.bytesPerSecond,
+    });
+    if (running.etaSeconds !== undefined)
+      gauge('sync_progress_eta_seconds', "Time left for the running sync's downloads at that rate.", {
+        value: running.etaSeconds,
+      });
+    gauge(
+      'sync_progress_updated_timestamp_seconds',
+      'When the running sync last wrote its progress (Unix time).',
+      {
+        value: seconds(running.updatedAt) ?? Number.NaN,
+      },
+    );
   }
-  if (lastRun.durationMs !== undefined) {
-    gauge('last_run_duration_seconds', 'How long the last sync took.', { value: lastRun.durationMs / 1000 });
-  }
+  const worker = status.worker;
+  if (worker?.heartbeatAt !== undefined)
+    gauge(
+      'worker_heartbeat_timestamp_seconds',
+      "The worker's last heartbeat (Unix time); it beats every worker.heartbeatSeconds.",
+      {
+        value: seconds(worker.heartbeatAt) ?? Number.NaN,
+      },
+    );
   gauge(
-    'last_run_result',
-    'The result of the last sync: 1 for the label that applies, 0 for the others.',
-    RESULTS.map((result) => ({ labels: { result }, value: lastRun.result === result ? 1 : 0 })),
+    'worker_config_error',
+    'Whether the worker refused its configuration (status.json worker.configError): 1 or 0.',
+    {
+      value: worker?.configError ? 1 : 0,
+    },
   );
-  gauge('last_run_planned_files', 'Package and image files the last sync wanted served.', {
-    value: lastRun.planned,
-  });
-  gauge(
-    'last_run_files',
-    'Files of the last sync by outcome: downloaded, skipped (already verified in the pool), failed.',
-    OUTCOMES.map((outcome) => ({ labels: { outcome }, value: lastRun[outcome] })),
-  );
-  gauge('last_run_downloaded_bytes', 'Bytes of the files the last sync downloaded and verified.', {
-    value: lastRun.bytes,
-  });
-  gauge('last_run_failures', 'Failures the last sync reported (status.json lastRun.failures).', {
-    value: lastRun.failures.length,
-  });
-  gauge('last_run_warnings', 'Warnings the last sync reported (status.json lastRun.warnings).', {
-    value: lastRun.warnings.length,
-  });
-  const upstream = lastRun.upstream;
-  gauge('last_run_upstream_requests', 'HTTP requests the last sync sent upstream, retries included.', {
-    value: upstream?.requests ?? 0,
-  });
-  gauge('last_run_upstream_retries', 'Retries the last sync needed.', { value: upstream?.retries ?? 0 });
-  gauge(
-    'last_run_upstream_errors',
-    'Failed upstream attempts of the last sync by kind, the retried ones included.',
-    UPSTREAM_ERROR_KINDS.map((kind) => ({ labels: { kind }, value: upstream?.errors[kind] ?? 0 })),
-  );
+  if (lastRun) lastRunGauges(gauge, lastRun);
   gauge('feeds', 'Package feeds served.', { value: status.feeds.length });
   const perSetFeed = sets.flatMap((set) =>
     set.feeds.map((feed) => ({
@@ -151,6 +158,54 @@ export function renderMetrics(status: StatusFile): string {
     });
   }
   return `${out.join('\n')}\n`;
+}
+
+type Gauge = (name: string, help: string, samples: Sample | Sample[]) => void;
+
+/** The last finished run's figures; absent while the first sync runs. */
+function lastRunGauges(gauge: Gauge, lastRun: NonNullable<StatusFile['lastRun']>): void {
+  gauge('last_run_start_timestamp_seconds', 'When the last sync started (Unix time).', {
+    value: seconds(lastRun.startedAt) ?? Number.NaN,
+  });
+  const finished = seconds(lastRun.finishedAt);
+  if (finished !== undefined) {
+    gauge('last_run_end_timestamp_seconds', 'When the last sync finished (Unix time).', { value: finished });
+  }
+  if (lastRun.durationMs !== undefined) {
+    gauge('last_run_duration_seconds', 'How long the last sync took.', { value: lastRun.durationMs / 1000 });
+  }
+  gauge(
+    'last_run_result',
+    'The result of the last sync: 1 for the label that applies, 0 for the others.',
+    RESULTS.map((result) => ({ labels: { result }, value: lastRun.result === result ? 1 : 0 })),
+  );
+  gauge('last_run_planned_files', 'Package and image files the last sync wanted served.', {
+    value: lastRun.planned,
+  });
+  gauge(
+    'last_run_files',
+    'Files of the last sync by outcome: downloaded, skipped (already verified in the pool), failed.',
+    OUTCOMES.map((outcome) => ({ labels: { outcome }, value: lastRun[outcome] })),
+  );
+  gauge('last_run_downloaded_bytes', 'Bytes of the files the last sync downloaded and verified.', {
+    value: lastRun.bytes,
+  });
+  gauge('last_run_failures', 'Failures the last sync reported (status.json lastRun.failures).', {
+    value: lastRun.failures.length,
+  });
+  gauge('last_run_warnings', 'Warnings the last sync reported (status.json lastRun.warnings).', {
+    value: lastRun.warnings.length,
+  });
+  const upstream = lastRun.upstream;
+  gauge('last_run_upstream_requests', 'HTTP requests the last sync sent upstream, retries included.', {
+    value: upstream?.requests ?? 0,
+  });
+  gauge('last_run_upstream_retries', 'Retries the last sync needed.', { value: upstream?.retries ?? 0 });
+  gauge(
+    'last_run_upstream_errors',
+    'Failed upstream attempts of the last sync by kind, the retried ones included.',
+    UPSTREAM_ERROR_KINDS.map((kind) => ({ labels: { kind }, value: upstream?.errors[kind] ?? 0 })),
+  );
 }
 
 export async function writeMetrics(dir: MirrorDir, status: StatusFile): Promise<void> {

@@ -69,7 +69,8 @@ export interface StatusFile {
   feeds: StatusFeed[];
   images: StatusImage[];
   served: { packages: number; images: number; bytes: number; files: number };
-  lastRun: {
+  /** The last run that finished; absent while the first sync runs. */
+  lastRun?: {
     startedAt: string;
     finishedAt?: string;
     durationMs?: number;
@@ -87,6 +88,47 @@ export interface StatusFile {
   };
   lastSuccessAt?: string;
   nextRunAt?: string;
+  /** While a sync runs: what it is doing, rewritten every few seconds, removed when it ends. */
+  running?: RunningStatus;
+  /** The worker's own health: written by `openwrt-mirror worker`. */
+  worker?: WorkerStatus;
+}
+
+export type SyncPhase = 'indexes' | 'planning' | 'downloading' | 'publishing';
+
+export interface RunningStatus {
+  phase: SyncPhase;
+  startedAt: string;
+  /** When this object was last written: a run killed outright leaves it behind, growing old. */
+  updatedAt: string;
+  /** The release being synced, its sets, and where it stands among the run's releases. */
+  release?: string;
+  sets?: string[];
+  releaseIndex?: number;
+  releases?: number;
+  /** Files to download in this release, and how many have ended (fetched or failed). */
+  filesDone: number;
+  filesTotal: number;
+  /** Bytes of those files: received so far, and in all as far as the indexes say. */
+  bytesDone: number;
+  bytesTotal: number;
+  /** Over the last few seconds; 0 before the first byte. */
+  bytesPerSecond: number;
+  /** Until the downloads of this release end, at that rate; absent when it cannot be told. */
+  etaSeconds?: number;
+  /** The process that runs the sync: `worker`, or `sync` for a one-off. */
+  by: 'worker' | 'sync';
+  pid: number;
+}
+
+export interface WorkerStatus {
+  /** Rewritten every `heartbeatSeconds` while the worker runs. */
+  heartbeatAt?: string;
+  heartbeatSeconds?: number;
+  startedAt?: string;
+  /** The one-line error of a configuration the worker refused (it then exits 2); gone once one is accepted. */
+  configError?: string;
+  configErrorAt?: string;
 }
 
 export const STATUS_FILE = 'status.json';
@@ -253,26 +295,16 @@ export async function writeStatus(dir: MirrorDir, status: StatusFile): Promise<v
   await writeMetrics(dir, status);
 }
 
-/**
- * Records a run that ended without writing status.json itself (it failed or was stopped before it
- * could): what is served stays described, `lastRun` is this run. Never throws — with a full disk it
- * logs that the run could not be recorded, and the caller still releases the lock.
- */
-export async function recordUnpublishedRun(
-  dir: MirrorDir,
-  input: { report: SyncReport; upstream: string; nextRunAt?: Date },
-  onError: (error: Error) => void,
-): Promise<void> {
-  try {
-    const fresh = buildStatus({ ...input, sets: [], releases: new Map() });
-    const existing = await readStatus(dir.root);
-    const status = existing
-      ? { ...existing, lastRun: fresh.lastRun, ...(input.nextRunAt && { nextRunAt: fresh.nextRunAt }) }
-      : fresh;
-    await writeStatus(dir, status);
-  } catch (error) {
-    onError(error as Error);
-  }
+/** status.json before any run has finished: what a first sync's progress and the worker's heartbeat go into. */
+export function emptyStatus(upstream: string): StatusFile {
+  return {
+    schema: 1,
+    mirror: { upstream, sets: 0 },
+    sets: [],
+    feeds: [],
+    images: [],
+    served: { packages: 0, images: 0, bytes: 0, files: 0 },
+  };
 }
 
 export async function readStatus(root: string): Promise<StatusFile | undefined> {

@@ -12,6 +12,7 @@ import type { ReleaseState, Validators } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
 import type { Upstream } from '../upstream/client.js';
 import type { IndexMemory } from './index-memory.js';
+import type { Progress } from './progress.js';
 import type { SyncReport } from './types.js';
 
 export interface SyncContext {
@@ -33,6 +34,8 @@ export interface SyncContext {
   lock: MirrorLock;
   /** What the indexes this run keeps may unpack to, together. */
   indexMemory: IndexMemory;
+  /** What the run is doing, for status.json's `running`. */
+  progress: Progress;
   signal?: AbortSignal;
 }
 

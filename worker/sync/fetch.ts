@@ -14,7 +14,10 @@ import type { FileTask } from './types.js';
 const PROGRESS_EVERY_MS = 5000;
 
 /** What fetching needs of a sync: the run's, whichever release's context it is. */
-export type FetchContext = Pick<SyncContext, 'upstream' | 'pool' | 'dir' | 'logger' | 'signal' | 'config'>;
+export type FetchContext = Pick<
+  SyncContext,
+  'upstream' | 'pool' | 'dir' | 'logger' | 'signal' | 'config' | 'progress'
+>;
 
 /** Sets every task's outcome; throws only AbortedError (a stop), after every download in flight ended. */
 export async function fetchTasks(ctx: FetchContext, tasks: FileTask[]): Promise<void> {
@@ -29,6 +32,14 @@ export async function fetchTasks(ctx: FetchContext, tasks: FileTask[]): Promise<
     }
     toFetch.set(task.key, [...(toFetch.get(task.key) ?? []), task]);
   }
+  // The bytes to come, as the indexes give them; an image's size is not given: counted as the average.
+  const firsts = [...toFetch.values()].map((same) => same[0] as FileTask);
+  const known = firsts.flatMap((task) => (task.size === undefined ? [] : [task.size]));
+  const average = known.length > 0 ? known.reduce((a, b) => a + b, 0) / known.length : 0;
+  ctx.progress.downloads(
+    toFetch.size,
+    Math.round(firsts.reduce((sum, task) => sum + (task.size ?? average), 0)),
+  );
   if (toFetch.size === 0) return;
 
   ctx.logger.info(`downloading ${count(toFetch.size, 'file')} (${held} already verified)`, {
@@ -61,12 +72,18 @@ export async function fetchTasks(ctx: FetchContext, tasks: FileTask[]): Promise<
           const [first] = same as [FileTask, ...FileTask[]];
           if (ctx.signal?.aborted) throw new AbortedError();
           const tmp = ctx.dir.tmpPath(first.rel.split('/').pop() ?? 'download');
+          /** Bytes of the current attempt counted into the progress; a retry takes them back. */
+          let counted = 0;
           try {
             const result = await ctx.upstream.download(`releases/${first.release}/${first.rel}`, tmp, {
               size: first.size,
               sha256: first.sha256,
               maxBytes: first.maxBytes,
               check: first.check,
+              onProgress: (bytes) => {
+                ctx.progress.bytes(bytes - counted);
+                counted = bytes;
+              },
             });
             await ctx.pool.admitFile(tmp, result.sha256);
             const served: ServedFile = {
@@ -88,6 +105,7 @@ export async function fetchTasks(ctx: FetchContext, tasks: FileTask[]): Promise<
             ctx.logger.warn(`failed ${first.rel}: ${reason}`, { phase: 'download', file: first.rel });
           } finally {
             progress.done++;
+            ctx.progress.fileDone();
           }
         }),
       ),

@@ -49,6 +49,7 @@ export async function syncRelease(
   if (indexes.nothingUsable) return lastOutcome(previous, format, configured);
 
   // Plan, pure: each set's closure over its own feeds; a shared feed serves the union.
+  ctx.progress.phase('planning');
   const plan = planSets({ release, sets: discovered, ...indexes, format, previousFiles, many });
   report.failures.push(...plan.failures);
   report.warnings.push(...plan.warnings);
@@ -63,6 +64,7 @@ export async function syncRelease(
   // index.json) come in beside them.
   const imageTasks = discovered.flatMap((set) => indexes.images.get(set.label)?.plan?.tasks ?? []);
   const tasks: FileTask[] = [...plan.tasks, ...imageTasks];
+  ctx.progress.phase('downloading');
   const [, extras] = await Promise.all([
     fetchTasks(ctx, tasks),
     fetchIndexExtras(
@@ -73,6 +75,7 @@ export async function syncRelease(
   if (ctx.signal?.aborted) throw new AbortedError();
 
   // Assemble, pure: every feed and every target directory taken new, kept, or failed.
+  ctx.progress.phase('publishing');
   const units = releaseUnits({
     ...indexes,
     tasks,

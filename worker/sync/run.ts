@@ -5,7 +5,7 @@
  * run is recorded with what went wrong.
  */
 import fs from 'node:fs/promises';
-import type { Config } from '../config.js';
+import { type Config, setLabel } from '../config.js';
 import { AbortedError, ConfigError, UntrustedInputError, UpstreamError } from '../errors.js';
 import { loadConfiguredKeys } from '../feeds/trusted-keys.js';
 import { formatFor } from '../formats/index.js';
@@ -16,12 +16,14 @@ import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
 import { readState, releasesWithState, removeState, writeState } from '../publish/state.js';
 import { failureLine } from '../status/lines.js';
-import { buildStatus, readStatus, recordUnpublishedRun, writeStatus } from '../status/status-file.js';
+import { buildStatus, type RunningStatus } from '../status/status-file.js';
+import { recordRun, recordRunning, recordUnpublishedRun } from '../status/status-store.js';
 import { count, formatBytes } from '../status/units.js';
 import { Upstream } from '../upstream/client.js';
 import { writeFeedLines } from './commit.js';
 import type { SyncContext } from './context.js';
 import { IndexMemory } from './index-memory.js';
+import { Progress } from './progress.js';
 import { syncRelease } from './release.js';
 import { emptyCounters, exitCodeOf, finishReport } from './report.js';
 import { feedRefOf, graceEnd, hasFiles, withdrawnStatus } from './sets.js';
@@ -39,6 +41,10 @@ export interface SyncOptions {
    * started without it (a one-off `sync` beside a running worker) keeps what the worker wrote.
    */
   nextRunAt?: Date;
+  /** Who runs it, for status.json's `running.by`: the worker, or a one-off `sync` (default). */
+  by?: 'worker' | 'sync';
+  /** How often `running` is rewritten while the sync runs (default 2 s; tests shorten it). */
+  progressIntervalMs?: number;
 }
 
 export interface SyncResult {
@@ -47,7 +53,7 @@ export interface SyncResult {
 }
 
 /** What every release of a run shares. */
-type RunContext = Omit<SyncContext, 'release' | 'previous' | 'validators'>;
+type RunContext = Omit<SyncContext, 'release' | 'previous' | 'validators'> & { releases: number };
 
 export async function runSync(config: Config, options: SyncOptions = {}): Promise<SyncResult> {
   const logger = options.logger ?? silentLogger();
@@ -81,6 +87,14 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
   let upstream: Upstream | undefined;
   /** Rethrown once the run is recorded: a configuration error (exit 2) or a stop. */
   let rethrow: unknown;
+  const progress = new Progress({
+    write: (running) => recordRunning(dir, config.upstreamUrl, running as RunningStatus),
+    by: options.by ?? 'sync',
+    now,
+    ...(options.progressIntervalMs !== undefined && { intervalMs: options.progressIntervalMs }),
+    onError: (error) =>
+      logger.warn(`could not record progress in status.json: ${error.message}`, { phase: 'status' }),
+  });
   try {
     await dir.prepare();
     const leftovers = await dir.cleanTmp();
@@ -113,7 +127,11 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
           phase: 'download',
         }),
     });
+    progress.start();
+    const releases = byRelease(sets);
     const run: RunContext = {
+      progress,
+      releases: releases.size,
       config,
       dir,
       pool: new Pool(dir),
@@ -132,9 +150,11 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     // One release after another: their requests share one gate anyway, a file two releases share
     // is then fetched once, and one release's failure does not stop the next.
     const outcomes: ReleaseOutcome[] = [];
-    for (const [release, ofRelease] of byRelease(sets)) {
+    for (const [index, [release, ofRelease]] of [...releases].entries()) {
+      progress.release(release, ofRelease.map(setLabel), index + 1, releases.size);
       outcomes.push(await syncRelease(run, release, ofRelease, sets.length > 1));
     }
+    progress.phase('publishing');
     outcomes.push(...(await withdrawReleases(run, new Set(sets.map((set) => set.release)))));
     await commitRun(run, outcomes, options);
   } catch (error) {
@@ -151,6 +171,8 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       else logger.error(error as Error);
     }
   } finally {
+    // No progress write may land after the run's own record.
+    await progress.stop();
     if (upstream) report.upstream = snapshotStats(upstream);
     finishReport(report, now());
     if (!report.statusWritten) {
@@ -276,14 +298,13 @@ async function commitRun(run: RunContext, outcomes: ReleaseOutcome[], options: S
   }
   finishReport(report, run.now());
   report.upstream = snapshotStats(run.upstream);
-  const nextRunAt =
-    'nextRunAt' in options ? options.nextRunAt : dateOf((await readStatus(dir.root))?.nextRunAt);
   // The mirror succeeded last when every release did: the oldest of their last successes.
   const successes = await Promise.all(
     outcomes.map(async (o) => (await readState(dir, o.release)).lastSuccessAt),
   );
   const lastSuccessAt = successes.includes(undefined) ? undefined : (successes as string[]).sort().at(0);
-  await writeStatus(
+  await run.progress.stop();
+  await recordRun(
     dir,
     buildStatus({
       report,
@@ -291,15 +312,12 @@ async function commitRun(run: RunContext, outcomes: ReleaseOutcome[], options: S
       sets: outcomes.flatMap((outcome) => outcome.status),
       releases: new Map(outcomes.map((o) => [o.release, { manifest: o.manifest, generation: o.generation }])),
       ...(lastSuccessAt && { lastSuccessAt }),
-      nextRunAt,
+      nextRunAt: options.nextRunAt,
     }),
+    // A one-off sync beside a running worker keeps the next run the worker wrote.
+    { keepNextRun: !('nextRunAt' in options) },
   );
   report.statusWritten = true;
-}
-
-function dateOf(iso: string | undefined): Date | undefined {
-  const time = iso === undefined ? Number.NaN : Date.parse(iso);
-  return Number.isNaN(time) ? undefined : new Date(time);
 }
 
 function snapshotStats(upstream: Upstream): NonNullable<SyncReport['upstream']> {

@@ -34,6 +34,7 @@ export async function streamToFile(
     throw tooLarge(file, limit, announced);
   }
   await rm(dest, { force: true });
+  expect.onProgress?.(0);
   const hash = createHash('sha256');
   const check = expect.check?.();
   let bytes = 0;
@@ -50,6 +51,7 @@ export async function streamToFile(
           if (limit !== undefined && bytes > limit) throw tooLarge(file, limit);
           hash.update(chunk);
           check?.update(chunk);
+          expect.onProgress?.(bytes);
           yield chunk;
         }
       },

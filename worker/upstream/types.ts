@@ -66,6 +66,8 @@ export interface DownloadExpectation {
   maxBytes?: number;
   /** A further check fed the same bytes, e.g. an apk identity hash. */
   check?: () => StreamCheck;
+  /** Told the bytes of the current attempt received so far (each retry starts again from 0). */
+  onProgress?: (bytes: number) => void;
 }
 
 export interface DownloadResult {
