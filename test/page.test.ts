@@ -193,6 +193,41 @@ describe('landing page in a browser, while things happen', function () {
     await page.close();
   });
 
+  it('charts the last runs and unfolds the failures of one', async () => {
+    h = await createHarness();
+    nginx = await startNginx({ mirrorRoot: h.mirrorDir });
+    expect((await h.sync()).exitCode).to.equal(0);
+    expect((await h.sync({ OPENWRT_DEVICES: 'dlink_dir-1960-a2' })).exitCode).to.equal(1);
+    expect((await h.sync()).exitCode).to.equal(0);
+    const { page, errors } = await openPage(browser, `${nginx.url}/`);
+    await page.locator('#history-rows tr').nth(2).waitFor();
+    // Two charts of three bars: duration and bytes.
+    expect(
+      await page.$$eval('#history-chart svg', (svgs) =>
+        svgs.map((svg) => svg.querySelectorAll('rect').length),
+      ),
+    ).to.deep.equal([3, 3]);
+    expect(
+      await page.$$eval('#history-chart rect', (rects) => rects.map((r) => r.getAttribute('class'))),
+    ).to.deep.equal(['ok', 'warn', 'ok', 'ok', 'warn', 'ok']);
+    const rows = page.locator('#history-rows tr');
+    expect(await rows.count()).to.equal(3);
+    // Newest first; the partial run in the middle holds its failure, folded.
+    const partial = rows.nth(1);
+    expect(await partial.locator('summary').textContent()).to.equal('partial: 1 failure');
+    const failure = partial.locator('li');
+    expect(await failure.isVisible()).to.be.false;
+    await partial.locator('summary').click();
+    expect(await failure.isVisible()).to.be.true;
+    expect(await failure.textContent()).to.contain('dlink_dir-1960-a2 is not a device profile');
+    await page.screenshot({
+      path: path.join(SCREENSHOTS, 'openwrt-mirror-page-history.png'),
+      fullPage: true,
+    });
+    expect(errors).to.deep.equal([]);
+    await page.close();
+  });
+
   it('says in red that the worker is not running, and which configuration it refused', async () => {
     h = await createHarness({ env: { OPENWRT_DEVICES: '' } });
     nginx = await startNginx({ mirrorRoot: h.mirrorDir });

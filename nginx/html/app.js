@@ -206,7 +206,8 @@ function showStatus(status) {
 
 /** `12 s`, `4 min 5 s`, `2 h 3 min`. */
 function duration(seconds) {
-  const s = Math.max(0, Math.round(seconds));
+  if (seconds < 10) return `${Math.max(0, seconds).toFixed(1)} s`;
+  const s = Math.round(seconds);
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
@@ -263,6 +264,105 @@ function showWorker(worker, now) {
   line.textContent = problems.join('\n');
 }
 
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** One small bar chart of the runs, oldest left; a bar's colour is its run's result. */
+function barChart(title, runs, value, label) {
+  const figure = document.createElement('div');
+  figure.className = 'chart';
+  const caption = document.createElement('div');
+  caption.className = 'muted';
+  caption.textContent = title;
+  const svg = document.createElementNS(SVG, 'svg');
+  const width = 300;
+  const height = 60;
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', title);
+  const max = Math.max(...runs.map(value), 1);
+  const slot = width / Math.max(runs.length, 1);
+  runs.forEach((run, index) => {
+    const bar = document.createElementNS(SVG, 'rect');
+    const h = Math.max(1, (value(run) / max) * (height - 2));
+    bar.setAttribute('x', String(index * slot + slot * 0.15));
+    bar.setAttribute('y', String(height - h));
+    bar.setAttribute('width', String(slot * 0.7));
+    bar.setAttribute('height', String(h));
+    bar.setAttribute('class', resultClass(run.result));
+    const tip = document.createElementNS(SVG, 'title');
+    tip.textContent = `${when(run.startedAt)}: ${label(run)}, ${run.result || 'unknown'}`;
+    bar.append(tip);
+    svg.append(bar);
+  });
+  figure.append(caption, svg);
+  return figure;
+}
+
+/** The last runs: duration and bytes as charts, each run a row whose failures unfold. */
+function showHistory(history) {
+  const runs = Array.isArray(history?.runs) ? history.runs : [];
+  const charts = $('history-chart');
+  charts.textContent = '';
+  const rows = $('history-rows');
+  if (runs.length === 0) return;
+  charts.append(
+    barChart(
+      'duration per run',
+      runs,
+      (run) => (run.durationMs ?? 0) / 1000,
+      (run) => duration((run.durationMs ?? 0) / 1000),
+    ),
+    barChart(
+      'bytes downloaded per run',
+      runs,
+      (run) => run.bytes ?? 0,
+      (run) => size(run.bytes),
+    ),
+  );
+  rows.textContent = '';
+  for (const run of [...runs].reverse()) {
+    const row = rows.insertRow();
+    const started = new Date(run.startedAt);
+    cell(row, Number.isNaN(started.getTime()) ? String(run.startedAt) : started.toLocaleString()).title =
+      run.startedAt;
+    const result = cell(row, '', resultClass(run.result));
+    if ((run.failures || []).length > 0) {
+      const details = document.createElement('details');
+      const summary = document.createElement('summary');
+      summary.textContent = `${run.result || 'unknown'}: ${count(run.failureCount ?? run.failures.length, 'failure')}`;
+      const list = document.createElement('ul');
+      for (const failure of run.failures) {
+        const item = document.createElement('li');
+        item.textContent = failure;
+        list.append(item);
+      }
+      if ((run.failureCount ?? 0) > run.failures.length) {
+        const more = document.createElement('li');
+        more.textContent = `… and ${run.failureCount - run.failures.length} more`;
+        list.append(more);
+      }
+      details.append(summary, list);
+      result.append(details);
+    } else {
+      result.textContent = run.result || 'unknown';
+    }
+    cell(row, typeof run.durationMs === 'number' ? duration(run.durationMs / 1000) : '', 'num');
+    cell(row, `${run.downloaded ?? 0} of ${run.planned ?? 0}`, 'num');
+    cell(row, size(run.bytes), 'num');
+    cell(row, String(run.requests ?? ''), 'num');
+  }
+}
+
+async function loadHistory() {
+  try {
+    const response = await fetch('/history.json', { cache: 'no-store' });
+    if (response.ok) showHistory(await response.json());
+  } catch {
+    // No history yet: the section keeps saying so.
+  }
+}
+
 /** How often the page reads status.json: often while a sync runs, rarely otherwise. */
 const POLL_RUNNING_MS = 2000;
 const POLL_IDLE_MS = 15000;
@@ -297,6 +397,7 @@ async function load() {
       lastRunAt = runAt;
       const first = showStatus(status);
       await showFeedLines(first);
+      await loadHistory();
       shownLines = true;
     } else if (!shownLines && !status?.lastRun) {
       $('feeds').textContent = 'The feed lines are here once the first sync has published.';

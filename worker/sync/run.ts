@@ -16,6 +16,7 @@ import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
 import { readState, releasesWithState, removeState, writeState } from '../publish/state.js';
 import { failureLine } from '../status/lines.js';
+import { appendHistory, historyRun } from '../status/history.js';
 import { buildStatus, type RunningStatus } from '../status/status-file.js';
 import { recordRun, recordRunning, recordUnpublishedRun } from '../status/status-store.js';
 import { count, formatBytes } from '../status/units.js';
@@ -187,6 +188,9 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
           logger.error(`could not record this run in status.json: ${error.message}`, { phase: 'status' }),
       );
     }
+    await appendHistory(dir, historyRun(report)).catch((error: Error) =>
+      logger.error(`could not record this run in history.json: ${error.message}`, { phase: 'status' }),
+    );
     await lock.release();
   }
   if (rethrow !== undefined) throw rethrow;
