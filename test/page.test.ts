@@ -220,6 +220,12 @@ describe('landing page in a browser, while things happen', function () {
     await partial.locator('summary').click();
     expect(await failure.isVisible()).to.be.true;
     expect(await failure.textContent()).to.contain('dlink_dir-1960-a2 is not a device profile');
+    // The first run added what it serves: its changes unfold to a line each.
+    const oldest = rows.nth(2).locator('td').nth(2);
+    expect(await oldest.locator('summary').textContent()).to.match(/^\d+ added, 3 images$/);
+    await oldest.locator('summary').click();
+    expect(await oldest.locator('li').first().textContent()).to.match(/^\+ \S+ \S+ \(\w+, 24\.10\.4\)$/);
+    expect(await rows.nth(0).locator('td').nth(2).textContent()).to.equal('none');
     await page.screenshot({
       path: path.join(SCREENSHOTS, 'openwrt-mirror-page-history.png'),
       fullPage: true,

@@ -7,6 +7,7 @@ import { AbortedError } from '../worker/errors.js';
 import { createLogger } from '../worker/log.js';
 import { runWorker } from '../worker/schedule/worker.js';
 import { readStatus } from '../worker/status/status-file.js';
+import { emptyReport } from '../worker/sync/report.js';
 import { runSync, type SyncOptions, type SyncResult } from '../worker/sync/run.js';
 import { sha256 } from './helpers/files.js';
 import { type CliRun, spawnCli as spawnCliRun, waitFor } from './helpers/spawn-cli.js';
@@ -53,20 +54,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 type Sync = (config: Config, options: SyncOptions) => Promise<SyncResult>;
 const emptyResult = (): SyncResult => ({
   exitCode: 0,
-  report: {
-    startedAt: new Date().toISOString(),
-    planned: 0,
-    downloaded: 0,
-    skipped: 0,
-    failed: 0,
-    bytes: 0,
-    sets: [],
-    feeds: [],
-    failures: [],
-    warnings: [],
-    generations: {},
-    published: false,
-  },
+  report: emptyReport(new Date().toISOString()),
 });
 
 /** Every file nodes are served under `releases/`, following the release link like nginx does. */

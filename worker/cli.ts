@@ -17,6 +17,7 @@ commands:
   sync                  one sync from the upstream; exit 0 all good, 1 something failed, 2 bad configuration
   worker                sync on start (SYNC_ON_START), then on SYNC_SCHEDULE, until SIGTERM
   status [--json]       what is mirrored, sizes, counts, last sync and its result, next run
+  status --changes      the packages and images the last sync added, updated and removed
   verify                re-hash every served file against the published indexes; exit 1 on any mismatch,
                         3 when the check could not be completed
   distfeeds --url URL [--release R] [--target T]
@@ -50,7 +51,11 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       }
       case 'status': {
         const { statusCommand } = await import('./commands/status.js');
-        return await statusCommand(config, { json: rest.includes('--json'), stdout: io.stdout });
+        return await statusCommand(config, {
+          json: rest.includes('--json'),
+          changes: rest.includes('--changes'),
+          stdout: io.stdout,
+        });
       }
       case 'verify': {
         const { verifyCommand } = await import('./commands/verify.js');

@@ -347,11 +347,49 @@ function showHistory(history) {
     } else {
       result.textContent = run.result || 'unknown';
     }
+    showChanges(cell(row, ''), run.changes);
     cell(row, typeof run.durationMs === 'number' ? duration(run.durationMs / 1000) : '', 'num');
     cell(row, `${run.downloaded ?? 0} of ${run.planned ?? 0}`, 'num');
     cell(row, size(run.bytes), 'num');
     cell(row, String(run.requests ?? ''), 'num');
   }
+}
+
+/** A run's changes: the counts, unfolding to one line a package or image. */
+function showChanges(td, changes) {
+  const counts = changes?.counts;
+  const total = counts ? counts.added + counts.updated + counts.removed + counts.images : 0;
+  if (!counts || total === 0) {
+    td.textContent = 'none';
+    td.className = 'muted';
+    return;
+  }
+  const summaryText = [
+    counts.added ? `${counts.added} added` : '',
+    counts.updated ? `${counts.updated} updated` : '',
+    counts.removed ? `${counts.removed} removed` : '',
+    counts.images ? count(counts.images, 'image') : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const details = document.createElement('details');
+  const summary = document.createElement('summary');
+  summary.textContent = summaryText;
+  const list = document.createElement('ul');
+  const item = (text) => {
+    const li = document.createElement('li');
+    li.textContent = text;
+    list.append(li);
+  };
+  for (const c of changes.updated) item(`${c.name} ${c.from} → ${c.to} (${c.feed}, ${c.release})`);
+  for (const c of changes.added) item(`+ ${c.name} ${c.version} (${c.feed}, ${c.release})`);
+  for (const c of changes.removed) item(`− ${c.name} ${c.version} (${c.feed}, ${c.release})`);
+  for (const c of changes.images) item(`${c.change}: ${c.path.split('/').pop()} (${c.release})`);
+  const listed =
+    changes.updated.length + changes.added.length + changes.removed.length + changes.images.length;
+  if (total > listed) item(`… and ${total - listed} more (openwrt-mirror status --changes)`);
+  details.append(summary, list);
+  td.append(details);
 }
 
 async function loadHistory() {

@@ -11,7 +11,7 @@ const LISTED = 20;
 
 export async function statusCommand(
   config: Config,
-  options: { json: boolean; stdout: NodeJS.WritableStream },
+  options: { json: boolean; changes?: boolean; stdout: NodeJS.WritableStream },
 ): Promise<number> {
   const file = path.join(config.mirrorDir, STATUS_FILE);
   const raw = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
@@ -29,8 +29,34 @@ export async function statusCommand(
   } catch (error) {
     throw new Error(`${file} is not valid JSON (${(error as Error).message})`);
   }
-  options.stdout.write(renderStatus(config, status));
+  options.stdout.write(options.changes ? renderChanges(status) : renderStatus(config, status));
   return 0;
+}
+
+/** `status --changes`: what the last sync changed in what routers can install, a line each. */
+export function renderChanges(status: StatusFile | undefined): string {
+  const run = status?.lastRun;
+  if (!run) return 'no sync has finished yet\n';
+  const changes = run.changes;
+  if (!changes) return `the last sync (${run.startedAt}) recorded no changes\n`;
+  const { counts } = changes;
+  const lines = [
+    `changes of the last sync (${run.startedAt}, ${run.result ?? 'unknown'}): ${count(counts.added, 'package')} added, ${counts.updated} updated, ${counts.removed} removed, ${count(counts.images, 'image')} changed`,
+  ];
+  const width = Math.max(
+    0,
+    ...[...changes.added, ...changes.updated, ...changes.removed].map((c) => c.feed.length),
+  );
+  const where = (c: { release: string; feed: string }) => `${c.release} ${c.feed.padEnd(width)}`;
+  for (const c of changes.added) lines.push(`  added    ${where(c)}  ${c.name} ${c.version}`);
+  for (const c of changes.updated) lines.push(`  updated  ${where(c)}  ${c.name} ${c.from} → ${c.to}`);
+  for (const c of changes.removed) lines.push(`  removed  ${where(c)}  ${c.name} ${c.version}`);
+  for (const c of changes.images) lines.push(`  image    ${c.release} ${c.path} ${c.change}`);
+  const listed =
+    changes.added.length + changes.updated.length + changes.removed.length + changes.images.length;
+  const all = counts.added + counts.updated + counts.removed + counts.images;
+  if (all > listed) lines.push(`  … and ${all - listed} more (the first ${listed} are kept in status.json)`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** What `status` prints for people: the seed's repo-status lines first, then feeds, last and next run. */

@@ -9,12 +9,15 @@ import path from 'node:path';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { SyncReport } from '../sync/types.js';
 import { failureLine } from './lines.js';
+import { listedChanges, type StatusChanges } from './status-file.js';
 
 export const HISTORY_FILE = 'history.json';
 /** How many runs are kept: a month of nightly syncs. */
 export const HISTORY_RUNS = 30;
 /** Failures kept per run: enough to tell what went wrong; status.json has the last run's all. */
 const FAILURES_KEPT = 20;
+/** Changes kept per list and run: the page shows them; status.json has more of the last run's. */
+const CHANGES_KEPT = 50;
 
 export interface HistoryRun {
   startedAt: string;
@@ -31,6 +34,8 @@ export interface HistoryRun {
   /** The first failures, as `status` words them, and how many there were in all. */
   failures: string[];
   failureCount: number;
+  /** What the run changed: the first few of each list, and the counts. */
+  changes?: StatusChanges;
 }
 
 export interface History {
@@ -52,6 +57,7 @@ export function historyRun(report: SyncReport): HistoryRun {
     requests: report.upstream?.requests ?? 0,
     failures: report.failures.slice(0, FAILURES_KEPT).map(failureLine),
     failureCount: report.failures.length,
+    changes: listedChanges(report.changes, CHANGES_KEPT),
   };
 }
 

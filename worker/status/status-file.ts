@@ -8,7 +8,7 @@ import type { FormatName } from '../formats/format.js';
 import { formatNamed } from '../formats/index.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { Manifest } from '../publish/types.js';
-import type { Failure, FeedOutcome, SyncReport } from '../sync/types.js';
+import type { Failure, FeedOutcome, ReleaseChanges, SyncReport } from '../sync/types.js';
 import { writeMetrics } from './metrics.js';
 
 export interface StatusFeed {
@@ -85,6 +85,8 @@ export interface StatusFile {
     feeds: SyncReport['feeds'];
     /** What the upstream saw of this run; absent when it ended before the first request. */
     upstream?: { requests: number; retries: number; errors: Record<string, number> };
+    /** What the run changed in what routers can install; each list cut at CHANGES_LISTED, `counts` says all. */
+    changes?: StatusChanges;
   };
   lastSuccessAt?: string;
   nextRunAt?: string;
@@ -132,6 +134,29 @@ export interface WorkerStatus {
 }
 
 export const STATUS_FILE = 'status.json';
+
+/** Entries kept per list of changes: a first sync of a full mirror adds thousands. */
+export const CHANGES_LISTED = 500;
+
+export type StatusChanges = ReleaseChanges & {
+  counts: { added: number; updated: number; removed: number; images: number };
+};
+
+/** A run's changes as status.json and history.json keep them: each list cut at `limit`, the counts whole. */
+export function listedChanges(changes: ReleaseChanges, limit = CHANGES_LISTED): StatusChanges {
+  return {
+    added: changes.added.slice(0, limit),
+    updated: changes.updated.slice(0, limit),
+    removed: changes.removed.slice(0, limit),
+    images: changes.images.slice(0, limit),
+    counts: {
+      added: changes.added.length,
+      updated: changes.updated.length,
+      removed: changes.removed.length,
+      images: changes.images.length,
+    },
+  };
+}
 
 /** A set as the run knows it, for status. */
 export interface SetStatusInput {
@@ -214,6 +239,7 @@ export function buildStatus(input: {
         retries: report.upstream.retries,
         errors: { ...report.upstream.errors },
       },
+      changes: listedChanges(report.changes),
     },
     lastSuccessAt: input.lastSuccessAt,
     nextRunAt: input.nextRunAt?.toISOString(),

@@ -13,6 +13,7 @@ import { readState } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
 import { count } from '../status/units.js';
 import { assembleRelease, committedValidators, feedOutcome } from './assemble.js';
+import { releaseChanges } from './changes.js';
 import { feedStatesOf, publishRelease } from './commit.js';
 import { learntFile, type SyncContext } from './context.js';
 import { discoverSets } from './discover.js';
@@ -141,6 +142,17 @@ export async function syncRelease(
   );
   report.published = true;
   report.generations[release] = generation;
+  if (!unchanged) {
+    const changes = await releaseChanges(ctx, {
+      format,
+      previous: previousFiles,
+      next: assembly.manifest,
+      usable: indexes.usable,
+      previousFeeds: previous.feeds,
+    });
+    for (const key of ['added', 'updated', 'removed', 'images'] as const)
+      (report.changes[key] as unknown[]).push(...changes[key]);
+  }
   const failed = new Set(
     [...assembly.decisions.values()].filter((d) => d.taken === 'failed').map((d) => d.dir),
   );

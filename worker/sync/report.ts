@@ -8,6 +8,21 @@ export function emptyCounters(): Counters {
   return { planned: 0, downloaded: 0, skipped: 0, failed: 0, bytes: 0 };
 }
 
+/** The report of a run that has done nothing yet. */
+export function emptyReport(startedAt: string): SyncReport {
+  return {
+    startedAt,
+    ...emptyCounters(),
+    sets: [],
+    feeds: [],
+    failures: [],
+    warnings: [],
+    generations: {},
+    published: false,
+    changes: { added: [], updated: [], removed: [], images: [] },
+  };
+}
+
 export function addCounters(into: Counters, from: Counters): void {
   into.planned += from.planned;
   into.downloaded += from.downloaded;

@@ -15,8 +15,8 @@ import { acquireLock, LockLostError, MirrorBusyError, type MirrorLock } from '..
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
 import { readState, releasesWithState, removeState, writeState } from '../publish/state.js';
-import { failureLine } from '../status/lines.js';
 import { appendHistory, historyRun } from '../status/history.js';
+import { failureLine } from '../status/lines.js';
 import { buildStatus, type RunningStatus } from '../status/status-file.js';
 import { recordRun, recordRunning, recordUnpublishedRun } from '../status/status-store.js';
 import { count, formatBytes } from '../status/units.js';
@@ -26,7 +26,7 @@ import type { SyncContext } from './context.js';
 import { IndexMemory } from './index-memory.js';
 import { Progress } from './progress.js';
 import { syncRelease } from './release.js';
-import { emptyCounters, exitCodeOf, finishReport } from './report.js';
+import { emptyReport, exitCodeOf, finishReport } from './report.js';
 import { feedRefOf, graceEnd, hasFiles, withdrawnStatus } from './sets.js';
 import type { ReleaseOutcome, SyncReport } from './types.js';
 
@@ -60,16 +60,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
   const logger = options.logger ?? silentLogger();
   const now = options.now ?? (() => new Date());
   const { sets } = config;
-  const report: SyncReport = {
-    startedAt: now().toISOString(),
-    ...emptyCounters(),
-    sets: [],
-    feeds: [],
-    failures: [],
-    warnings: [],
-    generations: {},
-    published: false,
-  };
+  const report: SyncReport = emptyReport(now().toISOString());
 
   const dir = new MirrorDir(config.mirrorDir);
   await dir.prepareRoot();

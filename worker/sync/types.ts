@@ -93,6 +93,37 @@ export interface SetReport {
   withdrawnUntil?: string;
 }
 
+/** A package a run made servable, or took away: `feed` is the feed's name (`packages`, `core`, …). */
+export interface PackageChange {
+  release: string;
+  feed: string;
+  name: string;
+  version: string;
+}
+
+export interface PackageUpdate {
+  release: string;
+  feed: string;
+  name: string;
+  from: string;
+  to: string;
+}
+
+export interface ImageChange {
+  release: string;
+  /** Release-relative path. */
+  path: string;
+  change: 'added' | 'updated' | 'removed';
+}
+
+/** What a run changed in what routers can install. */
+export interface ReleaseChanges {
+  added: PackageChange[];
+  updated: PackageUpdate[];
+  removed: PackageChange[];
+  images: ImageChange[];
+}
+
 export interface SyncReport extends Counters {
   startedAt: string;
   finishedAt?: string;
@@ -109,6 +140,8 @@ export interface SyncReport extends Counters {
   /** Set once status.json describes this run. */
   statusWritten?: boolean;
   upstream?: { requests: number; retries: number; errors: Record<string, number> };
+  /** What the releases this run published changed, all of them together. */
+  changes: ReleaseChanges;
 }
 
 /** What a set's feed lines are made from. */

@@ -1,0 +1,97 @@
+/**
+ * What a run changed in what routers can install: per feed, the packages whose files are served now
+ * and were not (added), were and are not (removed), or are served in another version (updated), and
+ * the images that came, went or changed. Names and versions come from the indexes: the new one for
+ * what is served now, the last one (read back from the pool) for what was. Files kept only for the
+ * grace period are in neither index's list and so are not counted as served.
+ */
+import path from 'node:path';
+import type { PackageRecord } from '../feeds/types.js';
+import type { FeedFormat } from '../formats/format.js';
+import type { FeedState } from '../publish/state.js';
+import type { Manifest } from '../publish/types.js';
+import { isImageFile } from '../status/status-file.js';
+import type { SyncContext } from './context.js';
+import type { UsableFeed } from './indexes.js';
+import type { ReleaseChanges } from './types.js';
+
+export async function releaseChanges(
+  ctx: Pick<SyncContext, 'pool' | 'release'>,
+  input: {
+    format: FeedFormat;
+    previous: Manifest;
+    next: Manifest;
+    /** The feeds with an index this run: what is served now is listed there. */
+    usable: UsableFeed[];
+    /** The last state's feeds: what was served is listed in their indexes. */
+    previousFeeds: Record<string, FeedState>;
+  },
+): Promise<ReleaseChanges> {
+  const changes: ReleaseChanges = { added: [], updated: [], removed: [], images: [] };
+  const { format, previous, next } = input;
+  for (const feed of input.usable) {
+    const dir = feed.ref.dir;
+    const before = packageFiles(previous, dir, format);
+    const after = packageFiles(next, dir, format);
+    if (sameFiles(before, after)) continue;
+    const now = versions(after, feed.packages);
+    const last = input.previousFeeds[dir];
+    const then = last ? versions(before, await indexRecords(ctx, last, format)) : new Map<string, string>();
+    const name = feed.ref.name;
+    for (const [pkg, version] of now) {
+      const was = then.get(pkg);
+      if (was === undefined) changes.added.push({ release: ctx.release, feed: name, name: pkg, version });
+      else if (was !== version)
+        changes.updated.push({ release: ctx.release, feed: name, name: pkg, from: was, to: version });
+    }
+    for (const [pkg, version] of then) {
+      if (!now.has(pkg)) changes.removed.push({ release: ctx.release, feed: name, name: pkg, version });
+    }
+  }
+  for (const [file, served] of next) {
+    if (!isImageFile(file)) continue;
+    const was = previous.get(file);
+    if (was === undefined) changes.images.push({ release: ctx.release, path: file, change: 'added' });
+    else if (was.sha256 !== served.sha256)
+      changes.images.push({ release: ctx.release, path: file, change: 'updated' });
+  }
+  for (const file of previous.keys()) {
+    if (isImageFile(file) && !next.has(file))
+      changes.images.push({ release: ctx.release, path: file, change: 'removed' });
+  }
+  return changes;
+}
+
+/** Package files directly in `dir`, by file name → content hash. */
+function packageFiles(manifest: Manifest, dir: string, format: FeedFormat): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const [file, served] of manifest) {
+    if (path.posix.dirname(file) === dir && file.endsWith(format.packageExtension))
+      files.set(path.posix.basename(file), served.sha256);
+  }
+  return files;
+}
+
+function sameFiles(a: Map<string, string>, b: Map<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [file, sha256] of a) if (b.get(file) !== sha256) return false;
+  return true;
+}
+
+/** Package name → version of the served files an index lists. */
+function versions(files: Map<string, string>, records: PackageRecord[] | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const record of records ?? []) if (files.has(record.filename)) out.set(record.name, record.version);
+  return out;
+}
+
+/** The last good index of a feed, read back from the pool (undefined when it is gone). */
+async function indexRecords(
+  ctx: Pick<SyncContext, 'pool'>,
+  last: FeedState,
+  format: FeedFormat,
+): Promise<PackageRecord[] | undefined> {
+  const index = last.indexFiles[format.indexFile];
+  if (!index || !(await ctx.pool.has(index.sha256, index.size))) return undefined;
+  return format.readIndex(await ctx.pool.read(index.sha256));
+}
