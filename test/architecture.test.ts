@@ -19,6 +19,7 @@ const LAYERS: string[][] = [
   ['upstream/'],
   ['publish/'],
   ['status/'],
+  ['notify/'],
   ['sync/'],
   ['schedule/'],
   ['commands/'],

@@ -3,6 +3,7 @@
  * validated object. Every variable has a default; a bad value throws a ConfigError that names the
  * variable (or the file, line and key), the value and what was expected.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cron from 'node-cron';
@@ -11,19 +12,21 @@ import {
   ARCH,
   badItem,
   DEVICE,
+  EMAIL,
   FEED,
   feedListProblem,
   type ItemRule,
   MIRROR_MODES,
+  NOTIFY_EVENT,
   PACKAGE,
   RELEASE,
   splitList,
   TARGET,
 } from './config/rules.js';
-import type { MirrorMode, SetConfig } from './config/types.js';
+import type { MirrorMode, NotifyConfig, NotifyEvent, SetConfig } from './config/types.js';
 import { ConfigError } from './errors.js';
 
-export type { MirrorMode, SetConfig } from './config/types.js';
+export type { MirrorMode, NotifyConfig, NotifyEvent, SetConfig } from './config/types.js';
 
 /** The repository's `keys/`: one level up from both `worker/` (tsx) and `dist/` (built). */
 export const BUNDLED_KEYS_DIR = fileURLToPath(new URL('../keys', import.meta.url));
@@ -54,6 +57,7 @@ export interface Config {
   pruneGraceHours: number;
   httpPort: number;
   logLevel: LogLevel;
+  notify: NotifyConfig;
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
@@ -173,6 +177,45 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     pruneGraceHours: read.number('PRUNE_GRACE_HOURS', 24, { min: 0, max: 24 * 365 }),
     httpPort: read.number('HTTP_PORT', 8080, { min: 1, max: 65535, integer: true }),
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+    notify: readNotify(read),
+  };
+}
+
+function readNotify(read: Reader): NotifyConfig {
+  const on = read.list('NOTIFY_ON', ['failure', 'recovery'], NOTIFY_EVENT) as NotifyEvent[];
+  const webhookUrl = read.scalar('NOTIFY_WEBHOOK_URL');
+  const smtpUrl = read.scalar('SMTP_URL');
+  const emailTo = read.list('NOTIFY_EMAIL_TO', [], EMAIL);
+  const emailFrom = read.list('NOTIFY_EMAIL_FROM', [`openwrt-mirror@${os.hostname()}`], EMAIL);
+  if (emailFrom.length !== 1) {
+    throw new ConfigError('NOTIFY_EMAIL_FROM', emailFrom.join(','), 'one e-mail address');
+  }
+  if (smtpUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(smtpUrl);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') || !url.hostname) {
+      throw new ConfigError(
+        'SMTP_URL',
+        smtpUrl,
+        'an smtp:// or smtps:// URL like smtp://user:password@mail.lab:587',
+      );
+    }
+    if (emailTo.length === 0) {
+      throw new ConfigError('NOTIFY_EMAIL_TO', '', 'the addresses to write to, since SMTP_URL is set');
+    }
+  } else if (emailTo.length > 0) {
+    throw new ConfigError('SMTP_URL', '', `the mail server to send through, since NOTIFY_EMAIL_TO is set`);
+  }
+  return {
+    on,
+    ...(webhookUrl !== undefined && { webhookUrl: read.url('NOTIFY_WEBHOOK_URL', '', { query: true }) }),
+    ...(smtpUrl !== undefined && { smtpUrl }),
+    emailTo,
+    emailFrom: emailFrom[0] as string,
   };
 }
 
@@ -254,7 +297,8 @@ class Reader {
     throw new ConfigError(name, raw, 'true or false');
   }
 
-  url(name: string, fallback: string): string {
+  /** `query`: a query string is allowed (a webhook's token); never a fragment or credentials. */
+  url(name: string, fallback: string, options: { query?: boolean } = {}): string {
     const raw = this.scalar(name) ?? fallback;
     let url: URL;
     try {
@@ -262,10 +306,12 @@ class Reader {
     } catch {
       throw new ConfigError(name, raw, 'an http:// or https:// URL');
     }
-    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username) {
-      throw new ConfigError(name, raw, 'an http:// or https:// URL without query, fragment or credentials');
+    const refused = (!options.query && url.search) || url.hash || url.username;
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || refused) {
+      const without = options.query ? 'fragment or credentials' : 'query, fragment or credentials';
+      throw new ConfigError(name, raw, `an http:// or https:// URL without ${without}`);
     }
-    return url.href.replace(/\/+$/, '');
+    return options.query ? url.href : url.href.replace(/\/+$/, '');
   }
 
   cron(name: string, fallback: string): string {

@@ -49,3 +49,17 @@ export function badItem(items: string[], rule: ItemRule): string | undefined {
   const bad = items.find((item) => !rule.pattern.test(item));
   return bad === undefined ? undefined : `${rule.expected} (bad item ${JSON.stringify(bad)})`;
 }
+
+export const NOTIFY_EVENTS = ['failure', 'recovery', 'success', 'change', 'new-release'] as const;
+
+export const NOTIFY_EVENT: ItemRule = {
+  pattern: new RegExp(`^(${NOTIFY_EVENTS.join('|')})$`),
+  expected: `events among ${NOTIFY_EVENTS.join(', ')}`,
+};
+
+/** One address: nothing fancier than a mail system needs to route it. */
+export const EMAIL: ItemRule = {
+  pattern:
+    /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/,
+  expected: 'e-mail addresses like lab@example.org',
+};

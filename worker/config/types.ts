@@ -18,3 +18,15 @@ export interface SetConfig {
   /** Where the lists came from, for messages: `REQUIRED_PACKAGES`, or the MIRROR_CONFIG file, line and key. */
   sources: { required: string; optional: string; devices: string };
 }
+
+export type NotifyEvent = 'failure' | 'recovery' | 'success' | 'change' | 'new-release';
+
+/** Who hears of a run, and of what. */
+export interface NotifyConfig {
+  on: NotifyEvent[];
+  webhookUrl?: string;
+  /** nodemailer's SMTP URL: `smtp://user:pass@host:587`, `smtps://host:465`. */
+  smtpUrl?: string;
+  emailTo: string[];
+  emailFrom: string;
+}

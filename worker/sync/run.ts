@@ -5,11 +5,14 @@
  * run is recorded with what went wrong.
  */
 import fs from 'node:fs/promises';
-import { type Config, setLabel } from '../config.js';
+import { type Config, type SetConfig, setLabel } from '../config.js';
 import { AbortedError, ConfigError, UntrustedInputError, UpstreamError } from '../errors.js';
 import { loadConfiguredKeys } from '../feeds/trusted-keys.js';
 import { formatFor } from '../formats/index.js';
 import { type Logger, silentLogger } from '../log.js';
+import { deliver } from '../notify/deliver.js';
+import { noticesFor } from '../notify/notices.js';
+import { type NewRelease, newReleasesIn, notYetAnnounced } from '../notify/releases.js';
 import { currentGeneration, removeUnlinkedGenerations } from '../publish/generation.js';
 import { acquireLock, LockLostError, MirrorBusyError, type MirrorLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
@@ -17,7 +20,7 @@ import { Pool } from '../publish/pool.js';
 import { readState, releasesWithState, removeState, writeState } from '../publish/state.js';
 import { appendHistory, historyRun } from '../status/history.js';
 import { failureLine } from '../status/lines.js';
-import { buildStatus, type RunningStatus } from '../status/status-file.js';
+import { buildStatus, listedChanges, type RunningStatus, readStatus } from '../status/status-file.js';
 import { recordRun, recordRunning, recordUnpublishedRun } from '../status/status-store.js';
 import { count, formatBytes } from '../status/units.js';
 import { Upstream } from '../upstream/client.js';
@@ -65,6 +68,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
   const dir = new MirrorDir(config.mirrorDir);
   await dir.prepareRoot();
   let lock: MirrorLock;
+  let newReleases: NewRelease[] = [];
   try {
     lock = await acquireLock(dir.lockFile);
   } catch (error) {
@@ -76,6 +80,8 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     throw error;
   }
 
+  /** Read before anything: a recovery is a success after a run that was not. */
+  const previousResult = (await readStatus(dir.root))?.lastRun?.result;
   let upstream: Upstream | undefined;
   /** Rethrown once the run is recorded: a configuration error (exit 2) or a stop. */
   let rethrow: unknown;
@@ -147,6 +153,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       outcomes.push(await syncRelease(run, release, ofRelease, sets.length > 1));
     }
     progress.phase('publishing');
+    if (config.notify.on.includes('new-release')) newReleases = await upstreamReleases(run, sets);
     outcomes.push(...(await withdrawReleases(run, new Set(sets.map((set) => set.release)))));
     await commitRun(run, outcomes, options);
   } catch (error) {
@@ -184,9 +191,56 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     );
     await lock.release();
   }
+  // A stop is no news: whoever stopped the worker knows. Anything else is told, as NOTIFY_ON asks.
+  if (!(rethrow instanceof AbortedError)) await notify(config, report, previousResult, newReleases, logger);
   if (rethrow !== undefined) throw rethrow;
   logSummary(logger, report);
   return { report, exitCode: exitCodeOf(report) };
+}
+
+/** The releases upstream worth announcing, from its .versions.json; none when it has no such file. */
+async function upstreamReleases(run: RunContext, sets: SetConfig[]): Promise<NewRelease[]> {
+  try {
+    const { body } = await run.upstream.fetch('.versions.json', { maxBytes: 256 * 1024 });
+    const found = newReleasesIn(JSON.parse((body ?? Buffer.alloc(0)).toString('utf8')), [
+      ...new Set(sets.map((set) => set.release)),
+    ]);
+    return await notYetAnnounced(run.dir, found);
+  } catch (error) {
+    if (error instanceof AbortedError) throw error;
+    run.logger.debug(`no release announcements: ${(error as Error).message}`, { phase: 'notify' });
+    return [];
+  }
+}
+
+/** The notices NOTIFY_ON asks for, by webhook and e-mail; never throws. */
+async function notify(
+  config: Config,
+  report: SyncReport,
+  previousResult: string | undefined,
+  newReleases: NewRelease[],
+  logger: Logger,
+): Promise<void> {
+  const { webhookUrl, smtpUrl, on } = config.notify;
+  if (!webhookUrl && !smtpUrl) return;
+  const notices = noticesFor(
+    on,
+    {
+      mirror: config.sets.map(setLabel).join(', '),
+      result: report.result ?? 'failed',
+      ...(previousResult !== undefined && { previousResult }),
+      startedAt: report.startedAt,
+      ...(report.durationMs !== undefined && { durationMs: report.durationMs }),
+      downloaded: report.downloaded,
+      bytes: formatBytes(report.bytes),
+      failures: report.failures.map(failureLine),
+      changes: listedChanges(report.changes, 50),
+    },
+    newReleases,
+  );
+  await deliver(config.notify, notices, logger).catch((error: Error) =>
+    logger.error(`could not notify: ${error.message}`, { phase: 'notify' }),
+  );
 }
 
 /** Conditions a user can act on, said in one line; anything else is a bug and keeps its stack. */
