@@ -1,3 +1,6 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
 import { runCli } from './helpers/spawn-cli.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
@@ -61,5 +64,28 @@ describe('command line', function () {
     });
     expect(code).to.equal(1);
     expect(stdout + stderr).to.contain('no-such-package');
+  });
+
+  it('logs JSON lines, or readable ones with LOG_FORMAT=pretty', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'openwrt-mirror-logformat-'));
+    try {
+      const env = {
+        MIRROR_DIR: dir,
+        UPSTREAM_URL: 'http://127.0.0.1:9',
+        MAX_RETRIES: '0',
+        OPENWRT_DEVICES: '',
+      };
+      const json = await runCli(['sync'], env);
+      expect(json.code).to.equal(1);
+      const first = json.stdout.split('\n')[0] ?? '';
+      expect(JSON.parse(first)).to.have.property('level');
+      const pretty = await runCli(['sync'], { ...env, LOG_FORMAT: 'pretty' });
+      expect(pretty.code).to.equal(1);
+      expect(pretty.stdout.split('\n')[0]).to.match(
+        /^\d\d:\d\d:\d\d \S*info\S* sync started: 24\.10\.4 ramips\/mt7621/,
+      );
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -104,6 +104,7 @@ describe('configuration', () => {
     ['SYNC_ON_START', 'maybe', /true or false/],
     ['TZ', 'Mars/Olympus', /time zone/],
     ['LOG_LEVEL', 'loud', /one of/],
+    ['LOG_FORMAT', 'xml', /one of json, pretty/],
     ['HTTP_PORT', '70000', /<= 65535/],
   ];
   for (const [variable, value, expected] of bad) {

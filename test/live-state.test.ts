@@ -48,7 +48,8 @@ describe('live state', function () {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     })();
-    const { exitCode } = await h.sync({}, { progressIntervalMs: 250 });
+    const { logger, lines } = capturingLogger();
+    const { exitCode } = await h.sync({}, { progressIntervalMs: 250, logger });
     done = true;
     await watcher;
     expect(exitCode).to.equal(0);
@@ -72,6 +73,14 @@ describe('live state', function () {
     expect(metricsSeen.some((m) => /^openwrt_mirror_sync_running 1$/m.test(m))).to.be.true;
     expect(metricsSeen.some((m) => /^openwrt_mirror_sync_progress_files\{state="total"\} \d+$/m.test(m))).to
       .be.true;
+
+    // The log's progress lines carry the total and the time left too.
+    const progressLines = lines().filter((l) => l.message.startsWith('progress '));
+    expect(progressLines.length).to.be.at.least(1);
+    expect(progressLines[0]?.message).to.match(
+      /^progress \d+\/\d+ files, [\d.]+ (B|KiB|MiB) of [\d.]+ MiB, [\d.]+ (B|KiB|MiB)\/s, about [\d.]+ s left, 0 failed$/,
+    );
+    expect(progressLines[0]?.etaSeconds).to.be.a('number');
 
     const after = (await readStatus(h.mirrorDir)) as StatusFile;
     expect(after.running).to.equal(undefined);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MIRROR_DIR, loadConfig } from './config.js';
 import { AbortedError, ConfigError, UsageError, VerifyIncompleteError } from './errors.js';
-import { createLogger } from './log.js';
+import { createLogger, loggerOptions } from './log.js';
 import { MirrorBusyError } from './publish/lock.js';
 
 const USAGE = `usage: openwrt-mirror <command>
@@ -47,7 +47,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       }
       case 'worker': {
         const { runWorker } = await import('./schedule/worker.js');
-        return await runWorker(config, { logger: createLogger({ level: config.logLevel }) });
+        return await runWorker(config, { logger: createLogger(loggerOptions(config)) });
       }
       case 'status': {
         const { statusCommand } = await import('./commands/status.js');
@@ -61,7 +61,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
         const { verifyCommand } = await import('./commands/verify.js');
         return await verifyCommand(config, {
           stdout: io.stdout,
-          logger: createLogger({ level: config.logLevel }),
+          logger: createLogger(loggerOptions(config)),
         });
       }
       case 'distfeeds': {

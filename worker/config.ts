@@ -57,6 +57,8 @@ export interface Config {
   pruneGraceHours: number;
   httpPort: number;
   logLevel: LogLevel;
+  /** `json` or `pretty`; undefined: JSON unless stdout is a terminal. */
+  logFormat?: 'json' | 'pretty';
   notify: NotifyConfig;
 }
 
@@ -177,6 +179,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     pruneGraceHours: read.number('PRUNE_GRACE_HOURS', 24, { min: 0, max: 24 * 365 }),
     httpPort: read.number('HTTP_PORT', 8080, { min: 1, max: 65535, integer: true }),
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+    ...(read.scalar('LOG_FORMAT') !== undefined && {
+      logFormat: read.oneOf('LOG_FORMAT', 'json', ['json', 'pretty'] as const),
+    }),
     notify: readNotify(read),
   };
 }

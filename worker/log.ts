@@ -3,7 +3,7 @@
  * short readable lines when it is. Errors are passed as the Error itself so winston keeps the stack.
  */
 import winston from 'winston';
-import type { LogLevel } from './config.js';
+import type { Config, LogLevel } from './config.js';
 
 export type Logger = winston.Logger;
 
@@ -39,6 +39,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     ? new winston.transports.Stream({ stream: options.stream })
     : new winston.transports.Console({ stderrLevels: [] });
   return winston.createLogger({ level: options.level ?? 'info', format, transports: [transport] });
+}
+
+/** The logger options a configuration asks for: LOG_LEVEL, and LOG_FORMAT when it is set. */
+export function loggerOptions(config: Pick<Config, 'logLevel' | 'logFormat'>): LoggerOptions {
+  return {
+    level: config.logLevel,
+    ...(config.logFormat !== undefined && { pretty: config.logFormat === 'pretty' }),
+  };
 }
 
 /** A logger that drops everything, for tests and library use. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import { failureLine } from '../status/lines.js';
 import { STATUS_FILE, type StatusFile } from '../status/status-file.js';
-import { count, formatBytes } from '../status/units.js';
+import { count, formatBytes, formatDuration } from '../status/units.js';
 
 /** Failures and warnings beyond this many are counted, not listed; `--json` has them all. */
 const LISTED = 20;
@@ -155,14 +155,6 @@ export function renderStatus(config: Config, status: StatusFile | undefined): st
     for (const item of items.slice(0, LISTED)) lines.push(`  ${item}`);
     if (items.length > LISTED) lines.push(`  … and ${items.length - LISTED} more (status --json)`);
   }
-}
-
-function formatDuration(ms: number): string {
-  const seconds = ms / 1000;
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ${Math.round(seconds % 60)} s`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
 /** `indexes, 24.10.4 (1 of 2): 120/340 files, 1.2 MiB of 9.8 MiB, 420.0 KiB/s, about 21 s left`. */

@@ -1,11 +1,11 @@
 /** `openwrt-mirror sync`: one sync, stopped cleanly by SIGTERM or SIGINT. */
 import type { Config } from '../config.js';
 import { AbortedError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { createLogger, loggerOptions } from '../log.js';
 import { runSync } from '../sync/run.js';
 
 export async function syncCommand(config: Config): Promise<number> {
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger(loggerOptions(config));
   const controller = new AbortController();
   const stop = (signal: NodeJS.Signals) => {
     logger.warn(`${signal}: stopping the sync; the tree served before stays served`);

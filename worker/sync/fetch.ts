@@ -7,7 +7,7 @@
 import pLimit from 'p-limit';
 import { AbortedError } from '../errors.js';
 import type { ServedFile } from '../publish/types.js';
-import { count, formatBytes } from '../status/units.js';
+import { count, formatBytes, formatDuration } from '../status/units.js';
 import type { SyncContext } from './context.js';
 import type { FileTask } from './types.js';
 
@@ -36,10 +36,8 @@ export async function fetchTasks(ctx: FetchContext, tasks: FileTask[]): Promise<
   const firsts = [...toFetch.values()].map((same) => same[0] as FileTask);
   const known = firsts.flatMap((task) => (task.size === undefined ? [] : [task.size]));
   const average = known.length > 0 ? known.reduce((a, b) => a + b, 0) / known.length : 0;
-  ctx.progress.downloads(
-    toFetch.size,
-    Math.round(firsts.reduce((sum, task) => sum + (task.size ?? average), 0)),
-  );
+  const bytesTotal = Math.round(firsts.reduce((sum, task) => sum + (task.size ?? average), 0));
+  ctx.progress.downloads(toFetch.size, bytesTotal);
   if (toFetch.size === 0) return;
 
   ctx.logger.info(`downloading ${count(toFetch.size, 'file')} (${held} already verified)`, {
@@ -49,14 +47,19 @@ export async function fetchTasks(ctx: FetchContext, tasks: FileTask[]): Promise<
   const startedAt = Date.now();
   const timer = setInterval(() => {
     const seconds = (Date.now() - startedAt) / 1000;
+    const rate = progress.bytes / seconds;
+    const eta = rate > 0 ? Math.ceil(Math.max(0, bytesTotal - progress.bytes) / rate) : undefined;
     ctx.logger.info(
-      `progress ${progress.done}/${toFetch.size} files, ${formatBytes(progress.bytes)}, ${formatBytes(progress.bytes / seconds)}/s, ${progress.failed} failed`,
+      `progress ${progress.done}/${toFetch.size} files, ${formatBytes(progress.bytes)} of ${formatBytes(bytesTotal)}, ` +
+        `${formatBytes(rate)}/s, ${eta === undefined ? 'time left unknown' : `about ${formatDuration(eta * 1000)} left`}, ${progress.failed} failed`,
       {
         phase: 'download',
         done: progress.done,
         of: toFetch.size,
         bytes: progress.bytes,
+        bytesTotal,
         failed: progress.failed,
+        ...(eta !== undefined && { etaSeconds: eta }),
       },
     );
   }, PROGRESS_EVERY_MS);
