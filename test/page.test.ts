@@ -7,10 +7,10 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { StatusFile } from '../worker/status/status-file.js';
 import { launchBrowser, openPage } from './helpers/browser.js';
-import { type RunningNginx, startNginx } from './helpers/nginx.js';
+import { type RunningNginx, request, startNginx } from './helpers/nginx.js';
 import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
 
@@ -277,5 +277,143 @@ describe('landing page in a browser, while things happen', function () {
     expect(await page.isVisible('#worker-state')).to.be.false;
     expect(errors).to.deep.equal([]);
     await page.close();
+  });
+});
+
+describe('landing page in a browser: finding a package', function () {
+  this.timeout(120_000);
+  let browser: Browser;
+  let h: Harness;
+  let nginx: RunningNginx;
+
+  before(async () => {
+    browser = await launchBrowser();
+    h = await createHarness({ env: { OPENWRT_DEVICES: '' } });
+    expect((await h.sync()).exitCode).to.equal(0);
+    nginx = await startNginx({ mirrorRoot: h.mirrorDir });
+  });
+  after(async () => {
+    await browser?.close();
+    await nginx?.stop();
+    await h?.close();
+  });
+
+  const names = (page: Page) =>
+    page.$$eval('#results .name', (spans) => spans.map((s) => s.textContent ?? ''));
+
+  it('finds a package by a word of its description, by its name with a typo, and keeps the search in the address', async () => {
+    const { page, errors } = await openPage(browser, `${nginx.url}/`);
+    await page.locator('#search-info').filter({ hasText: 'Type to search' }).waitFor();
+    await page.fill('#q', 'packet');
+    await page.locator('#results li').first().waitFor();
+    expect(await names(page)).to.include('libpcap1');
+    expect(new URL(page.url()).searchParams.get('q')).to.equal('packet');
+    // One typo in a name is forgiven.
+    await page.fill('#q', 'tcpdmp');
+    await page
+      .locator('#results .name')
+      .filter({ hasText: /^tcpdump$/ })
+      .waitFor();
+    expect((await names(page)).slice(0, 2).sort()).to.deep.equal(['tcpdump', 'tcpdump-mini']);
+    // Every word must match.
+    await page.fill('#q', 'tcpdump minimal');
+    await page.locator('#search-info').filter({ hasText: '1 package of' }).waitFor();
+    expect(await names(page)).to.deep.equal(['tcpdump-mini']);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'openwrt-mirror-page-search.png'), fullPage: true });
+    expect(errors).to.deep.equal([]);
+    await page.close();
+  });
+
+  it('opens with a search done from /?q=, links the dependencies, and offers the download', async () => {
+    const { page, errors } = await openPage(browser, `${nginx.url}/?q=tcpdump-mini`);
+    const first = page.locator('#results li').first();
+    await first.waitFor();
+    expect(await page.inputValue('#q')).to.equal('tcpdump-mini');
+    expect(await first.locator('.name').textContent()).to.equal('tcpdump-mini');
+    expect(await first.textContent())
+      .to.contain('on this mirror')
+      .and.contain('Network monitoring');
+    const download = await first.locator('a', { hasText: 'download' }).getAttribute('href');
+    expect(download).to.match(/^\/releases\/24\.10\.4\/packages\/mipsel_24kc\/base\/tcpdump-mini_.*\.ipk$/);
+    const fetched = await request(`${nginx.url}${download}`);
+    expect(fetched.status).to.equal(200);
+    // A dependency is a link that searches for it.
+    await first.locator('.deps a', { hasText: 'libpcap1' }).click();
+    await page
+      .locator('#results .name')
+      .first()
+      .filter({ hasText: /^libpcap1$/ })
+      .waitFor();
+    expect(new URL(page.url()).searchParams.get('q')).to.equal('libpcap1');
+    expect(errors).to.deep.equal([]);
+    await page.close();
+  });
+
+  it('says plainly that a package is not on this mirror, and gives the .env line that adds it', async () => {
+    const { page } = await openPage(browser, `${nginx.url}/?q=tcpdump`);
+    const full = page.locator('#results li').filter({ has: page.locator('.name', { hasText: /^tcpdump$/ }) });
+    await full.waitFor();
+    expect(await full.textContent()).to.contain('not on this mirror');
+    const line = (await full.locator('pre').textContent()) ?? '';
+    const lab = h.config().sets[0]?.optional ?? [];
+    expect(line).to.equal(`OPTIONAL_PACKAGES=${[...lab, 'tcpdump'].join(',')}`);
+    expect(await full.locator('a', { hasText: 'download' }).count()).to.equal(0);
+    await page.close();
+  });
+
+  it('stays quick with a full mirror of 12,000 packages: the first result and the bytes loaded are measured', async () => {
+    const file = path.join(h.mirrorDir, 'search/24.10.4/ramips/mt7621/packages.json');
+    const real = JSON.parse(await fs.readFile(file, 'utf8')) as { packages: unknown[] };
+    const words = [
+      'network',
+      'daemon',
+      'library',
+      'utility',
+      'kernel',
+      'module',
+      'support',
+      'wireless',
+      'tool',
+    ];
+    const packages = Array.from({ length: 12_000 }, (_, i) => ({
+      n: `pkg-${i}-${words[i % words.length]}`,
+      v: `1.${i % 50}.${i % 7}-r1`,
+      f: i % 5,
+      s: 1000 + i,
+      d: `A ${words[(i * 7) % words.length]} ${words[(i * 3) % words.length]} for the lab, number ${i}`,
+      p: ['libc', `pkg-${(i + 1) % 12_000}-${words[(i + 1) % words.length]}`],
+      u: `pkg-${i}_1.0-r1_mipsel_24kc.ipk`,
+      m: i % 10 === 0 ? 1 : 0,
+    }));
+    await fs.writeFile(file, JSON.stringify({ ...real, packages }));
+    try {
+      const page = await browser.newPage();
+      const listResponse = page.waitForResponse((response) => response.url().includes('/search/'));
+      const started = Date.now();
+      await page.goto(`${nginx.url}/?q=wireles+daemon`);
+      await page.locator('#results li').first().waitFor();
+      const firstResult = Date.now() - started;
+      const info = (await page.textContent('#search-info')) ?? '';
+      expect(info).to.match(/^\d+ packages of 24\.10\.4 ramips\/mt7621 match; the first 50:/);
+      // Typing on: each keystroke searches the whole list again.
+      const typed = Date.now();
+      await page.fill('#q', 'wireless daemon lab');
+      await page.locator('#search-info').filter({ hasText: 'match' }).waitFor();
+      const again = Date.now() - typed;
+      const response = await listResponse;
+      expect(response.headers()['content-encoding']).to.equal('gzip');
+      await response.finished();
+      const transferred = (await response.request().sizes()).responseBodySize;
+      const raw = (await fs.stat(file)).size;
+      console.log(
+        `      search over 12,000 packages: list ${(raw / 1e6).toFixed(2)} MB, ${(transferred / 1e3).toFixed(0)} kB gzipped over the wire; first result ${firstResult} ms after navigation, a new query ${again} ms`,
+      );
+      expect(transferred)
+        .to.be.greaterThan(0)
+        .and.lessThan(raw / 4);
+      await page.close();
+    } finally {
+      await fs.writeFile(file, JSON.stringify(real));
+    }
   });
 });

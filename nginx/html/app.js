@@ -401,6 +401,231 @@ async function loadHistory() {
   }
 }
 
+// ---- Search: each set's packages.json, searched in the browser ------------------------------
+
+/** The list being searched, its words and the set it is of. */
+const search = { set: undefined, list: undefined, rows: [], words: new Map(), loading: undefined };
+
+/** Words of a name or a description: lower case, split at anything but letters and digits. */
+function wordsOf(text) {
+  return text
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((word) => word.length >= 2);
+}
+
+/** Edit distance of a and b, or more than `max` (stops early). */
+function distanceAtMost(a, b, max) {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost);
+      best = Math.min(best, current[j]);
+    }
+    if (best > max) return max + 1;
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+async function loadList(set) {
+  if (search.set === set && search.list) return;
+  search.set = set;
+  search.list = undefined;
+  const path = `/search/${set.release}/${set.target}/packages.json`;
+  $('search-info').textContent = `Loading the packages of ${label(set)}…`;
+  const response = await fetch(path, { cache: 'no-cache' });
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  const list = await response.json();
+  if (search.set !== set) return;
+  // One row a package: lower-case name and description, and its words for the typo search.
+  search.rows = list.packages.map((pkg, index) => ({
+    index,
+    name: pkg.n.toLowerCase(),
+    description: (pkg.d || '').toLowerCase(),
+  }));
+  search.words = new Map();
+  for (const row of search.rows) {
+    for (const word of new Set([...wordsOf(row.name), ...wordsOf(row.description)])) {
+      const rows = search.words.get(word);
+      if (rows) rows.push(row.index);
+      else search.words.set(word, [row.index]);
+    }
+  }
+  search.list = list;
+}
+
+/**
+ * Every word of the query must match: in the name (whole, start, part), in the description, or,
+ * for a word of four letters or more, a word of either within one typo (two from eight letters).
+ */
+function find(query) {
+  const words = wordsOf(query);
+  if (words.length === 0) return [];
+  const scores = new Map();
+  for (const [position, word] of words.entries()) {
+    const hits = new Map();
+    const hit = (index, score) => hits.set(index, Math.max(hits.get(index) ?? 0, score));
+    for (const row of search.rows) {
+      if (row.name === word) hit(row.index, 100);
+      else if (row.name.startsWith(word)) hit(row.index, 60);
+      else if (row.name.includes(word)) hit(row.index, 40);
+      else if (row.description.includes(word)) hit(row.index, 20);
+    }
+    if (word.length >= 4) {
+      const max = word.length >= 8 ? 2 : 1;
+      for (const [known, rows] of search.words) {
+        if (known !== word && distanceAtMost(word, known, max) <= max)
+          for (const index of rows) hit(index, 10);
+      }
+    }
+    for (const [index, score] of hits) {
+      if (position === 0) scores.set(index, score);
+      else if (scores.has(index)) scores.set(index, scores.get(index) + score);
+    }
+    if (position > 0) for (const index of scores.keys()) if (!hits.has(index)) scores.delete(index);
+  }
+  const packages = search.list.packages;
+  return [...scores]
+    .sort(
+      (a, b) =>
+        b[1] - a[1] ||
+        packages[b[0]].m - packages[a[0]].m ||
+        packages[a[0]].n.localeCompare(packages[b[0]].n),
+    )
+    .map(([index]) => packages[index]);
+}
+
+/** Results shown at most; the count says how many matched. */
+const RESULTS_SHOWN = 50;
+
+function showResults(query) {
+  const list = search.list;
+  const results = $('results');
+  results.textContent = '';
+  if (!list) return;
+  if (wordsOf(query).length === 0) {
+    $('search-info').textContent =
+      `${count(list.packages.length, 'package')} in the indexes of ${label(list)}; ${
+        list.packages.filter((pkg) => pkg.m).length
+      } of them on this mirror.`;
+    return;
+  }
+  const found = find(query);
+  $('search-info').textContent =
+    found.length === 0
+      ? `Nothing in ${label(list)} matches “${query}”.`
+      : `${count(found.length, 'package')} of ${label(list)} ${found.length === 1 ? 'matches' : 'match'}${
+          found.length > RESULTS_SHOWN ? `; the first ${RESULTS_SHOWN}:` : ':'
+        }`;
+  for (const pkg of found.slice(0, RESULTS_SHOWN)) results.append(resultItem(list, pkg));
+}
+
+function resultItem(list, pkg) {
+  const item = document.createElement('li');
+  const feed = list.feeds[pkg.f] || { name: '?', dir: '' };
+  const head = document.createElement('div');
+  const name = document.createElement('span');
+  name.className = 'name';
+  name.textContent = pkg.n;
+  head.append(name, ` ${pkg.v} · ${feed.name} · ${size(pkg.s)} · `);
+  const where = document.createElement('span');
+  where.className = pkg.m ? 'ok' : 'warn';
+  where.textContent = pkg.m ? 'on this mirror' : 'not on this mirror';
+  head.append(where);
+  item.append(head);
+  if (pkg.d) {
+    const description = document.createElement('div');
+    description.textContent = pkg.d;
+    item.append(description);
+  }
+  if (pkg.p?.length) {
+    const deps = document.createElement('div');
+    deps.className = 'deps muted';
+    deps.append('depends on: ');
+    for (const dep of pkg.p) {
+      const link = document.createElement('a');
+      link.href = `/?q=${encodeURIComponent(dep)}`;
+      link.textContent = dep;
+      link.addEventListener('click', (event) => {
+        event.preventDefault();
+        $('q').value = dep;
+        runSearch();
+      });
+      deps.append(link);
+    }
+    item.append(deps);
+  }
+  if (pkg.m) {
+    const link = document.createElement('a');
+    link.href = `/releases/${list.release}/${feed.dir}/${pkg.u}`;
+    link.textContent = `download ${pkg.u}`;
+    item.append(link);
+  } else {
+    const how = document.createElement('div');
+    const optional = list.optional || { list: [], source: 'OPTIONAL_PACKAGES' };
+    if (optional.source === 'OPTIONAL_PACKAGES') {
+      how.append('To mirror it, set in .env (then docker compose up -d):');
+      const line = document.createElement('pre');
+      line.textContent = `OPTIONAL_PACKAGES=${[...optional.list.filter((n) => n !== pkg.n), pkg.n].join(',')}`;
+      how.append(line);
+    } else {
+      how.textContent = `To mirror it, add ${pkg.n} to the optional packages of this set: ${optional.source}.`;
+    }
+    item.append(how);
+  }
+  return item;
+}
+
+/** The query goes into the address, so that a search can be bookmarked and sent. */
+function runSearch() {
+  const query = $('q').value;
+  const url = new URL(window.location.href);
+  if (query) url.searchParams.set('q', query);
+  else url.searchParams.delete('q');
+  history.replaceState(null, '', url);
+  showResults(query);
+}
+
+function setUpSearch(sets) {
+  const choices = sets.filter((set) => set.state !== 'not served');
+  const select = $('search-set');
+  select.textContent = '';
+  for (const [index, set] of choices.entries()) {
+    const option = document.createElement('option');
+    option.value = String(index);
+    option.textContent = label(set);
+    select.append(option);
+  }
+  select.hidden = choices.length < 2;
+  const current = () => choices[Number(select.value) || 0];
+  const load = async () => {
+    if (!current()) return;
+    try {
+      await loadList(current());
+      runSearch();
+    } catch (error) {
+      $('search-info').textContent = `Could not load the package list: ${error.message}`;
+    }
+  };
+  select.onchange = load;
+  $('q').oninput = () => (search.list ? runSearch() : load());
+  $('search-form').onsubmit = (event) => {
+    event.preventDefault();
+    runSearch();
+  };
+  const asked = new URL(window.location.href).searchParams.get('q');
+  if (asked) $('q').value = asked;
+  // The list is fetched when someone searches (or came with ?q=): the page itself stays light.
+  if (asked) return load();
+  $('search-info').textContent =
+    choices.length > 0 ? 'Type to search every package of the served indexes.' : '';
+}
+
 /** How often the page reads status.json: often while a sync runs, rarely otherwise. */
 const POLL_RUNNING_MS = 2000;
 const POLL_IDLE_MS = 15000;
@@ -435,6 +660,10 @@ async function load() {
       lastRunAt = runAt;
       const first = showStatus(status);
       await showFeedLines(first);
+      if (!search.ready) {
+        search.ready = true;
+        await setUpSearch(Array.isArray(status.sets) ? status.sets : []);
+      }
       await loadHistory();
       shownLines = true;
     } else if (!shownLines && !status?.lastRun) {

@@ -28,6 +28,8 @@ export interface PackageRecord {
   installIf?: Dependency[];
   /** apk: the source package it was built from, e.g. `feeds/base/system/fstools`. */
   origin?: string;
+  /** The first line of its description, for people (search); cut by `descriptionLine`. */
+  description?: string;
 }
 
 /**

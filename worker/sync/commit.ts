@@ -18,6 +18,7 @@ import type { MirrorDir } from '../publish/mirror-dir.js';
 import { type FeedState, type ReleaseState, writeState } from '../publish/state.js';
 import type { Manifest } from '../publish/types.js';
 import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js';
+import { type PackageList, packageListPath, renderPackageList, SEARCH_DIR } from '../status/package-list.js';
 import { count } from '../status/units.js';
 import type { Assembly, Unit } from './assemble.js';
 import type { SyncContext } from './context.js';
@@ -174,4 +175,18 @@ async function removeOtherFiles(dir: MirrorDir, rel: string, wanted: Set<string>
     }
   }
   return kept;
+}
+
+/**
+ * The package lists for people: each set this run published gets its list rewritten; a set still
+ * served but not published this run keeps its last one; a list of a set no longer served goes.
+ */
+export async function writePackageLists(
+  dir: MirrorDir,
+  lists: PackageList[],
+  served: SetLines[],
+): Promise<void> {
+  for (const list of lists) await dir.writeAtomic(packageListPath(list), renderPackageList(list));
+  const wanted = new Set(served.filter((set) => set.feeds.length > 0).map((set) => packageListPath(set)));
+  await removeOtherFiles(dir, SEARCH_DIR, wanted);
 }

@@ -11,6 +11,7 @@ import { formatFor } from '../formats/index.js';
 import { manifestsEqual } from '../publish/generation.js';
 import { readState } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
+import { packageList } from '../status/package-list.js';
 import { count } from '../status/units.js';
 import { assembleRelease, committedValidators, feedOutcome } from './assemble.js';
 import { releaseChanges } from './changes.js';
@@ -156,7 +157,28 @@ export async function syncRelease(
   const failed = new Set(
     [...assembly.decisions.values()].filter((d) => d.taken === 'failed').map((d) => d.dir),
   );
-  return publishedOutcome({
+  const records = new Map(indexes.usable.map((feed) => [feed.ref.dir, feed.packages]));
+  const lists = discovered.map((set) =>
+    packageList(
+      {
+        release,
+        target: set.config.target,
+        arch: set.arch,
+        format: format.name,
+        mode: set.config.mode,
+        optional: set.config.optional,
+        optionalSource: set.config.sources.optional,
+        feeds: set.feeds.map((ref) => ({
+          name: ref.name,
+          dir: ref.dir,
+          packages: records.get(ref.dir) ?? [],
+        })),
+      },
+      assembly.manifest,
+      ctx.now(),
+    ),
+  );
+  const outcome = publishedOutcome({
     release,
     format,
     configured,
@@ -168,4 +190,5 @@ export async function syncRelease(
     withdrawn: assembly.withdrawn,
     graceHours: config.pruneGraceHours,
   });
+  return { ...outcome, lists };
 }

@@ -24,7 +24,7 @@ import { buildStatus, listedChanges, type RunningStatus, readStatus } from '../s
 import { recordRun, recordRunning, recordUnpublishedRun } from '../status/status-store.js';
 import { count, formatBytes } from '../status/units.js';
 import { Upstream } from '../upstream/client.js';
-import { writeFeedLines } from './commit.js';
+import { writeFeedLines, writePackageLists } from './commit.js';
 import type { SyncContext } from './context.js';
 import { IndexMemory } from './index-memory.js';
 import { Progress } from './progress.js';
@@ -328,11 +328,15 @@ async function withdrawReleases(run: RunContext, configured: Set<string>): Promi
 async function commitRun(run: RunContext, outcomes: ReleaseOutcome[], options: SyncOptions): Promise<void> {
   const { dir, report, config } = run;
   // Nothing empty is published: without a single served feed, the lines stay as they were.
-  if (report.published)
-    await writeFeedLines(
+  if (report.published) {
+    const lines = outcomes.flatMap((outcome) => outcome.lines);
+    await writeFeedLines(dir, lines);
+    await writePackageLists(
       dir,
-      outcomes.flatMap((outcome) => outcome.lines),
+      outcomes.flatMap((outcome) => outcome.lists ?? []),
+      lines,
     );
+  }
   if (!report.published) return;
   if (report.failures.length === 0) {
     const pruned = await run.pool.pruneUnlinked();

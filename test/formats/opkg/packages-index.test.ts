@@ -55,6 +55,7 @@ describe('feeds/packages-index', () => {
           [{ name: 'kmod-arptables' }],
         ],
         provides: ['arptables'],
+        description: 'ARP firewall administration tool nft',
       });
     });
 

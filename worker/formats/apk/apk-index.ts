@@ -6,6 +6,7 @@
  * described in `problems`, as the opkg parser does with a stanza.
  */
 import { UntrustedInputError } from '../../errors.js';
+import { descriptionLine } from '../../feeds/description.js';
 import { assertSafeFileName, FEED_INDEX_NAMES, quoteForMessage } from '../../feeds/filename.js';
 import type { Dependency, PackageRecord, VersionOp } from '../../feeds/types.js';
 import { ADB_SCHEMA_INDEX, type AdbBlock, type AdbObject, AdbPayload, readAdbFile } from './adb.js';
@@ -22,6 +23,7 @@ const ROOT_PACKAGES = 2;
 const PI_NAME = 1;
 const PI_VERSION = 2;
 const PI_HASHES = 3;
+const PI_DESCRIPTION = 4;
 const PI_ARCH = 5;
 const PI_ORIGIN = 7;
 const PI_FILE_SIZE = 13;
@@ -194,6 +196,8 @@ function toRecord(pkg: AdbObject): ApkPackageRecord {
   if (architecture !== undefined) record.architecture = architecture;
   const origin = pkg.string(PI_ORIGIN, 'origin');
   if (origin !== undefined) record.origin = origin;
+  const description = pkg.string(PI_DESCRIPTION, 'description');
+  if (description) record.description = descriptionLine(description);
   // Conflict items are dropped; a rule made only of them never fires here.
   const installIf = dependencies(pkg.object(PI_INSTALL_IF, 'install-if'));
   if (installIf.length > 0) record.installIf = installIf;

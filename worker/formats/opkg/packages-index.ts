@@ -4,6 +4,7 @@
  * untrusted: a stanza that cannot be mirrored safely is skipped and described, never a crash.
  */
 import { UntrustedInputError } from '../../errors.js';
+import { descriptionLine } from '../../feeds/description.js';
 import { assertSafeFileName, FEED_INDEX_NAMES, quoteForMessage } from '../../feeds/filename.js';
 import type { Dependency, PackageRecord } from '../../feeds/types.js';
 import { parseVersionOp } from './version.js';
@@ -154,6 +155,8 @@ function toRecord(fields: Map<string, string>, depends: string[]): PackageRecord
   };
   const architecture = fields.get('Architecture');
   if (architecture) record.architecture = architecture;
+  const description = fields.get('Description');
+  if (description) record.description = descriptionLine(description);
   return record;
 }
 

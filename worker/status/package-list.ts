@@ -1,0 +1,94 @@
+/**
+ * MIRROR_DIR/search/<release>/<target>/packages.json: every package of every index a set serves,
+ * for people — the page's search. Name, version, feed, size, the first line of the description,
+ * what it depends on, its file, and whether that file is on this mirror (selective mode serves the
+ * whole signed index but holds only the selection's files: the list says which are not here, and
+ * how to add one). Short keys and one object a line keep it small and gzip well.
+ */
+import type { PackageRecord } from '../feeds/types.js';
+import type { FormatName } from '../formats/format.js';
+import type { Manifest } from '../publish/types.js';
+
+export const SEARCH_DIR = 'search';
+
+export interface ListedPackage {
+  /** name, version, feed (index into `feeds`), size, description, depends (names), file */
+  n: string;
+  v: string;
+  f: number;
+  s: number;
+  d?: string;
+  p?: string[];
+  u: string;
+  /** 1 when the file is on this mirror. */
+  m: 0 | 1;
+}
+
+export interface PackageList {
+  schema: 1;
+  release: string;
+  target: string;
+  arch?: string;
+  format: FormatName;
+  mode: string;
+  /** Written at. */
+  at: string;
+  /** The set's feeds: `dir` is release-relative. */
+  feeds: { name: string; dir: string }[];
+  /** How a package that is not here is added: the optional list and where it is set. */
+  optional: { list: string[]; source: string };
+  packages: ListedPackage[];
+}
+
+export interface SetForList {
+  release: string;
+  target: string;
+  arch?: string;
+  format: FormatName;
+  mode: string;
+  optional: string[];
+  optionalSource: string;
+  feeds: { name: string; dir: string; packages: PackageRecord[] }[];
+}
+
+export function packageList(set: SetForList, manifest: Manifest, at: Date): PackageList {
+  const packages: ListedPackage[] = [];
+  set.feeds.forEach((feed, index) => {
+    for (const pkg of feed.packages) {
+      const depends = [...new Set(pkg.depends.flatMap((item) => item.map((dep) => dep.name)))];
+      packages.push({
+        n: pkg.name,
+        v: pkg.version,
+        f: index,
+        s: pkg.size,
+        ...(pkg.description && { d: pkg.description }),
+        ...(depends.length > 0 && { p: depends }),
+        u: pkg.filename,
+        m: manifest.has(`${feed.dir}/${pkg.filename}`) ? 1 : 0,
+      });
+    }
+  });
+  return {
+    schema: 1,
+    release: set.release,
+    target: set.target,
+    ...(set.arch && { arch: set.arch }),
+    format: set.format,
+    mode: set.mode,
+    at: at.toISOString(),
+    feeds: set.feeds.map((feed) => ({ name: feed.name, dir: feed.dir })),
+    optional: { list: set.optional, source: set.optionalSource },
+    packages,
+  };
+}
+
+/** The list as written: one package a line, so a diff or `grep` of it reads well. */
+export function renderPackageList(list: PackageList): string {
+  const { packages, ...head } = list;
+  const lines = packages.map((pkg) => JSON.stringify(pkg));
+  return `${JSON.stringify(head).slice(0, -1)},"packages":[\n${lines.join(',\n')}\n]}\n`;
+}
+
+export function packageListPath(set: { release: string; target: string }): string {
+  return `${SEARCH_DIR}/${set.release}/${set.target}/packages.json`;
+}
