@@ -307,7 +307,7 @@ describe('nginx serving a synced mirror', () => {
     try {
       let filledIn = 0;
       for (const host of [...HOSTILE_HOSTS, 'mirror..lab', 'mirror.lab:123456', 'mirror.lab:', '[fd00::1']) {
-        for (const file of ['/setup.sh', '/distfeeds.conf', '/distfeeds.list']) {
+        for (const file of ['/setup.sh', '/distfeeds.conf', '/distfeeds.list', '/']) {
           const reply = await rawRequest(nginx.port, file, { host });
           const what = `${file} for Host: ${host}`;
           // nginx answers some of these with 400 itself; what matters is that no hostile text is served.

@@ -416,4 +416,17 @@ describe('landing page in a browser: finding a package', function () {
       await fs.writeFile(file, JSON.stringify(real));
     }
   });
+
+  it('has the set-up command and the feed lines in the HTML itself, for a browser without JavaScript', async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto(`${nginx.url}/`);
+    expect(await page.textContent('#setup-command')).to.equal(`wget -qO- ${nginx.url}/setup.sh | sh`);
+    const lines = ((await page.textContent('#feeds')) ?? '').trim().split('\n');
+    expect(lines).to.have.length(7);
+    expect(lines[0]).to.equal(
+      `src/gz openwrt_core ${nginx.url}/releases/24.10.4/targets/ramips/mt7621/packages`,
+    );
+    await context.close();
+  });
 });
