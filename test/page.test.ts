@@ -306,7 +306,14 @@ describe('landing page in a browser: finding a package', function () {
     await page.locator('#search-info').filter({ hasText: 'Type to search' }).waitFor();
     await page.fill('#q', 'packet');
     await page.locator('#results li').first().waitFor();
-    expect(await names(page)).to.include('libpcap1');
+    // libpcap1 by its description ("network packet capture"), tcpdump through it.
+    const found = await names(page);
+    expect(found[0]).to.equal('libpcap1');
+    expect(found).to.include.members(['tcpdump', 'tcpdump-mini']);
+    const tcpdump = page
+      .locator('#results li')
+      .filter({ has: page.locator('.name', { hasText: /^tcpdump$/ }) });
+    expect(await tcpdump.textContent()).to.contain('found through libpcap1, which it depends on');
     expect(new URL(page.url()).searchParams.get('q')).to.equal('packet');
     // One typo in a name is forgiven.
     await page.fill('#q', 'tcpdmp');

@@ -404,7 +404,14 @@ async function loadHistory() {
 // ---- Search: each set's packages.json, searched in the browser ------------------------------
 
 /** The list being searched, its words and the set it is of. */
-const search = { set: undefined, list: undefined, rows: [], words: new Map(), loading: undefined };
+const search = {
+  set: undefined,
+  list: undefined,
+  rows: [],
+  words: new Map(),
+  dependents: new Map(),
+  via: new Map(),
+};
 
 /** Words of a name or a description: lower case, split at anything but letters and digits. */
 function wordsOf(text) {
@@ -456,8 +463,24 @@ async function loadList(set) {
       else search.words.set(word, [row.index]);
     }
   }
+  // Who depends on whom: a word that describes a library also finds what is built on it
+  // ("packet" finds libpcap1 by its description, and tcpdump through it).
+  const byName = new Map(list.packages.map((pkg, index) => [pkg.n, index]));
+  search.dependents = new Map();
+  for (const [index, pkg] of list.packages.entries()) {
+    for (const dep of pkg.p || []) {
+      const target = byName.get(dep);
+      if (target === undefined) continue;
+      const users = search.dependents.get(target);
+      if (users) users.push(index);
+      else search.dependents.set(target, [index]);
+    }
+  }
   search.list = list;
 }
+
+/** A library that this share of all packages needs (libc) says nothing about them: not followed. */
+const COMMON_DEPENDENCY = 0.02;
 
 /**
  * Every word of the query must match: in the name (whole, start, part), in the description, or,
@@ -465,6 +488,7 @@ async function loadList(set) {
  */
 function find(query) {
   const words = wordsOf(query);
+  search.via = new Map();
   if (words.length === 0) return [];
   const scores = new Map();
   for (const [position, word] of words.entries()) {
@@ -481,6 +505,18 @@ function find(query) {
       for (const [known, rows] of search.words) {
         if (known !== word && distanceAtMost(word, known, max) <= max)
           for (const index of rows) hit(index, 10);
+      }
+    }
+    const common = Math.max(20, search.rows.length * COMMON_DEPENDENCY);
+    for (const [index, score] of [...hits]) {
+      if (score < 20) continue;
+      const users = search.dependents.get(index) || [];
+      if (users.length > common) continue;
+      for (const user of users) {
+        if (!hits.has(user)) {
+          hits.set(user, 5);
+          search.via.set(user, search.list.packages[index].n);
+        }
       }
     }
     for (const [index, score] of hits) {
@@ -542,6 +578,13 @@ function resultItem(list, pkg) {
     const description = document.createElement('div');
     description.textContent = pkg.d;
     item.append(description);
+  }
+  const via = search.via.get(list.packages.indexOf(pkg));
+  if (via) {
+    const note = document.createElement('div');
+    note.className = 'muted';
+    note.textContent = `found through ${via}, which it depends on`;
+    item.append(note);
   }
   if (pkg.p?.length) {
     const deps = document.createElement('div');
