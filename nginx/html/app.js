@@ -182,6 +182,18 @@ async function showFeedLines(set) {
   }
 }
 
+/** A <select> of sets, each option's value its index in `sets`. */
+function setChoice(select, sets) {
+  select.textContent = '';
+  for (const [index, set] of sets.entries()) {
+    const option = document.createElement('option');
+    option.value = String(index);
+    option.textContent = label(set);
+    select.append(option);
+  }
+  return select;
+}
+
 function showStatus(status) {
   // A status.json of before several sets has no `sets`: its one set is in `mirror`.
   const sets = Array.isArray(status.sets) ? status.sets : [];
@@ -190,14 +202,7 @@ function showStatus(status) {
   showLastRun(status);
   showFeedsAndImages(status, sets);
   const choices = sets.filter((set) => set.state !== 'not served' && set.distfeeds);
-  const select = $('feeds-set');
-  select.textContent = '';
-  for (const [index, set] of choices.entries()) {
-    const option = document.createElement('option');
-    option.value = String(index);
-    option.textContent = label(set);
-    select.append(option);
-  }
+  const select = setChoice($('feeds-set'), choices);
   $('feeds-one').hidden = choices.length > 1;
   $('feeds-many').hidden = choices.length < 2;
   select.onchange = () => showFeedLines(choices[Number(select.value)]);
@@ -636,14 +641,7 @@ function runSearch() {
 
 function setUpSearch(sets) {
   const choices = sets.filter((set) => set.state !== 'not served');
-  const select = $('search-set');
-  select.textContent = '';
-  for (const [index, set] of choices.entries()) {
-    const option = document.createElement('option');
-    option.value = String(index);
-    option.textContent = label(set);
-    select.append(option);
-  }
+  const select = setChoice($('search-set'), choices);
   select.hidden = choices.length < 2;
   const current = () => choices[Number(select.value) || 0];
   const load = async () => {
