@@ -1,14 +1,14 @@
 /**
  * What a running sync is doing, for status.json's `running` (the page's progress bar, `status`,
  * `/metrics`): the phase, the release, files and bytes done of the downloads, the rate over the
- * last seconds and the time left at that rate. Written through `write` at most every interval, and
- * once more, as nothing, when the run ends.
+ * last seconds and the time left at that rate. Written through `write` at most every interval; the
+ * run's own record at its end removes it.
  */
 import type { RunningStatus, SyncPhase } from '../status/status-file.js';
 
 export interface ProgressOptions {
-  /** Writes `running` into status.json; undefined removes it. */
-  write: (running: RunningStatus | undefined) => Promise<void>;
+  /** Writes `running` into status.json (the run's own record at its end removes it). */
+  write: (running: RunningStatus) => Promise<void>;
   by: RunningStatus['by'];
   now?: () => Date;
   /** How often it is written while something changes (default 2 s). */

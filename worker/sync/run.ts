@@ -20,7 +20,7 @@ import { Pool } from '../publish/pool.js';
 import { readState, releasesWithState, removeState, writeState } from '../publish/state.js';
 import { appendHistory, historyRun } from '../status/history.js';
 import { failureLine } from '../status/lines.js';
-import { buildStatus, listedChanges, type RunningStatus, readStatus } from '../status/status-file.js';
+import { buildStatus, listedChanges, readStatus } from '../status/status-file.js';
 import { recordRun, recordRunning, recordUnpublishedRun } from '../status/status-store.js';
 import { count, formatBytes } from '../status/units.js';
 import { Upstream } from '../upstream/client.js';
@@ -57,7 +57,7 @@ export interface SyncResult {
 }
 
 /** What every release of a run shares. */
-type RunContext = Omit<SyncContext, 'release' | 'previous' | 'validators'> & { releases: number };
+type RunContext = Omit<SyncContext, 'release' | 'previous' | 'validators'>;
 
 export async function runSync(config: Config, options: SyncOptions = {}): Promise<SyncResult> {
   const logger = options.logger ?? silentLogger();
@@ -86,7 +86,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
   /** Rethrown once the run is recorded: a configuration error (exit 2) or a stop. */
   let rethrow: unknown;
   const progress = new Progress({
-    write: (running) => recordRunning(dir, config.upstreamUrl, running as RunningStatus),
+    write: (running) => recordRunning(dir, config.upstreamUrl, running),
     by: options.by ?? 'sync',
     now,
     ...(options.progressIntervalMs !== undefined && { intervalMs: options.progressIntervalMs }),
@@ -129,7 +129,6 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     const releases = byRelease(sets);
     const run: RunContext = {
       progress,
-      releases: releases.size,
       config,
       dir,
       pool: new Pool(dir),
