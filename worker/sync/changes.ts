@@ -12,6 +12,7 @@ import type { FeedState } from '../publish/state.js';
 import type { Manifest } from '../publish/types.js';
 import { isImageFile } from '../status/status-file.js';
 import type { SyncContext } from './context.js';
+import { indexRecords } from './feed-index.js';
 import type { UsableFeed } from './indexes.js';
 import type { ReleaseChanges } from './types.js';
 
@@ -83,15 +84,4 @@ function versions(files: Map<string, string>, records: PackageRecord[] | undefin
   const out = new Map<string, string>();
   for (const record of records ?? []) if (files.has(record.filename)) out.set(record.name, record.version);
   return out;
-}
-
-/** The last good index of a feed, read back from the pool (undefined when it is gone). */
-async function indexRecords(
-  ctx: Pick<SyncContext, 'pool'>,
-  last: FeedState,
-  format: FeedFormat,
-): Promise<PackageRecord[] | undefined> {
-  const index = last.indexFiles[format.indexFile];
-  if (!index || !(await ctx.pool.has(index.sha256, index.size))) return undefined;
-  return format.readIndex(await ctx.pool.read(index.sha256));
 }

@@ -107,5 +107,19 @@ export async function lastGoodPackages(
   const index = last.indexFiles[format.indexFile];
   if (!index) return undefined;
   ctx.indexMemory.keep(index.size, `${last.dir}/${format.indexFile}`);
+  return indexRecords(ctx, last, format);
+}
+
+/**
+ * The records of a feed's last good index, read back from the pool (undefined when it is gone).
+ * Not charged to the run's index memory: a caller that keeps them charges them (lastGoodPackages).
+ */
+export async function indexRecords(
+  ctx: Pick<SyncContext, 'pool'>,
+  last: FeedState,
+  format: FeedFormat,
+): Promise<PackageRecord[] | undefined> {
+  const index = last.indexFiles[format.indexFile];
+  if (!index || !(await ctx.pool.has(index.sha256, index.size))) return undefined;
   return format.readIndex(await ctx.pool.read(index.sha256));
 }
