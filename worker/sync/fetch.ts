@@ -43,22 +43,20 @@ export async function fetchTasks(ctx: FetchContext, tasks: FileTask[]): Promise<
   ctx.logger.info(`downloading ${count(toFetch.size, 'file')} (${held} already verified)`, {
     phase: 'download',
   });
-  const progress = { done: 0, failed: 0, bytes: 0 };
-  const startedAt = Date.now();
+  let failed = 0;
   const timer = setInterval(() => {
-    const seconds = (Date.now() - startedAt) / 1000;
-    const rate = progress.bytes / seconds;
-    const eta = rate > 0 ? Math.ceil(Math.max(0, bytesTotal - progress.bytes) / rate) : undefined;
+    const now = ctx.progress.snapshot();
+    const eta = now.etaSeconds;
     ctx.logger.info(
-      `progress ${progress.done}/${toFetch.size} files, ${formatBytes(progress.bytes)} of ${formatBytes(bytesTotal)}, ` +
-        `${formatBytes(rate)}/s, ${eta === undefined ? 'time left unknown' : `about ${formatDuration(eta * 1000)} left`}, ${progress.failed} failed`,
+      `progress ${now.filesDone}/${now.filesTotal} files, ${formatBytes(now.bytesDone)} of ${formatBytes(now.bytesTotal)}, ` +
+        `${formatBytes(now.bytesPerSecond)}/s, ${eta === undefined ? 'time left unknown' : `about ${formatDuration(eta * 1000)} left`}, ${failed} failed`,
       {
         phase: 'download',
-        done: progress.done,
-        of: toFetch.size,
-        bytes: progress.bytes,
-        bytesTotal,
-        failed: progress.failed,
+        done: now.filesDone,
+        of: now.filesTotal,
+        bytes: now.bytesDone,
+        bytesTotal: now.bytesTotal,
+        failed,
         ...(eta !== undefined && { etaSeconds: eta }),
       },
     );
@@ -98,16 +96,14 @@ export async function fetchTasks(ctx: FetchContext, tasks: FileTask[]): Promise<
             same.forEach((task, i) => {
               task.outcome = { ok: true, served, fetched: i === 0 };
             });
-            progress.bytes += result.bytes;
             ctx.logger.debug(`fetched ${first.rel}`, { bytes: result.bytes });
           } catch (error) {
             if (error instanceof AbortedError) throw error;
             const reason = (error as Error).message;
             for (const task of same) task.outcome = { ok: false, reason };
-            progress.failed++;
+            failed++;
             ctx.logger.warn(`failed ${first.rel}: ${reason}`, { phase: 'download', file: first.rel });
           } finally {
-            progress.done++;
             ctx.progress.fileDone();
           }
         }),

@@ -89,6 +89,12 @@ export class Progress {
     this.#dirty = true;
   }
 
+  /** The state as it stands, rate and time left measured now (for the log's progress lines). */
+  snapshot(): Readonly<RunningStatus> {
+    this.#sample();
+    return { ...this.#state };
+  }
+
   /** No more writes; the last one in flight has ended when this resolves. */
   async stop(): Promise<void> {
     this.#stopped = true;
