@@ -5,6 +5,7 @@
  */
 import type { NotifyEvent } from '../config.js';
 import type { StatusChanges } from '../status/status-file.js';
+import { count } from '../status/units.js';
 
 export interface RunForNotice {
   /** How the mirror names itself: its sets, `24.10.4 ramips/mt7621, 25.12.0 x86/64`. */
@@ -103,8 +104,4 @@ export function noticesFor(
 function listed(lines: string[], total = lines.length): string[] {
   const shown = lines.slice(0, LISTED).map((line) => `  ${line}`);
   return total > shown.length ? [...shown, `  … and ${total - shown.length} more`] : shown;
-}
-
-function count(n: number, singular: string): string {
-  return `${n} ${n === 1 ? singular : `${singular}s`}`;
 }
