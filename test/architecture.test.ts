@@ -19,6 +19,7 @@ const LAYERS: string[][] = [
   ['upstream/'],
   ['publish/'],
   ['status/'],
+  ['downloads/'],
   ['notify/'],
   ['sync/'],
   ['schedule/'],

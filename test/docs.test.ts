@@ -20,7 +20,7 @@ describe('documentation', () => {
   const example = read('.env.example');
   const compose = read('docker-compose.yml');
   /** Set by the stack itself, not by the user. */
-  const stackOnly = new Set(['OPENWRT_EXTRA_KEYS_DIR', 'MIRROR_DIR', 'HTTP_PORT']);
+  const stackOnly = new Set(['OPENWRT_EXTRA_KEYS_DIR', 'MIRROR_DIR', 'HTTP_PORT', 'ACCESS_LOG_DIR']);
 
   it('names every configuration variable in the README table, .env.example and the compose file', () => {
     const variables = configVariables();
@@ -34,6 +34,11 @@ describe('documentation', () => {
     }
     expect(compose).to.match(/^ +- OPENWRT_EXTRA_KEYS_DIR=\/srv\/keys\.d$/m);
     expect(compose).to.match(/^ +- \.\/keys\.d:\/srv\/keys\.d:ro$/m);
+    // The access log: nginx writes into the volume the worker reads, where ACCESS_LOG_DIR says.
+    expect(compose).to.match(/^ +- ACCESS_LOG_DIR=\/srv\/access-log$/m);
+    expect(compose).to.match(/^ +- access-log:\/srv\/access-log$/m);
+    expect(compose).to.match(/^ +- access-log:\/var\/log\/openwrt-mirror$/m);
+    expect(compose).to.match(/^ +- \.\/nginx\/openwrt-mirror\.d:\/etc\/nginx\/openwrt-mirror\.d:ro$/m);
   });
 
   it('lists the same LOG_LEVEL values as the code, in README and .env.example', () => {

@@ -43,6 +43,8 @@ export interface Config {
   keysDir: string;
   /** Trusted in addition to `keysDir`: the compose stack's `./keys.d`. */
   extraKeysDir?: string;
+  /** Where nginx writes its JSON access log (the stack's access-log volume); unset: no download statistics. */
+  accessLogDir?: string;
   schedule: string;
   syncOnStart: boolean;
   jitterSeconds: number;
@@ -108,6 +110,7 @@ type Env = Record<string, string | undefined>;
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const read = new Reader(env);
   const extraKeysDir = read.scalar('OPENWRT_EXTRA_KEYS_DIR');
+  const accessLogDir = read.scalar('ACCESS_LOG_DIR');
   const mirrorConfig = read.scalar('MIRROR_CONFIG');
   const defaults = {
     // Empty means the default here: a release or a target list is never empty.
@@ -162,6 +165,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     mirrorDir: path.resolve(cwd, read.scalar('MIRROR_DIR') ?? DEFAULT_MIRROR_DIR),
     keysDir: path.resolve(cwd, read.scalar('OPENWRT_KEYS_DIR') ?? BUNDLED_KEYS_DIR),
     ...(extraKeysDir !== undefined && { extraKeysDir: path.resolve(cwd, extraKeysDir) }),
+    ...(accessLogDir !== undefined && { accessLogDir: path.resolve(cwd, accessLogDir) }),
     schedule: read.cron('SYNC_SCHEDULE', '0 3 * * *'),
     syncOnStart: read.boolean('SYNC_ON_START', true),
     // Every duration below feeds a timer, and fits it (at most 2^31 - 1 ms, about 24.8 days).

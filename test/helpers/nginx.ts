@@ -65,6 +65,11 @@ export interface NginxOptions {
   staticDir?: string;
   /** The loopback address to listen on: `127.0.0.1` by default, `::1` for an IPv6 server. */
   address?: '127.0.0.1' | '::1';
+  /**
+   * Run with what the compose stack adds (nginx/openwrt-mirror.d/, the JSON access log), writing
+   * the log into this directory instead of the stack's volume.
+   */
+  accessLogDir?: string;
 }
 
 export interface RunningNginx {
@@ -73,6 +78,8 @@ export interface RunningNginx {
   url: string;
   /** The rendered server block, as the container's conf.d/default.conf would hold it. */
   config: string;
+  /** nginx's pid file, for a signal (the access log's rotation). */
+  pidFile: string;
   errorLog(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -102,7 +109,7 @@ async function startOnce(options: NginxOptions, port: number): Promise<RunningNg
     LISTEN_PORT: authority,
     NGINX_STATIC: options.staticDir ?? NGINX_STATIC_DIR,
   } satisfies TemplateVariables);
-  await fs.writeFile(path.join(dir, 'default.conf'), config);
+  await fs.writeFile(path.join(dir, 'default.conf'), await withStackFiles(config, dir, options.accessLogDir));
   const errorLogPath = path.join(dir, 'error.log');
   // As root the workers would drop to nobody, who cannot read a 0700 temp dir or a checkout under
   // /root: in this wrapper only, keep them root. Not root: nginx ignores `user`.
@@ -153,12 +160,44 @@ async function startOnce(options: NginxOptions, port: number): Promise<RunningNg
     port,
     url: `http://${authority}`,
     config,
+    pidFile: path.join(dir, 'nginx.pid'),
     errorLog,
     async stop() {
       await stopChild(child, exited);
       await cleanUp();
     },
   };
+}
+
+/** Where the stack mounts nginx/openwrt-mirror.d/, and where its access log goes there. */
+export const STACK_INCLUDE_DIR = '/etc/nginx/openwrt-mirror.d/';
+const STACK_ACCESS_LOG_DIR = '/var/log/openwrt-mirror/';
+
+/**
+ * The rendered config as the stack runs it, when `accessLogDir` is given: the include glob points at
+ * a copy of the repository's nginx/openwrt-mirror.d/ whose log path is `accessLogDir`.
+ */
+async function withStackFiles(
+  config: string,
+  dir: string,
+  accessLogDir: string | undefined,
+): Promise<string> {
+  if (accessLogDir === undefined) return config;
+  if (!config.includes(STACK_INCLUDE_DIR))
+    throw new Error(`the template does not include ${STACK_INCLUDE_DIR}`);
+  const includeDir = path.join(dir, 'openwrt-mirror.d');
+  await fs.mkdir(includeDir);
+  const source = path.join(REPO_ROOT, 'nginx/openwrt-mirror.d');
+  for (const name of await fs.readdir(source)) {
+    const text = await fs.readFile(path.join(source, name), 'utf8');
+    if (!text.includes(STACK_ACCESS_LOG_DIR))
+      throw new Error(`${name} does not log into ${STACK_ACCESS_LOG_DIR}`);
+    await fs.writeFile(
+      path.join(includeDir, name),
+      text.replaceAll(STACK_ACCESS_LOG_DIR, `${accessLogDir}/`),
+    );
+  }
+  return config.replaceAll(STACK_INCLUDE_DIR, `${includeDir}/`);
 }
 
 async function waitUntilListening(child: ChildProcess, host: string, port: number): Promise<void> {

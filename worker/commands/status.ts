@@ -121,6 +121,12 @@ export function renderStatus(config: Config, status: StatusFile | undefined): st
     }
   }
 
+  const downloads = status.downloads;
+  if (downloads) {
+    lines.push('');
+    for (const [label, value] of downloadsRows(downloads)) row(label, value);
+  }
+
   lines.push('');
   if (!lastRun) {
     row('last sync', 'none has finished yet');
@@ -155,6 +161,43 @@ export function renderStatus(config: Config, status: StatusFile | undefined): st
     for (const item of items.slice(0, LISTED)) lines.push(`  ${item}`);
     if (items.length > LISTED) lines.push(`  … and ${items.length - LISTED} more (status --json)`);
   }
+}
+
+/** What the routers fetched this week, from status.json's `downloads`. */
+export function downloadsRows(downloads: NonNullable<StatusFile['downloads']>): [string, string][] {
+  const { week } = downloads;
+  const last = downloads.days.at(-1);
+  const updates = last ? last.updates.opkg + last.updates.apk : 0;
+  const rows: [string, string][] = [
+    [
+      'downloads',
+      week.from === undefined
+        ? 'nothing logged yet'
+        : `since ${week.from}: ${count(week.packages, 'package')} fetched, ${formatBytes(week.bytes)} in ${count(week.requests, 'request')}`,
+    ],
+  ];
+  if (last)
+    rows.push([
+      `on ${last.day}`,
+      `${count(last.clients, 'client')}, ${count(updates, 'update')}, ${last.notFound} not found`,
+    ]);
+  if (week.top.length > 0)
+    rows.push([
+      'most fetched',
+      week.top
+        .slice(0, 5)
+        .map((p) => `${p.name} (${p.requests})`)
+        .join(', '),
+    ]);
+  if (week.missing.length > 0)
+    rows.push([
+      'asked, not here',
+      `${week.missing
+        .slice(0, 5)
+        .map((p) => `${p.name} (${p.requests})`)
+        .join(', ')}: OPTIONAL_PACKAGES adds one`,
+    ]);
+  return rows;
 }
 
 /** `indexes, 24.10.4 (1 of 2): 120/340 files, 1.2 MiB of 9.8 MiB, 420.0 KiB/s, about 21 s left`. */

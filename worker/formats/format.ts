@@ -86,6 +86,14 @@ export interface FeedFormat {
   packageExtension: '.ipk' | '.apk';
   /** The feed list a node uses. */
   distfeedsFile: 'distfeeds.conf' | 'distfeeds.list';
+  /** What a node's update (`opkg update`, `apk update`) fetches from every feed. */
+  updateFile: 'Packages.gz' | 'packages.adb';
+  /**
+   * The package a file of this format is named after (`tcpdump_4.99.5-1_x86_64.ipk`,
+   * `tcpdump-4.99.5-r1.apk`: `tcpdump`), read from the name alone; undefined when the name does not
+   * have the format's shape.
+   */
+  packageOfFile(fileName: string): string | undefined;
   /** Fetches the rest of the index and checks all of it; throws on anything not right. */
   checkIndex(source: IndexSource): Promise<CheckedIndex>;
   /** Reads a stored, already checked index. */

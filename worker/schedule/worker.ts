@@ -6,6 +6,7 @@
  */
 import cron from 'node-cron';
 import { type Config, setLabel } from '../config.js';
+import { ingestAccessLog } from '../downloads/ingest.js';
 import { AbortedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
@@ -148,7 +149,11 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
       logger.warn(`could not write the heartbeat into status.json: ${error.message}`, { phase: 'schedule' }),
     );
   await beat({ configError: undefined, configErrorAt: undefined });
-  const heartbeat = setInterval(() => void beat(), heartbeatSeconds * 1000);
+  const countDownloads = downloadCounter(config, logger);
+  await countDownloads();
+  const heartbeat = setInterval(() => {
+    void beat().then(countDownloads);
+  }, heartbeatSeconds * 1000);
 
   await task.start();
   logger.info(
@@ -172,6 +177,38 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   await recordNextRun(undefined);
   logger.info('worker stopped', { phase: 'schedule' });
   return 0;
+}
+
+/**
+ * With ACCESS_LOG_DIR, each heartbeat counts what nginx logged since the last one into status.json's
+ * `downloads`. Never fails the worker; a problem is logged when it starts, not on every beat.
+ */
+function downloadCounter(config: Config, logger: Logger): () => Promise<void> {
+  const logDir = config.accessLogDir;
+  if (logDir === undefined) return async () => {};
+  const dir = new MirrorDir(config.mirrorDir);
+  let busy = false;
+  let lastProblem: string | undefined;
+  return async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const options = { logDir, timeZone: config.timezone, upstream: config.upstreamUrl };
+      let result = await ingestAccessLog(dir, options);
+      if (result.warning) logger.warn(result.warning, { phase: 'downloads' });
+      // A backlog (a worker that was down for a day) is read in bounded steps, one after another.
+      while (result.more) result = await ingestAccessLog(dir, options);
+      if (result.lines > 0)
+        logger.debug(`download statistics: ${result.lines} log lines counted`, { phase: 'downloads' });
+      lastProblem = undefined;
+    } catch (error) {
+      const message = `could not count downloads from ${logDir}: ${asError(error).message}`;
+      if (message !== lastProblem) logger.warn(message, { phase: 'downloads' });
+      lastProblem = message;
+    } finally {
+      busy = false;
+    }
+  };
 }
 
 /** Rewrites status.json's `nextRunAt` (undefined: no run scheduled). */

@@ -4,6 +4,7 @@
  * sync. Per-run numbers are gauges, not counters: each run starts from zero, and `rate()` over a
  * counter that resets every night would mislead.
  */
+import type { DownloadsSummary } from '../downloads/tally.js';
 import type { UpstreamFaultKind } from '../errors.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { StatusFile } from './status-file.js';
@@ -151,6 +152,7 @@ export function renderMetrics(status: StatusFile): string {
   gauge('images', 'Firmware images served.', { value: served.images });
   gauge('served_files', 'Files served: indexes, packages, images, checksums.', { value: served.files });
   gauge('served_bytes', 'Bytes of every file served.', { value: served.bytes });
+  if (status.downloads) downloadCounters(out, status.downloads);
   const next = seconds(status.nextRunAt);
   if (next !== undefined) {
     gauge('next_run_timestamp_seconds', 'When the worker runs the next scheduled sync (Unix time).', {
@@ -161,6 +163,47 @@ export function renderMetrics(status: StatusFile): string {
 }
 
 type Gauge = (name: string, help: string, samples: Sample | Sample[]) => void;
+
+/**
+ * What the routers fetched (status.json `downloads`, counted by the worker from nginx's access log):
+ * real counters, since they only grow; a restart of the worker keeps them (.mirror/downloads.json).
+ */
+function downloadCounters(out: string[], downloads: DownloadsSummary): void {
+  const counter = (name: string, help: string, samples: Sample[]) => {
+    out.push(`# HELP ${PREFIX}${name} ${escapeHelp(help)}`, `# TYPE ${PREFIX}${name} counter`);
+    for (const sample of samples)
+      out.push(`${PREFIX}${name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
+  };
+  const { totals } = downloads;
+  counter('downloads_requests_total', 'GET requests nginx logged, whatever the answer.', [
+    { value: totals.requests },
+  ]);
+  counter('downloads_bytes_total', 'Bytes nginx sent in answer to them.', [{ value: totals.bytes }]);
+  counter('downloads_not_found_total', 'Requests answered 404.', [{ value: totals.notFound }]);
+  counter('downloads_packages_total', 'Package files served.', [{ value: totals.packages }]);
+  counter(
+    'downloads_updates_total',
+    "Updates nodes ran (`opkg update`, `apk update`): a node's index requests within a minute count once.",
+    (['opkg', 'apk'] as const).map((manager) => ({ labels: { manager }, value: totals.updates[manager] })),
+  );
+  const feeds = Object.entries(totals.feeds).sort(([a], [b]) => a.localeCompare(b));
+  counter(
+    'downloads_feed_requests_total',
+    'Indexes and packages served per feed directory.',
+    feeds.map(([feed, [requests]]) => ({ labels: { feed }, value: requests })),
+  );
+  counter(
+    'downloads_feed_bytes_total',
+    'Bytes of indexes and packages served per feed directory.',
+    feeds.map(([feed, [, bytes]]) => ({ labels: { feed }, value: bytes })),
+  );
+  const last = downloads.days.at(-1);
+  out.push(
+    `# HELP ${PREFIX}downloads_clients_last_day Distinct client addresses on the last day requests were logged (status.json downloads.days).`,
+    `# TYPE ${PREFIX}downloads_clients_last_day gauge`,
+    `${PREFIX}downloads_clients_last_day ${last?.clients ?? 0}`,
+  );
+}
 
 /** The last finished run's figures; absent while the first sync runs. */
 function lastRunGauges(gauge: Gauge, lastRun: NonNullable<StatusFile['lastRun']>): void {

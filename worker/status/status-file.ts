@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { DownloadsSummary } from '../downloads/tally.js';
 import type { FormatName } from '../formats/format.js';
 import { formatNamed } from '../formats/index.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
@@ -94,6 +95,8 @@ export interface StatusFile {
   running?: RunningStatus;
   /** The worker's own health: written by `openwrt-mirror worker`. */
   worker?: WorkerStatus;
+  /** What the routers fetched, from nginx's access log: written by the worker (ACCESS_LOG_DIR). */
+  downloads?: DownloadsSummary;
 }
 
 export type SyncPhase = 'indexes' | 'planning' | 'downloading' | 'publishing';

@@ -86,7 +86,7 @@ async function take(lock: string): Promise<void> {
   }
 }
 
-/** The end of a run that published: `status` as built from it, with the worker's fields kept and `running` gone. */
+/** The end of a run that published: `status` as built from it, with the worker's fields and the download statistics kept, `running` gone. */
 export async function recordRun(
   dir: MirrorDir,
   status: StatusFile,
@@ -96,6 +96,7 @@ export async function recordRun(
     withoutRunning({
       ...status,
       ...(current?.worker && { worker: current.worker }),
+      ...(current?.downloads && { downloads: current.downloads }),
       ...(options.keepNextRun && { nextRunAt: current?.nextRunAt }),
     }),
   );

@@ -8,7 +8,7 @@ import type { FeedFormat } from '../format.js';
 import { apkIndexJson, parseApkIndex, readApkIndexEnvelope, readApkIndexPackages } from './apk-index.js';
 import { apkIdentityCheck } from './identity.js';
 import { verifyApkIndex } from './signature.js';
-import { apkAccepts } from './version.js';
+import { apkAccepts, isValidApkVersion } from './version.js';
 
 /** packages.adb is compressed on the wire; what it unpacks to has its own cap. */
 const MAX_ADB_FILE_BYTES = 16 * 1024 * 1024;
@@ -20,7 +20,20 @@ export const apkFormat: FeedFormat = {
   indexFile: 'packages.adb',
   packageExtension: '.apk',
   distfeedsFile: 'distfeeds.list',
+  updateFile: 'packages.adb',
   accepts: apkAccepts,
+
+  // <name>-<version>.apk, where a name may hold '-' too: the name ends at the first '-' after which
+  // a whole valid apk version follows (`libstdcpp6-14.3.0-r1.apk`).
+  packageOfFile(fileName) {
+    const match = /^([a-z0-9][a-z0-9.+_~-]*)\.apk$/i.exec(fileName);
+    if (!match) return undefined;
+    const stem = match[1] as string;
+    for (let dash = stem.indexOf('-'); dash > 0; dash = stem.indexOf('-', dash + 1)) {
+      if (isValidApkVersion(stem.slice(dash + 1))) return stem.slice(0, dash);
+    }
+    return undefined;
+  },
 
   async checkIndex({ dir, marker: adb, fetch, keys, arch, memory }) {
     const what = `${dir}/packages.adb`;

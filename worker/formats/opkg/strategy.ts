@@ -21,7 +21,14 @@ export const opkgFormat: FeedFormat = {
   indexFile: 'Packages',
   packageExtension: '.ipk',
   distfeedsFile: 'distfeeds.conf',
+  updateFile: 'Packages.gz',
   accepts: opkgAccepts,
+
+  // <name>_<version>_<arch>.ipk: a name never holds '_' (an arch may: mipsel_24kc).
+  packageOfFile(fileName) {
+    const match = /^([a-z0-9][a-z0-9.+-]*)_[^_/]+_[^/]+\.ipk$/i.exec(fileName);
+    return match?.[1];
+  },
 
   async checkIndex({ dir, marker: signature, fetch, keys, memory }) {
     // Packages is the gzip's content: fetching it too would cost a request and prove nothing more.
