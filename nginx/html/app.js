@@ -271,8 +271,13 @@ function showWorker(worker, now) {
 
 const SVG = 'http://www.w3.org/2000/svg';
 
-/** One small bar chart of the runs, oldest left; a bar's colour is its run's result. */
-function barChart(title, runs, value, label) {
+/**
+ * One small bar chart, oldest left: by default of runs, a bar's colour its run's result; `options`
+ * say another colour and tip (the days of the download statistics).
+ */
+function barChart(title, runs, value, label, options = {}) {
+  const colour = options.className || ((run) => resultClass(run.result));
+  const tipOf = options.tip || ((run) => `${when(run.startedAt)}: ${label(run)}, ${run.result || 'unknown'}`);
   const figure = document.createElement('div');
   figure.className = 'chart';
   const caption = document.createElement('div');
@@ -294,9 +299,9 @@ function barChart(title, runs, value, label) {
     bar.setAttribute('y', String(height - h));
     bar.setAttribute('width', String(slot * 0.7));
     bar.setAttribute('height', String(h));
-    bar.setAttribute('class', resultClass(run.result));
+    bar.setAttribute('class', colour(run));
     const tip = document.createElementNS(SVG, 'title');
-    tip.textContent = `${when(run.startedAt)}: ${label(run)}, ${run.result || 'unknown'}`;
+    tip.textContent = tipOf(run);
     bar.append(tip);
     svg.append(bar);
   });
@@ -444,15 +449,28 @@ function distanceAtMost(a, b, max) {
   return previous[b.length];
 }
 
+/** Each set's packages.json, fetched once per publish (the search and the missing packages share it). */
+const lists = new Map();
+function fetchList(set) {
+  const path = `/search/${set.release}/${set.target}/packages.json`;
+  const key = `${path} ${set.generation || ''}`;
+  if (!lists.has(key)) {
+    const list = fetch(path, { cache: 'no-cache' }).then((response) => {
+      if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+      return response.json();
+    });
+    list.catch(() => lists.delete(key));
+    lists.set(key, list);
+  }
+  return lists.get(key);
+}
+
 async function loadList(set) {
   if (search.set === set && search.list) return;
   search.set = set;
   search.list = undefined;
-  const path = `/search/${set.release}/${set.target}/packages.json`;
   $('search-info').textContent = `Loading the packages of ${label(set)}…`;
-  const response = await fetch(path, { cache: 'no-cache' });
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-  const list = await response.json();
+  const list = await fetchList(set);
   if (search.set !== set) return;
   // One row a package: lower-case name and description, and its words for the typo search.
   search.rows = list.packages.map((pkg, index) => ({
@@ -667,6 +685,124 @@ function setUpSearch(sets) {
     choices.length > 0 ? 'Type to search every package of the served indexes.' : '';
 }
 
+// ---- What the routers use: status.json's `downloads`, counted by the worker from nginx's log -----
+
+/** `24.10.4 packages` for a feed directory of status.json, its path when it is not served. */
+function feedLabel(status, path) {
+  const feed = (status.feeds || []).find((f) => f.path === path);
+  const release = path.split('/')[1] || '';
+  return feed ? `${release} ${feed.name}` : path;
+}
+
+function showDownloads(status) {
+  const downloads = status.downloads;
+  if (!downloads) return;
+  const week = downloads.week || {};
+  const days = Array.isArray(downloads.days) ? downloads.days : [];
+  const last = days.at(-1);
+  const updates = last ? (last.updates?.opkg ?? 0) + (last.updates?.apk ?? 0) : 0;
+  $('downloads-info').textContent = week.from
+    ? `Since ${week.from}: ${count(week.packages, 'package')} fetched, ${size(week.bytes)} served in ${count(week.requests, 'request')}.` +
+      (last
+        ? ` On ${last.day}: ${count(last.clients, 'client')}, ${count(updates, 'update')} (opkg update, apk update), ${last.notFound} not found.`
+        : '')
+    : 'Nothing fetched yet: routers that use this mirror show up here within a minute.';
+  $('downloads-info').className = week.from ? '' : 'muted';
+  const charts = $('downloads-chart');
+  charts.textContent = '';
+  if (days.length > 0) {
+    const daily = {
+      className: () => 'ok',
+      tip: (day) =>
+        `${day.day}: ${size(day.bytes)}, ${day.packages} packages, ${count(day.clients, 'client')}`,
+    };
+    charts.append(
+      barChart(
+        'bytes served per day',
+        days,
+        (day) => day.bytes,
+        (day) => size(day.bytes),
+        daily,
+      ),
+      barChart(
+        'clients per day',
+        days,
+        (day) => day.clients,
+        (day) => count(day.clients, 'client'),
+        daily,
+      ),
+    );
+  }
+  const top = $('top-rows');
+  top.textContent = '';
+  for (const entry of week.top || []) {
+    const row = top.insertRow();
+    const link = document.createElement('a');
+    link.href = `/?q=${encodeURIComponent(entry.name)}`;
+    link.textContent = entry.name;
+    cell(row, '').append(link);
+    cell(row, feedLabel(status, entry.feed), 'muted');
+    cell(row, String(entry.requests), 'num');
+    cell(row, size(entry.bytes), 'num');
+  }
+  if (!week.top?.length) cell(top.insertRow(), 'No package fetched this week.', 'muted').colSpan = 4;
+  showMissing(status, week.missing || []);
+}
+
+/**
+ * Packages routers asked for that the mirror does not hold, with the .env line that adds those a
+ * served index lists (the search's package lists say which).
+ */
+async function showMissing(status, missing) {
+  const rows = $('missing-rows');
+  const how = $('missing-how');
+  rows.textContent = '';
+  how.textContent = '';
+  if (missing.length === 0) {
+    cell(rows.insertRow(), 'None: every package asked for was here.', 'muted').colSpan = 4;
+    return;
+  }
+  const sets = (status.sets || []).filter((set) => set.state !== 'not served');
+  const setOf = (feed) => sets.find((set) => set.feeds.some((f) => f.path === feed));
+  const cells = [];
+  for (const entry of missing) {
+    const row = rows.insertRow();
+    cell(row, entry.name, 'name');
+    cell(row, feedLabel(status, entry.feed), 'muted');
+    cell(row, String(entry.requests), 'num');
+    cells.push({ entry, set: setOf(entry.feed), note: cell(row, '', 'muted') });
+  }
+  for (const set of new Set(cells.map((c) => c.set).filter(Boolean))) {
+    let list;
+    try {
+      list = await fetchList(set);
+    } catch {
+      continue;
+    }
+    const listed = new Set(list.packages.map((pkg) => pkg.n));
+    const names = [];
+    for (const c of cells.filter((c) => c.set === set)) {
+      const known = listed.has(c.entry.name);
+      c.note.textContent = known ? 'listed in the index, not mirrored' : 'in no index served here';
+      c.note.className = known ? 'warn' : 'muted';
+      if (known && !names.includes(c.entry.name)) names.push(c.entry.name);
+    }
+    if (names.length === 0) continue;
+    const optional = list.optional || { list: [], source: 'OPTIONAL_PACKAGES' };
+    const para = document.createElement('p');
+    if (optional.source === 'OPTIONAL_PACKAGES') {
+      para.append(`To mirror them for ${label(set)}, set in .env (then docker compose up -d):`);
+      const line = document.createElement('pre');
+      line.className = 'missing-line';
+      line.textContent = `OPTIONAL_PACKAGES=${[...optional.list.filter((n) => !names.includes(n)), ...names].join(',')}`;
+      para.append(line);
+    } else {
+      para.textContent = `To mirror them for ${label(set)}, add ${names.join(', ')} to its optional packages: ${optional.source}.`;
+    }
+    how.append(para);
+  }
+}
+
 /** How often the page reads status.json: often while a sync runs, rarely otherwise. */
 const POLL_RUNNING_MS = 2000;
 const POLL_IDLE_MS = 15000;
@@ -676,6 +812,7 @@ async function load() {
   $('restore-command').textContent = `wget -qO- ${base}/setup.sh | sh -s -- --restore`;
   let shownLines = false;
   let lastRunAt;
+  let downloadsAt;
   const refresh = async () => {
     let status;
     try {
@@ -695,6 +832,10 @@ async function load() {
     }
     showRunning(status?.running, now);
     showWorker(status?.worker, now);
+    if (status?.downloads && status.downloads.updatedAt !== downloadsAt) {
+      downloadsAt = status.downloads.updatedAt;
+      showDownloads(status);
+    }
     // The tables change when a run ends: redrawn then, not on every poll.
     const runAt = status?.lastRun?.finishedAt;
     if (status?.lastRun && runAt !== lastRunAt) {
