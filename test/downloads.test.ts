@@ -21,7 +21,7 @@ import { readStatus } from '../worker/status/status-file.js';
 import { rotateAccessLog } from './helpers/access-log.js';
 import { opkgInstallAll } from './helpers/clients.js';
 import { capturingLogger } from './helpers/log-capture.js';
-import { type RunningNginx, request, startNginx } from './helpers/nginx.js';
+import { REPO_ROOT, type RunningNginx, request, startNginx } from './helpers/nginx.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
 import { labClosure } from './helpers/tree/index.js';
 
@@ -384,6 +384,27 @@ describe('download statistics', function () {
       expect(apkFormat.packageOfFile('no-version.apk')).to.equal(undefined);
       expect(opkgFormat.packageOfFile('luci-app-firewall_25.1~1-r1_all.ipk')).to.equal('luci-app-firewall');
       expect(opkgFormat.packageOfFile('noversion.ipk')).to.equal(undefined);
+    });
+
+    it("reads every real package's name from its file name alone (OpenWrt 24.10's and 25.12's own indexes)", async () => {
+      const fixtures = path.join(REPO_ROOT, 'test/fixtures');
+      const packages = await fs.readFile(path.join(fixtures, 'x86_64-core-kmods-24.10.Packages'), 'utf8');
+      const opkg = packages
+        .split('\n\n')
+        .map((stanza) => [/^Package: (.*)$/m.exec(stanza)?.[1], /^Filename: (.*)$/m.exec(stanza)?.[1]])
+        .filter((pair): pair is [string, string] => pair[0] !== undefined && pair[1] !== undefined);
+      expect(opkg.length).to.be.greaterThan(1000);
+      for (const [name, file] of opkg) expect(opkgFormat.packageOfFile(file), file).to.equal(name);
+      const index = JSON.parse(
+        await fs.readFile(path.join(fixtures, 'apk/aarch64-25.12.2-kmods.index.json'), 'utf8'),
+      );
+      const apk = Object.entries(index.packages as Record<string, string>);
+      expect(apk.length).to.be.greaterThan(50);
+      for (const [name, version] of apk)
+        expect(apkFormat.packageOfFile(`${name}-${version}.apk`), name).to.equal(name);
+      for (const file of await fs.readdir(path.join(fixtures, 'apk/signed-feed'))) {
+        if (file.endsWith('.apk')) expect(apkFormat.packageOfFile(file), file).to.be.a('string');
+      }
     });
 
     it('caps what hostile clients can make it remember: missing names per day', () => {

@@ -359,7 +359,7 @@ describe('landing page in a browser: what the routers use', function () {
           .map((el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : ''));
       })()`)) as string[];
       expect(wide).to.deep.equal([]);
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).to.be.at.most(390);
+      expect(await page.evaluate('document.documentElement.scrollWidth')).to.be.at.most(390);
       await page.evaluate('window.scrollTo(0, 0)');
       await page.screenshot({ path: path.join(SCREENSHOTS, 'openwrt-mirror-page-phone.png') });
       await page.close();

@@ -24,9 +24,10 @@ export const opkgFormat: FeedFormat = {
   updateFile: 'Packages.gz',
   accepts: opkgAccepts,
 
-  // <name>_<version>_<arch>.ipk: a name never holds '_' (an arch may: mipsel_24kc).
+  // <name>_<version>_<arch>.ipk, where a name may hold '_' (kmod-iio-st_accel-i2c) and so may an
+  // arch (mipsel_24kc): the name ends at the first '_' before a digit, where every version starts.
   packageOfFile(fileName) {
-    const match = /^([a-z0-9][a-z0-9.+-]*)_[^_/]+_[^/]+\.ipk$/i.exec(fileName);
+    const match = /^([a-z0-9][a-z0-9._+-]*?)_[0-9][^/]*_[^/]+\.ipk$/i.exec(fileName);
     return match?.[1];
   },
 
