@@ -475,6 +475,19 @@ describe('download statistics', function () {
       expect(second.cursor.files).to.have.length(1);
     });
 
+    it('reads no log that is a link: a file outside the log directory is not read', async () => {
+      const secret = path.join(root, 'secret');
+      await fs.writeFile(secret, `${log({ u: '/secret' })}\n`);
+      const logDir = path.join(root, 'log');
+      await fs.mkdir(logDir);
+      await fs.symlink(secret, path.join(logDir, ACCESS_LOG));
+      await fs.symlink(secret, path.join(logDir, ROTATED_LOG));
+      const lines: string[] = [];
+      const read = await readNewLines(logDir, START_CURSOR, (line) => lines.push(line));
+      expect(lines).to.deep.equal([]);
+      expect(read.rotatedDone).to.equal(false);
+    });
+
     it('starts a log that was emptied over again from its top', async () => {
       const file = path.join(root, ACCESS_LOG);
       await fs.writeFile(file, `${log({ u: '/a' })}\n${log({ u: '/b' })}\n`);

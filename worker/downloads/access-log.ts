@@ -98,9 +98,10 @@ export function withoutFile(cursor: LogCursor, inode: number): LogCursor {
   return { files: cursor.files.filter((file) => file.inode !== inode) };
 }
 
+/** The file's stat when it is a regular file; a link (planted or not) is no log of ours. */
 export async function statFile(file: string): Promise<Stats | undefined> {
   try {
-    const stat = await fs.stat(file);
+    const stat = await fs.lstat(file);
     return stat.isFile() ? stat : undefined;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
