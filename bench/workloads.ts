@@ -212,6 +212,32 @@ export interface Bound {
   limitedBy: 'requests' | 'bytes';
   /** Also counting the latency each request holds its slot for: max(requests / RATE_LIMIT, (requests × latency + bytes / bandwidth) / CONCURRENCY). */
   withLatencySeconds: number;
+  /**
+   * The tight bound (issue #13): max((requests − 1) / RATE_LIMIT, Σ each request's service time as
+   * the upstream measured it / CONCURRENCY). Every request counts, whatever its answer.
+   */
+  tightSeconds: number;
+  tightLimitedBy: 'requests' | 'service';
+}
+
+/**
+ * Where a run's wall time goes, in seconds, from the upstream's request log and the process's spawn
+ * and exit; consecutive, so they add up to the wall time (a phase that overlaps the one before it
+ * counts as 0 there).
+ */
+export interface Phases {
+  /** Spawn → first request (Node's start-up, the configuration, the state read). */
+  startup: number;
+  /** First request → the end of the last index, marker or sums request started before the first package. */
+  indexes: number;
+  /** → the first package or image request: planning. */
+  planning: number;
+  /** → the moment the first connection goes idle for good (the first end after the last start). */
+  downloads: number;
+  /** → the last byte. */
+  tail: number;
+  /** → exit: assembling, publishing, status. */
+  publish: number;
 }
 
 export interface RequestSummary {
@@ -229,6 +255,9 @@ export interface RequestSummary {
   /** When the first package or image request started: the indexes, the plan and the images' sums come before. */
   firstPayloadStart: number | undefined;
   lastEnd: number;
+  /** Σ (end − start) over every request: the service time the upstream gave. */
+  serviceSeconds: number;
+  phases: Phases;
 }
 
 export interface SyncRun {
@@ -364,6 +393,12 @@ function summarize(records: RequestRecord[], world: World, measure: ProcessMeasu
     if (seen.has(key)) duplicateDownloads++;
     seen.add(key);
   }
+  const firstStart = ordered[0]?.start ?? measure.startedAt;
+  const firstPayloadStart = ordered.find((r) => PAYLOAD.test(r.path))?.start;
+  const lastEnd = records.reduce(
+    (last, r) => Math.max(last, Number.isNaN(r.end) ? 0 : r.end),
+    measure.startedAt,
+  );
   return {
     requests: records.length,
     bytes: records.reduce((sum, r) => sum + r.bytes, 0),
@@ -372,9 +407,46 @@ function summarize(records: RequestRecord[], world: World, measure: ProcessMeasu
     duplicateDownloads,
     maxStartsPerSecond: world.upstream.maxStartsInWindow(1000),
     maxInFlight: world.upstream.maxInFlight(),
-    firstStart: ordered[0]?.start ?? measure.startedAt,
-    firstPayloadStart: ordered.find((r) => PAYLOAD.test(r.path))?.start,
-    lastEnd: records.reduce((last, r) => Math.max(last, Number.isNaN(r.end) ? 0 : r.end), measure.startedAt),
+    firstStart,
+    firstPayloadStart,
+    lastEnd,
+    serviceSeconds: records.reduce((sum, r) => sum + (Number.isNaN(r.end) ? 0 : r.end - r.start), 0) / 1000,
+    phases: phases(ordered, measure, firstStart, firstPayloadStart, lastEnd),
+  };
+}
+
+function phases(
+  ordered: RequestRecord[],
+  measure: ProcessMeasure,
+  firstStart: number,
+  firstPayloadStart: number | undefined,
+  lastEnd: number,
+): Phases {
+  const ends = (list: RequestRecord[]) => list.map((r) => r.end).filter((end) => !Number.isNaN(end));
+  const beforePayload =
+    firstPayloadStart === undefined ? ordered : ordered.filter((r) => r.start < firstPayloadStart);
+  const indexesEnd = Math.max(firstStart, ...ends(beforePayload));
+  const lastStart = ordered.at(-1)?.start ?? firstStart;
+  const tailStart = Math.min(lastEnd, ...ends(ordered.filter((r) => r.end >= lastStart)));
+  // Each boundary at or after the one before, so that the phases add up to the wall time.
+  const marks = [
+    measure.startedAt,
+    firstStart,
+    indexesEnd,
+    firstPayloadStart ?? indexesEnd,
+    tailStart,
+    lastEnd,
+    measure.endedAt,
+  ];
+  for (let i = 1; i < marks.length; i++) marks[i] = Math.max(marks[i] as number, marks[i - 1] as number);
+  const span = (i: number) => ((marks[i + 1] as number) - (marks[i] as number)) / 1000;
+  return {
+    startup: span(0),
+    indexes: span(1),
+    planning: span(2),
+    downloads: span(3),
+    tail: span(4),
+    publish: span(5),
   };
 }
 
@@ -383,10 +455,14 @@ export function bound(requests: RequestSummary, politeness: Politeness, network:
   const byBytes = requests.bytes / (network.bytesPerSecond * politeness.concurrency);
   const slotSeconds =
     (requests.requests * network.latencyMs) / 1000 + requests.bytes / network.bytesPerSecond;
+  const byStarts = Math.max(0, requests.requests - 1) / politeness.rateLimit;
+  const byService = requests.serviceSeconds / politeness.concurrency;
   return {
     seconds: Math.max(byRequests, byBytes),
     limitedBy: byBytes > byRequests ? 'bytes' : 'requests',
     withLatencySeconds: Math.max(byRequests, slotSeconds / politeness.concurrency),
+    tightSeconds: Math.max(byStarts, byService),
+    tightLimitedBy: byService > byStarts ? 'service' : 'requests',
   };
 }
 
