@@ -514,6 +514,40 @@ describe('upstream client', function () {
       expect(upstream.maxStartsInWindow(1000)).to.be.at.most(10);
     });
 
+    it('lets background downloads wait behind every other request, holding at most concurrency − 1 slots', async () => {
+      await upstream.close();
+      // Slow bodies: ~100 ms to the headers and ~250 ms of body each.
+      const small = new Map(Array.from({ length: 6 }, (_, i) => [`${FEED}/i${i}.gz`, pattern(2_000, i)]));
+      upstream = await startFakeUpstream({
+        files: new Map([...files, ...small]),
+        latencyMs: 100,
+        bytesPerSecond: 80_000,
+      });
+      const upstreamClient = client({ rateLimit: 50, concurrency: 3 });
+      const background = [...files].slice(0, 8).map(([path, bytes], i) =>
+        upstreamClient.download(path, join(dir, `b${i}.tmp`), {
+          size: bytes.length,
+          sha256: sha256(bytes),
+          background: true,
+        }),
+      );
+      // The indexes a plan waits for come a little later, while the background ones hold slots.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const indexes = await Promise.all([...small.keys()].map((path) => upstreamClient.fetch(path)));
+      await Promise.all(background);
+      expect(indexes.every((r) => !r.notModified && r.body?.length === 2_000)).to.be.true;
+      const isBackground = (r: { path: string }) => r.path.endsWith('.ipk');
+      expect(upstream.maxInFlight(isBackground)).to.equal(2);
+      expect(upstream.maxInFlight()).to.equal(3);
+      // Every index started before the background downloads still waiting then.
+      const lastIndexStart = Math.max(
+        ...upstream.requests.filter((r) => !isBackground(r)).map((r) => r.start),
+      );
+      const backgroundStarts = upstream.requests.filter(isBackground).map((r) => r.start);
+      expect(backgroundStarts.filter((start) => start > lastIndexStart).length).to.be.at.least(4);
+      expect(upstream.maxStartsInWindow(1000)).to.be.at.most(50);
+    });
+
     it('rejects every queued download at once on shutdown, starting no more requests', async () => {
       upstream.setFiles(files);
       const shutdown = new AbortController();

@@ -40,6 +40,8 @@ const USER_AGENT = `openwrt-mirror/${packageVersion()}`;
 interface RequestShape {
   headers: Record<string, string>;
   buffered?: number;
+  /** Waits behind every other request at the gate (gate.ts). */
+  background?: boolean;
 }
 
 export class Upstream {
@@ -142,7 +144,8 @@ export class Upstream {
    * a CDN may serve a stale copy once.
    */
   async download(path: string, dest: string, expect: DownloadExpectation): Promise<DownloadResult> {
-    const request = (attempts: Attempts) => this.#request({ headers: {} }, attempts);
+    const request = (attempts: Attempts) =>
+      this.#request({ headers: {}, background: expect.background }, attempts);
     try {
       return await this.#retry.run(this.#url(path), request, (response) =>
         streamToFile(response, path, dest, expect),
@@ -151,6 +154,14 @@ export class Upstream {
       await rm(dest, { force: true });
       throw error;
     }
+  }
+
+  /**
+   * While the requests a plan waits for come in, background downloads keep a slot free for them
+   * (`true`, the default); afterwards they may take every slot (gate.ts).
+   */
+  limitBackground(limited: boolean): void {
+    this.#transport.limitBackground(limited);
   }
 
   #url(path: string): string {
@@ -162,7 +173,10 @@ export class Upstream {
   }
 
   /** One GET through axios and axios-retry, following redirects; a 304 to a conditional GET is an answer. */
-  async #request({ headers, buffered }: RequestShape, attempts: Attempts): Promise<AxiosResponse<Readable>> {
+  async #request(
+    { headers, buffered, background }: RequestShape,
+    attempts: Attempts,
+  ): Promise<AxiosResponse<Readable>> {
     for (let hop = 0; ; hop++) {
       const at = attempts.url;
       try {
@@ -170,7 +184,9 @@ export class Upstream {
           headers,
           signal: this.#signal,
           // axios-retry reissues the same config: every attempt reserves afresh.
-          ...(buffered !== undefined && { adapter: this.#transport.adapter(buffered) }),
+          ...((buffered !== undefined || background) && {
+            adapter: this.#transport.adapter(buffered, background ? 'background' : 'normal'),
+          }),
           'axios-retry': this.#retry.forRequest(attempts),
         });
         return response;

@@ -1,8 +1,8 @@
 /**
  * The one gate every upstream request passes: at most `concurrency` in flight, and starts spaced
- * evenly, as the upstream sees them, so that no more than `rateLimit` begin in any second.
+ * evenly, as the upstream sees them, so that no more than `rateLimit` begin in any second. Slots go
+ * to waiting requests in order, background ones (below) after all others.
  */
-import pLimit, { type LimitFunction } from 'p-limit';
 import { Spacer } from './spacer.js';
 
 /** A request let through: tell it when it is sent, and give the slot back when it is done. */
@@ -33,17 +33,46 @@ export function spacingMs(rateLimit: number): number {
   return (1000 / rateLimit) * SPACING_MARGIN;
 }
 
+/**
+ * `background`: a request nothing waits on yet (an image, or a full-mode feed's package, fetched
+ * while the other indexes still come in). It takes a slot only when no other request waits for one,
+ * and while `limitBackground(true)` (the index phase) at most CONCURRENCY − 1 background requests
+ * are in flight (one when CONCURRENCY is 1), so the indexes a plan waits for always find a slot free
+ * or soon free. Starts are spaced the same for both.
+ */
+export type Priority = 'normal' | 'background';
+
+interface Waiter {
+  grant: (release: () => void) => void;
+  reject: (reason: unknown) => void;
+}
+
 export class Gate {
   readonly #signal: AbortSignal | undefined;
-  readonly #slots: LimitFunction;
   readonly #spacer: Spacer;
+  readonly #concurrency: number;
+  readonly #backgroundShare: number;
+  #backgroundLimited = true;
+  #inFlight = 0;
+  #backgroundInFlight = 0;
+  readonly #waiting: Record<Priority, Waiter[]> = { normal: [], background: [] };
 
   constructor({ rateLimit, concurrency, signal }: GateOptions) {
     this.#signal = signal;
-    this.#slots = pLimit({ concurrency, rejectOnClear: true });
+    this.#concurrency = concurrency;
+    this.#backgroundShare = Math.max(1, concurrency - 1);
     this.#spacer = new Spacer(spacingMs(rateLimit), signal);
     // One listener for the whole queue, however long it grows.
-    signal?.addEventListener('abort', () => this.#slots.clearQueue(), { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        for (const waiter of [...this.#waiting.normal, ...this.#waiting.background])
+          waiter.reject(signal.reason);
+        this.#waiting.normal = [];
+        this.#waiting.background = [];
+      },
+      { once: true },
+    );
   }
 
   /**
@@ -52,9 +81,9 @@ export class Gate {
    * start in one burst, over the rate. Holding a slot while waiting for the turn costs nothing,
    * because whoever is ahead would start first anyway.
    */
-  async enter(): Promise<Pass> {
+  async enter(priority: Priority = 'normal'): Promise<Pass> {
     this.#signal?.throwIfAborted();
-    const release = await this.#slot();
+    const release = await this.#slot(priority);
     try {
       const turn = await this.#spacer.take();
       return {
@@ -70,20 +99,44 @@ export class Gate {
     }
   }
 
-  #slot(): Promise<() => void> {
+  /** Whether background requests keep a slot free for the others (the index phase) or may take them all. */
+  limitBackground(limited: boolean): void {
+    this.#backgroundLimited = limited;
+    this.#dispatch();
+  }
+
+  #slot(priority: Priority): Promise<() => void> {
     return new Promise((resolve, reject) => {
-      this.#slots(
-        () =>
-          new Promise<void>((free) => {
-            let freed = false;
-            resolve(() => {
-              if (!freed) {
-                freed = true;
-                free();
-              }
-            });
-          }),
-      ).catch((error: unknown) => reject(this.#signal?.aborted ? this.#signal.reason : error));
+      this.#waiting[priority].push({ grant: resolve, reject });
+      this.#dispatch();
+    });
+  }
+
+  /** Hands free slots out: every waiting normal request first, then background ones up to their share. */
+  #dispatch(): void {
+    while (this.#inFlight < this.#concurrency) {
+      const normal = this.#waiting.normal.shift();
+      if (normal) {
+        this.#grant(normal, 'normal');
+        continue;
+      }
+      if (this.#backgroundLimited && this.#backgroundInFlight >= this.#backgroundShare) return;
+      const background = this.#waiting.background.shift();
+      if (!background) return;
+      this.#grant(background, 'background');
+    }
+  }
+
+  #grant(waiter: Waiter, priority: Priority): void {
+    this.#inFlight++;
+    if (priority === 'background') this.#backgroundInFlight++;
+    let freed = false;
+    waiter.grant(() => {
+      if (freed) return;
+      freed = true;
+      this.#inFlight--;
+      if (priority === 'background') this.#backgroundInFlight--;
+      this.#dispatch();
     });
   }
 }

@@ -16,7 +16,7 @@ import axios, {
 } from 'axios';
 import { AbortedError, UpstreamError } from '../errors.js';
 import { ByteBudget } from './byte-budget.js';
-import { Gate, type Pass } from './gate.js';
+import { Gate, type Pass, type Priority } from './gate.js';
 import { contentLength, shortBody } from './response.js';
 import type { TransportOptions } from './types.js';
 import { Watchdog } from './watchdog.js';
@@ -34,13 +34,18 @@ export class Transport {
     this.#budget = new ByteBudget(opts.maxBufferedBytes, opts.signal);
   }
 
+  /** See Gate.limitBackground. */
+  limitBackground(limited: boolean): void {
+    this.#gate.limitBackground(limited);
+  }
+
   /**
    * An axios adapter that sends each attempt through the gate. With `buffered` (fetch() only),
    * each attempt first reserves that much memory: per attempt, not per call, so that a backoff
    * holds no memory and a retry never waits for memory while it holds some (which could deadlock).
    */
-  adapter(buffered?: number): AxiosAdapter {
-    return (config) => this.#send(config, buffered);
+  adapter(buffered?: number, priority: Priority = 'normal'): AxiosAdapter {
+    return (config) => this.#send(config, buffered, priority);
   }
 
   /**
@@ -48,14 +53,18 @@ export class Transport {
    * request is really sent, watches for silence and for a rate under the floor, and holds slot and
    * reservation until the body is consumed or abandoned.
    */
-  async #send(config: InternalAxiosRequestConfig, buffered: number | undefined): Promise<AxiosResponse> {
+  async #send(
+    config: InternalAxiosRequestConfig,
+    buffered: number | undefined,
+    priority: Priority,
+  ): Promise<AxiosResponse> {
     const stopping = this.#opts.signal;
     const stats = this.#opts.stats;
     // Before the gate: nothing that holds a slot, a connection or a timer ever waits for memory.
     const reservation = buffered === undefined ? undefined : await this.#budget.reserve(buffered);
     let pass: Pass;
     try {
-      pass = await this.#gate.enter();
+      pass = await this.#gate.enter(priority);
     } catch (error) {
       reservation?.release();
       throw error;

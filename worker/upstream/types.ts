@@ -68,6 +68,8 @@ export interface DownloadExpectation {
   check?: () => StreamCheck;
   /** Told the bytes of the current attempt received so far (each retry starts again from 0). */
   onProgress?: (bytes: number) => void;
+  /** Nothing waits on it yet: it takes a slot only when no other request waits (gate.ts, `background`). */
+  background?: boolean;
 }
 
 export interface DownloadResult {
