@@ -19,8 +19,17 @@ export type FetchContext = Pick<
   'upstream' | 'pool' | 'dir' | 'logger' | 'signal' | 'config' | 'progress'
 >;
 
-/** Sets every task's outcome; throws only AbortedError (a stop), after every download in flight ended. */
-export async function fetchTasks(ctx: FetchContext, tasks: FileTask[]): Promise<void> {
+/**
+ * Sets every task's outcome; throws only AbortedError (a stop), after every download in flight ended.
+ * Largest first (longest-processing-time order): the run does not end on one connection carrying a
+ * big file while the others idle. `background`: started before anything waits on them (the images,
+ * while the indexes come in), so they let every other request go first (upstream/gate.ts).
+ */
+export async function fetchTasks(
+  ctx: FetchContext,
+  tasks: FileTask[],
+  options: { background?: boolean } = {},
+): Promise<void> {
   const toFetch = new Map<string, FileTask[]>();
   let held = 0;
   for (const task of tasks) {
@@ -65,10 +74,15 @@ export async function fetchTasks(ctx: FetchContext, tasks: FileTask[]): Promise<
 
   // Enough queued to keep every connection busy, without thousands of pending promises holding temp paths.
   const limit = pLimit(Math.max(4, ctx.config.concurrency * 2));
+  // An image's size is not given before it comes: taken as the largest, which images are.
+  const sizeOf = (same: FileTask[]) => (same[0] as FileTask).size ?? Number.POSITIVE_INFINITY;
+  const largestFirst = [...toFetch.values()].sort((a, b) =>
+    sizeOf(a) === sizeOf(b) ? 0 : sizeOf(a) > sizeOf(b) ? -1 : 1,
+  );
   try {
     // allSettled: on a stop, every download in flight has ended (and cleaned up) before the run returns.
     const settled = await Promise.allSettled(
-      [...toFetch.values()].map((same) =>
+      largestFirst.map((same) =>
         limit(async () => {
           const [first] = same as [FileTask, ...FileTask[]];
           if (ctx.signal?.aborted) throw new AbortedError();
@@ -81,6 +95,7 @@ export async function fetchTasks(ctx: FetchContext, tasks: FileTask[]): Promise<
               sha256: first.sha256,
               maxBytes: first.maxBytes,
               check: first.check,
+              background: options.background,
               onProgress: (bytes) => {
                 ctx.progress.bytes(bytes - counted);
                 counted = bytes;

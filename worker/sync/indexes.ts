@@ -15,7 +15,7 @@ import type { DiscoveredSet, FeedRef } from './discover.js';
 import { type FeedIndex, fetchFeedIndex, lastGoodPackages } from './feed-index.js';
 import { devicesListed, type ImagePlan, missingDevices, planImages } from './images.js';
 import { emptyCounters } from './report.js';
-import type { Failure, FeedReport } from './types.js';
+import type { Failure, FeedReport, FileTask } from './types.js';
 
 /** A feed that has an index to plan with: the new one, or its last good one (`index` undefined). */
 export interface UsableFeed {
@@ -62,6 +62,12 @@ export async function indexStage(
   discovered: DiscoveredSet[],
   format: FeedFormat,
   many: boolean,
+  early: {
+    /** Told each target's image tasks as soon as its signed sums verify, before the indexes are in. */
+    images?: (tasks: FileTask[]) => void;
+    /** Told each feed's index as soon as it verifies. */
+    index?: (ref: FeedRef, index: FeedIndex) => void;
+  } = {},
 ): Promise<IndexStage> {
   const { report, logger, config } = ctx;
   // Each target mirrors the configured devices its profiles.json lists.
@@ -69,10 +75,16 @@ export async function indexStage(
   const planned = new Map(
     discovered
       .filter((set) => (devices.get(set.label) ?? []).length > 0)
-      .map((set) => [set.label, settle(planImages(ctx, set, devices.get(set.label) ?? []))] as const),
+      .map((set) => {
+        const plan = planImages(ctx, set, devices.get(set.label) ?? []).then((images) => {
+          early.images?.(images.tasks);
+          return images;
+        });
+        return [set.label, settle(plan)] as const;
+      }),
   );
   const refs = [...new Map(discovered.flatMap((set) => set.feeds).map((ref) => [ref.dir, ref])).values()];
-  const { usable, refused } = await fetchIndexes(ctx, refs, format);
+  const { usable, refused } = await fetchIndexes(ctx, refs, format, early.index);
   const images = new Map<string, SetImages>();
   for (const set of discovered) {
     const plan = planned.get(set.label);
@@ -132,13 +144,16 @@ export async function fetchIndexes(
   ctx: SyncContext,
   refs: FeedRef[],
   format: FeedFormat,
+  onIndex: (ref: FeedRef, index: FeedIndex) => void = () => {},
 ): Promise<{ usable: UsableFeed[]; refused: Refusal[] }> {
   const { report, logger, previous } = ctx;
   const results = await Promise.all(
     refs.map(async (ref) => {
       const startedAt = Date.now();
       try {
-        return { ref, index: await fetchFeedIndex(ctx, ref, format), startedAt };
+        const index = await fetchFeedIndex(ctx, ref, format);
+        onIndex(ref, index);
+        return { ref, index, startedAt };
       } catch (error) {
         if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
         return { ref, error: error as Error, startedAt };

@@ -68,11 +68,13 @@ export class Progress {
     this.#dirty = true;
   }
 
-  /** The downloads of this release: how many files, and their bytes as the indexes give them. */
+  /**
+   * Downloads added to this release's (the images start while the indexes come in, the packages
+   * once planned): how many files, and their bytes as the indexes give them.
+   */
   downloads(files: number, bytes: number): void {
-    this.#resetDownloads();
-    this.#state.filesTotal = files;
-    this.#state.bytesTotal = bytes;
+    this.#state.filesTotal += files;
+    this.#state.bytesTotal += bytes;
     this.#sample();
     this.#dirty = true;
   }

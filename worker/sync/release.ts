@@ -18,6 +18,7 @@ import { releaseChanges } from './changes.js';
 import { feedStatesOf, publishRelease } from './commit.js';
 import { learntFile, type SyncContext } from './context.js';
 import { discoverSets } from './discover.js';
+import { EarlyDownloads } from './early.js';
 import { fetchIndexExtras } from './feed-index.js';
 import { fetchTasks } from './fetch.js';
 import { indexStage } from './indexes.js';
@@ -47,8 +48,20 @@ export async function syncRelease(
   if (discovered.length === 0) return lastOutcome(previous, format, configured);
 
   // Indexes: every feed directory once, however many sets share it; the images' signed sums beside.
-  const indexes = await indexStage(ctx, discovered, format, many);
-  if (indexes.nothingUsable) return lastOutcome(previous, format, configured);
+  // What needs no plan starts at once, behind the indexes at the gate, filling the connections the
+  // index phase and planning leave idle: each target's images as soon as its sums verify, and the
+  // packages of a feed only full-mode sets use as soon as its index does (early.ts).
+  const early = new EarlyDownloads(ctx, { release, format, discovered, previousFiles });
+  ctx.upstream.limitBackground(true);
+  const indexes = await indexStage(ctx, discovered, format, many, {
+    images: (imageTasks) => early.fetch(imageTasks),
+    index: (ref, index) => early.feed(ref, index),
+  });
+  ctx.upstream.limitBackground(false);
+  if (indexes.nothingUsable) {
+    await early.settled();
+    return lastOutcome(previous, format, configured);
+  }
 
   // Plan, pure: each set's closure over its own feeds; a shared feed serves the union.
   ctx.progress.phase('planning');
@@ -62,13 +75,13 @@ export async function syncRelease(
     { phase: 'plan' },
   );
 
-  // Fetch: the planned files and the images; the index files nobody plans with (Packages.manifest,
-  // index.json) come in beside them.
+  // Fetch: the planned files, and the images already on their way; the index files nobody plans
+  // with (Packages.manifest, index.json) come in beside them.
   const imageTasks = discovered.flatMap((set) => indexes.images.get(set.label)?.plan?.tasks ?? []);
   const tasks: FileTask[] = [...plan.tasks, ...imageTasks];
   ctx.progress.phase('downloading');
   const [, extras] = await Promise.all([
-    fetchTasks(ctx, tasks),
+    early.together(plan.tasks, (rest) => fetchTasks(ctx, rest)),
     fetchIndexExtras(
       ctx,
       indexes.usable.flatMap(({ index }) => (index ? [index] : [])),

@@ -1,0 +1,81 @@
+/**
+ * The order downloads go out in, as the upstream sees it: largest first, the images while the
+ * indexes still come in, and in full mode a feed's packages as soon as its own index verifies —
+ * with the rate and the connections the politeness allows, and the same tree at the end.
+ */
+import { expect } from 'chai';
+import type { RequestRecord } from './helpers/fake-upstream.js';
+import { createHarness, type Harness } from './helpers/sync-harness.js';
+
+const PACKAGE = /\.(ipk|apk)$/;
+
+describe('download order', function () {
+  this.timeout(120_000);
+  let h: Harness;
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  const sizeOf = (record: RequestRecord) => h.tree.files.get(record.path)?.length ?? 0;
+  const byStart = () => [...h.upstream.requests].sort((a, b) => a.start - b.start);
+
+  it('fetches the planned packages largest first', async () => {
+    h = await createHarness({ env: { OPENWRT_DEVICES: '', RATE_LIMIT: '100', CONCURRENCY: '2' } });
+    expect((await h.sync()).exitCode).to.equal(0);
+    const sizes = byStart()
+      .filter((r) => PACKAGE.test(r.path))
+      .map(sizeOf);
+    expect(sizes.length).to.be.greaterThan(100);
+    expect(sizes).to.deep.equal([...sizes].sort((a, b) => b - a));
+  });
+
+  it('starts the images while the indexes still come in, behind them, within the politeness', async () => {
+    h = await createHarness({ upstream: { latencyMs: 20 }, env: { RATE_LIMIT: '50', CONCURRENCY: '3' } });
+    // One feed's index comes slowly: about a second.
+    h.upstream.fault({ match: /\/telephony\/Packages\.gz$/, kind: 'trickle', bytesPerSecond: 2_000 });
+    expect((await h.sync()).exitCode).to.equal(0);
+    const requests = byStart();
+    const slowIndex = requests.find((r) => r.path.endsWith('/telephony/Packages.gz')) as RequestRecord;
+    const images = requests.filter((r) => /\.(bin|img|itb)$/.test(r.path));
+    expect(images.length).to.be.greaterThan(0);
+    expect(images[0]?.start, 'the first image starts before the slow index has come').to.be.below(
+      slowIndex.end,
+    );
+    // Selective mode: no package before every index is in.
+    const firstPackage = requests.find((r) => PACKAGE.test(r.path)) as RequestRecord;
+    expect(firstPackage.start).to.be.above(slowIndex.end);
+    expect(h.upstream.maxInFlight()).to.be.at.most(3);
+    expect(h.upstream.maxStartsInWindow(1000)).to.be.at.most(50);
+    // Each image fetched once, and served.
+    expect(new Set(images.map((r) => r.path)).size).to.equal(images.length);
+    for (const image of images) {
+      const served = await h.readServed(image.path.replace(`${h.tree.releaseDir}/`, ''));
+      expect(served?.equals(h.tree.files.get(image.path) as Buffer), image.path).to.be.true;
+    }
+  });
+
+  it("in full mode, starts a feed's packages as soon as its own index verifies, each fetched once", async () => {
+    h = await createHarness({
+      upstream: { latencyMs: 20 },
+      env: { MIRROR_MODE: 'full', OPENWRT_DEVICES: '', RATE_LIMIT: '100', CONCURRENCY: '3' },
+    });
+    h.upstream.fault({ match: /\/telephony\/Packages\.gz$/, kind: 'trickle', bytesPerSecond: 2_000 });
+    expect((await h.sync()).exitCode).to.equal(0);
+    const requests = byStart();
+    const slowIndex = requests.find((r) => r.path.endsWith('/telephony/Packages.gz')) as RequestRecord;
+    const early = requests.filter((r) => PACKAGE.test(r.path) && r.start < slowIndex.end);
+    expect(early.length, 'packages fetched while the slow index came').to.be.greaterThan(5);
+    expect(early.every((r) => !r.path.includes('/telephony/'))).to.be.true;
+    // While the index came, a slot stayed free for it: at most 2 early downloads at once.
+    expect(h.upstream.maxInFlight((r) => PACKAGE.test(r.path) && r.start < slowIndex.start)).to.be.at.most(2);
+    const packages = requests.filter((r) => PACKAGE.test(r.path));
+    expect(new Set(packages.map((r) => r.path)).size, 'no package fetched twice').to.equal(packages.length);
+    const all = [...h.tree.files.keys()].filter((path) => PACKAGE.test(path));
+    expect(packages.length).to.equal(all.length);
+    expect(h.upstream.maxInFlight()).to.be.at.most(3);
+    expect(h.upstream.maxStartsInWindow(1000)).to.be.at.most(100);
+    // The status counts each file once.
+    const second = await h.sync();
+    expect(second.exitCode).to.equal(0);
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * Downloads that need no plan, started while the index phase still runs: each target's images once
+ * its signed sums verify, and every package of a feed that only full-mode sets use once that feed's
+ * index verifies (a full-mode set wants all of it, whatever the other indexes say). They go to the
+ * gate as `background` requests, behind the indexes. The plan, made later from the same indexes,
+ * names the same files; those already under way are not fetched twice: they take their outcome
+ * from the early task.
+ */
+import type { FeedFormat } from '../formats/index.js';
+import type { ServedFile } from '../publish/types.js';
+import type { SyncContext } from './context.js';
+import type { DiscoveredSet, FeedRef } from './discover.js';
+import type { FeedIndex } from './feed-index.js';
+import { fetchTasks } from './fetch.js';
+import { planRelease } from './plan.js';
+import type { FileTask } from './types.js';
+
+/** What the early plan of a feed needs: the same as the release's plan. */
+export interface EarlyInput {
+  release: string;
+  format: FeedFormat;
+  discovered: DiscoveredSet[];
+  previousFiles: Map<string, ServedFile>;
+}
+
+export class EarlyDownloads {
+  readonly #ctx: SyncContext;
+  readonly #input: EarlyInput;
+  readonly #running: Promise<void>[] = [];
+  /** Early package tasks by path. */
+  readonly #byPath = new Map<string, FileTask>();
+
+  constructor(ctx: SyncContext, input: EarlyInput) {
+    this.#ctx = ctx;
+    this.#input = input;
+  }
+
+  /** Starts `tasks` now, in the background. */
+  fetch(tasks: FileTask[]): void {
+    if (tasks.length === 0) return;
+    const fetching = fetchTasks(this.#ctx, tasks, { background: true });
+    // Awaited by together() or settled(); until then a stop's rejection must not count as unhandled.
+    fetching.catch(() => {});
+    this.#running.push(fetching);
+  }
+
+  /** A feed's index verified: its packages start now when only full-mode sets use the feed. */
+  feed(ref: FeedRef, index: FeedIndex): void {
+    const { release, format, discovered, previousFiles } = this.#input;
+    const users = discovered.filter((set) => set.feeds.some((feed) => feed.dir === ref.dir));
+    if (users.length === 0 || users.some((set) => set.config.mode !== 'full')) return;
+    const { tasks } = planRelease({
+      release,
+      sets: [{ mode: 'full', required: [], optional: [], feedDirs: [ref.dir] }],
+      feeds: new Map([[ref.dir, { name: ref.name, packages: index.packages }]]),
+      unavailable: new Map(),
+      accepts: format.accepts,
+      expect: (pkg, rel, previous) => format.expect(pkg, rel, previous),
+      previousFiles,
+    });
+    for (const task of tasks) this.#byPath.set(task.rel, task);
+    this.fetch(tasks);
+  }
+
+  /**
+   * The plan's package tasks fetched with those started early: the rest through `fetch`, and each
+   * planned task that was started early takes the early one's outcome once it is in.
+   */
+  async together(planned: FileTask[], fetch: (rest: FileTask[]) => Promise<void>): Promise<void> {
+    const rest = planned.filter((task) => !this.#byPath.has(task.rel));
+    await Promise.all([fetch(rest), ...this.#running]);
+    for (const task of planned) {
+      const early = this.#byPath.get(task.rel);
+      if (early?.outcome) task.outcome = early.outcome;
+    }
+  }
+
+  /** Every early download ended (a release that publishes nothing still waits for its own). */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.#running);
+  }
+}
