@@ -27,18 +27,28 @@ export class EarlyDownloads {
   readonly #ctx: SyncContext;
   readonly #input: EarlyInput;
   readonly #running: Promise<void>[] = [];
-  /** Early package tasks by path. */
-  readonly #byPath = new Map<string, FileTask>();
+  /** The early task that fetches each content key (the same bytes may sit in two feeds). */
+  readonly #byKey = new Map<string, FileTask>();
+  /** Early tasks whose content another early task fetches. */
+  readonly #twins: FileTask[] = [];
 
   constructor(ctx: SyncContext, input: EarlyInput) {
     this.#ctx = ctx;
     this.#input = input;
   }
 
-  /** Starts `tasks` now, in the background. */
+  /** Starts `tasks` now, in the background; each content key once, whichever call brought it first. */
   fetch(tasks: FileTask[]): void {
-    if (tasks.length === 0) return;
-    const fetching = fetchTasks(this.#ctx, tasks, { background: true });
+    const fresh: FileTask[] = [];
+    for (const task of tasks) {
+      if (this.#byKey.has(task.key)) this.#twins.push(task);
+      else {
+        this.#byKey.set(task.key, task);
+        fresh.push(task);
+      }
+    }
+    if (fresh.length === 0) return;
+    const fetching = fetchTasks(this.#ctx, fresh, { background: true });
     // Awaited by together() or settled(); until then a stop's rejection must not count as unhandled.
     fetching.catch(() => {});
     this.#running.push(fetching);
@@ -58,7 +68,6 @@ export class EarlyDownloads {
       expect: (pkg, rel, previous) => format.expect(pkg, rel, previous),
       previousFiles,
     });
-    for (const task of tasks) this.#byPath.set(task.rel, task);
     this.fetch(tasks);
   }
 
@@ -67,11 +76,15 @@ export class EarlyDownloads {
    * planned task that was started early takes the early one's outcome once it is in.
    */
   async together(planned: FileTask[], fetch: (rest: FileTask[]) => Promise<void>): Promise<void> {
-    const rest = planned.filter((task) => !this.#byPath.has(task.rel));
+    const rest = planned.filter((task) => !this.#byKey.has(task.key));
     await Promise.all([fetch(rest), ...this.#running]);
-    for (const task of planned) {
-      const early = this.#byPath.get(task.rel);
-      if (early?.outcome) task.outcome = early.outcome;
+    for (const task of [...planned, ...this.#twins]) {
+      const early = this.#byKey.get(task.key);
+      if (!early?.outcome || early === task) continue;
+      // The early task's path fetched the bytes; this one found them in the pool.
+      task.outcome = early.outcome.ok
+        ? { ...early.outcome, fetched: task.rel === early.rel && early.outcome.fetched }
+        : early.outcome;
     }
   }
 
