@@ -4,6 +4,7 @@
  * and the worker's ingest counts it: every request made here is counted exactly once, through
  * rotations and restarts, and what a user sees (status.json, /metrics) says so.
  */
+import { renameSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -473,6 +474,28 @@ describe('download statistics', function () {
       const second = await readNewLines(root, first.cursor, (line) => lines.push(line));
       expect(lines.map((line) => parseLogLine(line)?.path)).to.deep.equal(['/a', '/b', '/c']);
       expect(second.cursor.files).to.have.length(1);
+    });
+
+    it('counts a file once when a rotation finishes while it is being read', async () => {
+      const file = path.join(root, ACCESS_LOG);
+      const rotating = path.join(root, `${ACCESS_LOG}.rotating`);
+      await fs.writeFile(file, Array.from({ length: 10 }, (_, i) => `${log({ u: `/a${i}` })}\n`).join(''));
+      const lines: string[] = [];
+      const first = await readNewLines(root, START_CURSOR, (line) => lines.push(line));
+      // A rotation under way: the file read is .rotating, nginx writes a new access.json …
+      renameSync(file, rotating);
+      writeFileSync(file, `${log({ u: '/b0' })}\n`);
+      // … and it finishes while the worker reads the new one.
+      let finished = false;
+      const second = await readNewLines(root, first.cursor, (line) => {
+        lines.push(line);
+        if (!finished) renameSync(rotating, path.join(root, ROTATED_LOG));
+        finished = true;
+      });
+      await readNewLines(root, second.cursor, (line) => lines.push(line));
+      const paths = lines.map((line) => parseLogLine(line)?.path);
+      expect(paths).to.have.length(11);
+      expect(new Set(paths).size).to.equal(11);
     });
 
     it('reads no log that is a link: a file outside the log directory is not read', async () => {

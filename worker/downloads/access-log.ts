@@ -19,6 +19,7 @@ import path from 'node:path';
 
 export const ACCESS_LOG = 'access.json';
 export const ROTATED_LOG = `${ACCESS_LOG}.1`;
+export const ROTATING_LOG = `${ACCESS_LOG}.rotating`;
 
 /** The offset reached in each file still there, by inode. */
 export interface LogCursor {
@@ -60,6 +61,7 @@ export async function readNewLines(
     const read = await readFile(path.join(dir, ROTATED_LOG), offsets.get(rotated.ino) ?? 0, rotated.size, {
       budget,
       complete: true,
+      inode: rotated.ino,
       onLine,
     });
     offsets.set(rotated.ino, read.offset);
@@ -77,6 +79,7 @@ export async function readNewLines(
     const read = await readFile(path.join(dir, ACCESS_LOG), from, current.size, {
       budget,
       complete: false,
+      inode: current.ino,
       onLine,
     });
     offsets.set(current.ino, read.offset);
@@ -84,9 +87,15 @@ export async function readNewLines(
     result.more = read.stoppedAtBudget;
   }
 
-  // Keep only the files still there (and the one being rotated, whose offset its .1 carries on).
-  const rotating = await statFile(path.join(dir, `${ACCESS_LOG}.rotating`));
-  const present = new Set([rotated?.ino, current?.ino, rotating?.ino].filter((ino) => ino !== undefined));
+  // Keep the offsets of the files still there. A rotation may have moved a file while we read, so
+  // look again, in the order a file moves (access.json → .rotating → .1): a file renamed meanwhile
+  // is seen under one name or the next, never under none, and keeps its offset.
+  const after: (Stats | undefined)[] = [];
+  for (const name of [ACCESS_LOG, ROTATING_LOG, ROTATED_LOG])
+    after.push(await statFile(path.join(dir, name)));
+  const present = new Set(
+    [rotated?.ino, current?.ino, ...after.map((stat) => stat?.ino)].filter((ino) => ino !== undefined),
+  );
   result.cursor = {
     files: [...offsets].filter(([inode]) => present.has(inode)).map(([inode, offset]) => ({ inode, offset })),
   };
@@ -125,12 +134,14 @@ async function readFile(
   file: string,
   from: number,
   size: number,
-  options: { budget: number; complete: boolean; onLine: (line: string) => void },
+  options: { budget: number; complete: boolean; inode: number; onLine: (line: string) => void },
 ): Promise<FileRead> {
   const result: FileRead = { offset: from, bytes: 0, overlong: 0, stoppedAtBudget: false };
   if (from >= size) return result;
   const handle = await fs.open(file, 'r');
   try {
+    // Renamed between the look and the open: another file is under this name now; next time.
+    if ((await handle.stat()).ino !== options.inode) return result;
     const buffer = Buffer.alloc(CHUNK_BYTES);
     let position = from;
     // Bytes of a line begun in an earlier chunk; `skipping` once it is too long to keep.
