@@ -298,6 +298,32 @@ describe('download statistics', function () {
       }
     });
 
+    it('drops nothing without nginx to reopen the log, and moves an access.json.1 that is no file aside', async () => {
+      const logDir = path.join(root, 'log');
+      await fs.mkdir(logDir);
+      const nginx = await startNginx({ mirrorRoot: path.join(root, 'mirror'), accessLogDir: logDir });
+      try {
+        await request(`${nginx.url}/x`);
+        rotateAccessLog(logDir, nginx);
+        const taken = await fs.readFile(path.join(logDir, ROTATED_LOG), 'utf8');
+        await request(`${nginx.url}/y`);
+        rotateAccessLog(logDir, nginx, { ACCESS_LOG_ROTATE_BYTES: '1000000' }); // flushes nothing, rotates nothing
+        const said = rotate(logDir, nginx, {
+          NGINX_PID_FILE: path.join(root, 'no-such.pid'),
+          ACCESS_LOG_MAX_BYTES: '0',
+        });
+        expect(said).to.include('no nginx pid');
+        expect(await fs.readFile(path.join(logDir, ROTATED_LOG), 'utf8')).to.equal(taken);
+        // A directory where access.json.1 should be: moved aside, and the rotation goes on.
+        await fs.rm(path.join(logDir, ROTATED_LOG));
+        await fs.mkdir(path.join(logDir, ROTATED_LOG));
+        expect(rotate(logDir, nginx)).to.include('is not a file');
+        expect((await fs.stat(path.join(logDir, ROTATED_LOG))).isFile()).to.be.true;
+      } finally {
+        await nginx.stop();
+      }
+    });
+
     it('rotates nothing below ACCESS_LOG_ROTATE_BYTES', async () => {
       const logDir = path.join(root, 'log');
       await fs.mkdir(logDir);
@@ -321,6 +347,18 @@ describe('download statistics', function () {
         bytes: 100,
         client: '10.0.0.2',
       });
+      // As nginx serves it: slashes merged, dots resolved, %-escapes decoded, no fragment.
+      for (const [uri, served] of [
+        ['/releases/24.10.4/packages/x/base//a_1_x.ipk', '/releases/24.10.4/packages/x/base/a_1_x.ipk'],
+        ['/releases/./24.10.4/packages/x/y/../base/a_1_x.ipk', '/releases/24.10.4/packages/x/base/a_1_x.ipk'],
+        [
+          '/releases/24.10.4/packages/x/base/a_1%7e2_x.ipk#frag',
+          '/releases/24.10.4/packages/x/base/a_1~2_x.ipk',
+        ],
+        ['/%FF/../status.json', '/status.json'],
+      ]) {
+        expect(parseLogLine(log({ u: uri }))?.path, uri).to.equal(served);
+      }
       expect(parseLogLine('not json')).to.equal(undefined);
       expect(parseLogLine('null')).to.equal(undefined);
       expect(parseLogLine(log({ u: '/x', m: 'HEAD' }))).to.equal(undefined);
@@ -531,6 +569,22 @@ describe('download statistics', function () {
       );
       expect(lines).to.deep.equal([]);
       expect(read.rotatedDone).to.equal(true);
+    });
+
+    it('does not count a line from the future (a clock that was ahead)', async () => {
+      const mirror = path.join(root, 'mirror');
+      await fs.writeFile(
+        path.join(root, ACCESS_LOG),
+        `${log({ u: '/a', t: '2026-12-06T10:00:00+00:00' })}\n${log({ u: '/b', t: '2027-03-01T10:00:00+00:00' })}\n`,
+      );
+      const result = await ingestAccessLog(new MirrorDir(mirror), {
+        logDir: root,
+        timeZone: 'UTC',
+        upstream: 'http://up',
+        now: () => new Date('2026-12-06T12:00:00Z'),
+      });
+      expect(result.summary.days.map((day) => day.day)).to.deep.equal(['2026-12-06']);
+      expect(result.summary.unreadableLines).to.equal(1);
     });
 
     it('sets aside a state file it cannot read, says so, and counts on', async () => {

@@ -43,13 +43,19 @@ rotate_once() {
 	[ -f "$log" ] || return 0
 	size=$(size_of "$log")
 	[ "$size" -ge "$rotate_bytes" ] || return 0
+	# Without nginx to reopen the log nothing can rotate: check before anything is dropped.
+	[ -s "$pid_file" ] || { say "no nginx pid in $pid_file, not rotating"; return 0; }
+	if [ -e "$log.1" ] && [ ! -f "$log.1" ]; then
+		# Not a file the worker can take (a directory?): out of the way, or it would block every rotation.
+		say "$log.1 is not a file; moved aside to $log.1.not-a-file.$$"
+		mv "$log.1" "$log.1.not-a-file.$$" || return 1
+	fi
 	if [ -e "$log.1" ]; then
 		# The worker has not taken the last one yet: wait for it, up to a bound.
 		[ "$size" -ge "$max_bytes" ] || return 0
 		say "the worker has not read $log.1; dropping it, $log is $size bytes"
 		rm -f "$log.1" || return 1
 	fi
-	[ -s "$pid_file" ] || { say "no nginx pid in $pid_file, not rotating"; return 0; }
 	mv "$log" "$log.rotating" || return 1
 	if ! kill -USR1 "$(cat "$pid_file")"; then
 		# nginx is not there to reopen: put the file back, it still writes into it when it runs.

@@ -22,6 +22,8 @@ import { parseLogLine } from './requests.js';
 import { type DownloadsSummary, DownloadTally, type TallyJson } from './tally.js';
 
 export const DOWNLOADS_STATE = 'downloads.json';
+/** How far ahead of the worker's clock a log line may be (nginx's and the worker's clocks differ a little). */
+const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
 interface State {
   cursor: LogCursor;
@@ -50,8 +52,12 @@ export interface IngestOptions {
 /** Counts what was logged since the last call and records the summary in status.json. */
 export async function ingestAccessLog(dir: MirrorDir, options: IngestOptions): Promise<IngestResult> {
   const now = options.now ?? (() => new Date());
+  // Before the first sync the mirror directory may hold nothing yet.
+  await dir.prepareRoot();
   const { state, warning } = await readState(dir);
   const tally = new DownloadTally(options.timeZone, state?.tally);
+  // A line from the future (a clock that was ahead) would stay the "last day" for good: not counted.
+  const latest = now().getTime() + FUTURE_TOLERANCE_MS;
   let lines = 0;
   const read = await readNewLines(
     options.logDir,
@@ -59,7 +65,7 @@ export async function ingestAccessLog(dir: MirrorDir, options: IngestOptions): P
     (line) => {
       lines++;
       const request = parseLogLine(line);
-      if (request) tally.add(request);
+      if (request && request.time <= latest) tally.add(request);
       else tally.unreadableLine();
     },
     options.maxBytes,

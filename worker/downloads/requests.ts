@@ -51,14 +51,18 @@ export function parseLogLine(line: string): ServedRequest | undefined {
   return { time, client: a, status: s, bytes: b, path: decoded };
 }
 
+/**
+ * The path as nginx served it: without query and fragment, %-decoded byte by byte, slashes merged,
+ * `.` and `..` resolved (`…/packages//x.ipk`, which a feed line ending in `/` makes, is the package).
+ */
 function decodedPath(uri: string): string | undefined {
-  const raw = uri.split('?', 1)[0] as string;
+  const raw = uri.split(/[?#]/, 1)[0] as string;
   if (!raw.startsWith('/') || raw.length > MAX_PATH_LENGTH) return undefined;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
+  const bytes = Buffer.from(
+    raw.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))),
+    'latin1',
+  );
+  return posix.normalize(bytes.toString('utf8'));
 }
 
 // The served layout (docs/design.md), below releases/<release>/: packages/<arch>/<feed>/<file>,
