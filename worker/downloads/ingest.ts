@@ -72,14 +72,15 @@ export async function ingestAccessLog(dir: MirrorDir, options: IngestOptions): P
   );
   if (read.overlong > 0) tally.unreadableLine(read.overlong);
   const summary = tally.summary(now());
-  await writeState(dir, { cursor: read.cursor, tally: tally.toJSON() });
+  const counts = tally.toJSON();
+  await writeState(dir, { cursor: read.cursor, tally: counts });
   if (read.rotatedDone) {
     // Counted and stored: the rotated file may go, and its inode out of the cursor (it may come back
     // as another file). A worker killed in between finds it again read to its end.
     const rotated = path.join(options.logDir, ROTATED_LOG);
     const stat = await statFile(rotated);
     await fs.rm(rotated, { force: true });
-    if (stat) await writeState(dir, { cursor: withoutFile(read.cursor, stat.ino), tally: tally.toJSON() });
+    if (stat) await writeState(dir, { cursor: withoutFile(read.cursor, stat.ino), tally: counts });
   }
   await updateStatus(dir, (current) => ({
     ...(current ?? emptyStatus(options.upstream)),

@@ -33,12 +33,15 @@ interface Sample {
 export function renderMetrics(status: StatusFile): string {
   const { mirror, served, lastRun } = status;
   const out: string[] = [];
-  const gauge = (name: string, help: string, samples: Sample | Sample[]) => {
-    out.push(`# HELP ${PREFIX}${name} ${escapeHelp(help)}`, `# TYPE ${PREFIX}${name} gauge`);
-    for (const sample of Array.isArray(samples) ? samples : [samples]) {
-      out.push(`${PREFIX}${name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
-    }
-  };
+  const metric =
+    (type: 'gauge' | 'counter'): Metric =>
+    (name, help, samples) => {
+      out.push(`# HELP ${PREFIX}${name} ${escapeHelp(help)}`, `# TYPE ${PREFIX}${name} ${type}`);
+      for (const sample of Array.isArray(samples) ? samples : [samples]) {
+        out.push(`${PREFIX}${name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
+      }
+    };
+  const gauge = metric('gauge');
 
   const sets = status.sets ?? [];
   gauge(
@@ -152,7 +155,7 @@ export function renderMetrics(status: StatusFile): string {
   gauge('images', 'Firmware images served.', { value: served.images });
   gauge('served_files', 'Files served: indexes, packages, images, checksums.', { value: served.files });
   gauge('served_bytes', 'Bytes of every file served.', { value: served.bytes });
-  if (status.downloads) downloadCounters(out, status.downloads);
+  if (status.downloads) downloadMetrics(gauge, metric('counter'), status.downloads);
   const next = seconds(status.nextRunAt);
   if (next !== undefined) {
     gauge('next_run_timestamp_seconds', 'When the worker runs the next scheduled sync (Unix time).', {
@@ -162,18 +165,13 @@ export function renderMetrics(status: StatusFile): string {
   return `${out.join('\n')}\n`;
 }
 
-type Gauge = (name: string, help: string, samples: Sample | Sample[]) => void;
+type Metric = (name: string, help: string, samples: Sample | Sample[]) => void;
 
 /**
  * What the routers fetched (status.json `downloads`, counted by the worker from nginx's access log):
  * real counters, since they only grow; a restart of the worker keeps them (.mirror/downloads.json).
  */
-function downloadCounters(out: string[], downloads: DownloadsSummary): void {
-  const counter = (name: string, help: string, samples: Sample[]) => {
-    out.push(`# HELP ${PREFIX}${name} ${escapeHelp(help)}`, `# TYPE ${PREFIX}${name} counter`);
-    for (const sample of samples)
-      out.push(`${PREFIX}${name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
-  };
+function downloadMetrics(gauge: Metric, counter: Metric, downloads: DownloadsSummary): void {
   const { totals } = downloads;
   counter('downloads_requests_total', 'GET requests nginx logged, whatever the answer.', [
     { value: totals.requests },
@@ -198,15 +196,15 @@ function downloadCounters(out: string[], downloads: DownloadsSummary): void {
     feeds.map(([feed, [, bytes]]) => ({ labels: { feed }, value: bytes })),
   );
   const last = downloads.days.at(-1);
-  out.push(
-    `# HELP ${PREFIX}downloads_clients_last_day Distinct client addresses on the last day requests were logged (status.json downloads.days).`,
-    `# TYPE ${PREFIX}downloads_clients_last_day gauge`,
-    `${PREFIX}downloads_clients_last_day ${last?.clients ?? 0}`,
+  gauge(
+    'downloads_clients_last_day',
+    'Distinct client addresses on the last day requests were logged (status.json downloads.days).',
+    { value: last?.clients ?? 0 },
   );
 }
 
 /** The last finished run's figures; absent while the first sync runs. */
-function lastRunGauges(gauge: Gauge, lastRun: NonNullable<StatusFile['lastRun']>): void {
+function lastRunGauges(gauge: Metric, lastRun: NonNullable<StatusFile['lastRun']>): void {
   gauge('last_run_start_timestamp_seconds', 'When the last sync started (Unix time).', {
     value: seconds(lastRun.startedAt) ?? Number.NaN,
   });
