@@ -632,19 +632,27 @@ function resultItem(list, pkg) {
     link.textContent = `download ${pkg.u}`;
     item.append(link);
   } else {
-    const how = document.createElement('div');
-    const optional = list.optional || { list: [], source: 'OPTIONAL_PACKAGES' };
-    if (optional.source === 'OPTIONAL_PACKAGES') {
-      how.append('To mirror it, set in .env (then docker compose up -d):');
-      const line = document.createElement('pre');
-      line.textContent = `OPTIONAL_PACKAGES=${[...optional.list.filter((n) => n !== pkg.n), pkg.n].join(',')}`;
-      how.append(line);
-    } else {
-      how.textContent = `To mirror it, add ${pkg.n} to the optional packages of this set: ${optional.source}.`;
-    }
-    item.append(how);
+    item.append(howToMirror(list, [pkg.n], 'it', 'div'));
   }
   return item;
+}
+
+/**
+ * How to mirror `names` of a set whose package list is `list`: the `.env` line with them added to
+ * its optional packages, or, where a MIRROR_CONFIG file sets those, where to add them.
+ */
+function howToMirror(list, names, subject, tag) {
+  const how = document.createElement(tag);
+  const optional = list.optional || { list: [], source: 'OPTIONAL_PACKAGES' };
+  if (optional.source === 'OPTIONAL_PACKAGES') {
+    how.append(`To mirror ${subject}, set in .env (then docker compose up -d):`);
+    const line = document.createElement('pre');
+    line.textContent = `OPTIONAL_PACKAGES=${[...optional.list.filter((n) => !names.includes(n)), ...names].join(',')}`;
+    how.append(line);
+  } else {
+    how.textContent = `To mirror ${subject}, add ${names.join(', ')} to the optional packages of this set: ${optional.source}.`;
+  }
+  return how;
 }
 
 /** The query goes into the address, so that a search can be bookmarked and sent. */
@@ -787,19 +795,7 @@ async function showMissing(status, missing) {
       c.note.className = known ? 'warn' : 'muted';
       if (known && !names.includes(c.entry.name)) names.push(c.entry.name);
     }
-    if (names.length === 0) continue;
-    const optional = list.optional || { list: [], source: 'OPTIONAL_PACKAGES' };
-    const para = document.createElement('p');
-    if (optional.source === 'OPTIONAL_PACKAGES') {
-      para.append(`To mirror them for ${label(set)}, set in .env (then docker compose up -d):`);
-      const line = document.createElement('pre');
-      line.className = 'missing-line';
-      line.textContent = `OPTIONAL_PACKAGES=${[...optional.list.filter((n) => !names.includes(n)), ...names].join(',')}`;
-      para.append(line);
-    } else {
-      para.textContent = `To mirror them for ${label(set)}, add ${names.join(', ')} to its optional packages: ${optional.source}.`;
-    }
-    how.append(para);
+    if (names.length > 0) how.append(howToMirror(list, names, `them for ${label(set)}`, 'p'));
   }
 }
 
