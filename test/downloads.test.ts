@@ -26,8 +26,6 @@ import { REPO_ROOT, type RunningNginx, request, startNginx } from './helpers/ngi
 import { createHarness, type Harness } from './helpers/sync-harness.js';
 import { labClosure } from './helpers/tree/index.js';
 
-const rotate = rotateAccessLog;
-
 function log(entry: Record<string, unknown>): string {
   return JSON.stringify({
     t: '2026-12-06T10:00:00+00:00',
@@ -77,7 +75,7 @@ describe('download statistics', function () {
       // Not counted as fetched: a HEAD.
       await request(`${nginx.url}/distfeeds.conf`, { method: 'HEAD' });
 
-      rotate(logDir, nginx);
+      rotateAccessLog(logDir, nginx);
       const { summary } = await ingest();
 
       const requests = 1 + 2 * round.feeds.length + round.fetched + 3;
@@ -146,7 +144,7 @@ describe('download statistics', function () {
       const small = { logDir, timeZone: 'UTC', upstream: h.upstream.url, maxBytes: 2000 };
 
       await burst(1000);
-      rotate(logDir, nginx);
+      rotateAccessLog(logDir, nginx);
       // A backlog read in steps of a few lines: each step stores where it got to.
       let step = await ingestAccessLog(dir, small);
       expect(step.more).to.equal(true);
@@ -162,7 +160,7 @@ describe('download statistics', function () {
       // Killed after reading, before storing: here the store fails (its file is a directory), which
       // leaves everything as a kill at that point would.
       await burst(10);
-      rotate(logDir, nginx);
+      rotateAccessLog(logDir, nginx);
       const stateFile = path.join(dir.internal, DOWNLOADS_STATE);
       await fs.rename(stateFile, `${stateFile}.kept`);
       await fs.mkdir(stateFile);
@@ -178,7 +176,7 @@ describe('download statistics', function () {
       // The next run counts those 10 once, and what follows.
       expect((await ingest()).summary.totals.requests).to.equal(1010);
       await burst(5);
-      rotate(logDir, nginx);
+      rotateAccessLog(logDir, nginx);
       const { summary } = await ingest();
       expect(summary.totals.requests).to.equal(made);
       expect(made).to.equal(1015);
@@ -201,12 +199,12 @@ describe('download statistics', function () {
       for (let i = 0; i < 3; i++) {
         await new Promise((resolve) => setTimeout(resolve, 200));
         await ingest();
-        rotate(logDir, nginx);
+        rotateAccessLog(logDir, nginx);
         await ingest();
       }
       stop = true;
       await load;
-      rotate(logDir, nginx);
+      rotateAccessLog(logDir, nginx);
       const { summary } = await ingest();
       expect(made).to.be.greaterThan(20);
       expect(summary.totals.requests).to.equal(made);
@@ -281,15 +279,15 @@ describe('download statistics', function () {
       );
       try {
         for (let i = 0; i < 5; i++) await request(`${nginx.url}/nothing-${i}`);
-        rotate(logDir, nginx);
+        rotateAccessLog(logDir, nginx);
         const first = await fs.readFile(path.join(logDir, ROTATED_LOG), 'utf8');
         expect(first.trim().split('\n')).to.have.length(5);
         for (let i = 0; i < 3; i++) await request(`${nginx.url}/more-${i}`);
         // Not yet taken: it stays, and the current log keeps growing.
-        rotate(logDir, nginx, { ACCESS_LOG_MAX_BYTES: '1000000' });
+        rotateAccessLog(logDir, nginx, { ACCESS_LOG_MAX_BYTES: '1000000' });
         expect(await fs.readFile(path.join(logDir, ROTATED_LOG), 'utf8')).to.equal(first);
         // Past the bound: the old one goes, with a message saying so.
-        const said = rotate(logDir, nginx, { ACCESS_LOG_MAX_BYTES: '0' });
+        const said = rotateAccessLog(logDir, nginx, { ACCESS_LOG_MAX_BYTES: '0' });
         expect(said).to.include('has not read');
         const second = await fs.readFile(path.join(logDir, ROTATED_LOG), 'utf8');
         expect(second).to.include('/more-0').and.not.include('/nothing-0');
@@ -308,7 +306,7 @@ describe('download statistics', function () {
         const taken = await fs.readFile(path.join(logDir, ROTATED_LOG), 'utf8');
         await request(`${nginx.url}/y`);
         rotateAccessLog(logDir, nginx, { ACCESS_LOG_ROTATE_BYTES: '1000000' }); // flushes nothing, rotates nothing
-        const said = rotate(logDir, nginx, {
+        const said = rotateAccessLog(logDir, nginx, {
           NGINX_PID_FILE: path.join(root, 'no-such.pid'),
           ACCESS_LOG_MAX_BYTES: '0',
         });
@@ -317,7 +315,7 @@ describe('download statistics', function () {
         // A directory where access.json.1 should be: moved aside, and the rotation goes on.
         await fs.rm(path.join(logDir, ROTATED_LOG));
         await fs.mkdir(path.join(logDir, ROTATED_LOG));
-        expect(rotate(logDir, nginx)).to.include('is not a file');
+        expect(rotateAccessLog(logDir, nginx)).to.include('is not a file');
         expect((await fs.stat(path.join(logDir, ROTATED_LOG))).isFile()).to.be.true;
       } finally {
         await nginx.stop();
@@ -331,7 +329,7 @@ describe('download statistics', function () {
       try {
         await request(`${nginx.url}/x`);
         await nginx.stop();
-        rotate(logDir, nginx, { ACCESS_LOG_ROTATE_BYTES: '100000' });
+        rotateAccessLog(logDir, nginx, { ACCESS_LOG_ROTATE_BYTES: '100000' });
         expect(await fs.readdir(logDir)).to.deep.equal([ACCESS_LOG]);
       } finally {
         await nginx.stop();

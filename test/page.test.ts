@@ -283,91 +283,80 @@ describe('landing page in a browser, while things happen', function () {
     expect(errors).to.deep.equal([]);
     await page.close();
   });
-});
-
-describe('landing page in a browser: what the routers use', function () {
-  this.timeout(120_000);
 
   it('shows the packages routers fetched this week and those they asked for in vain, with the line that adds them', async () => {
-    const browser = await launchBrowser();
-    const h = await createHarness({ env: { OPENWRT_DEVICES: '' } });
+    h = await createHarness({ env: { OPENWRT_DEVICES: '' } });
     const logDir = path.join(h.root, 'access-log');
     await fs.mkdir(logDir);
-    const nginx = await startNginx({ mirrorRoot: h.mirrorDir, accessLogDir: logDir });
-    try {
-      expect((await h.sync()).exitCode).to.equal(0);
-      const wanted = labClosure(h.tree);
-      const round = await opkgInstallAll(nginx.url, 'mirror.lab', h.signer.publicKeyFile, wanted);
-      expect(round.problems).to.deep.equal([]);
-      // tcpdump: listed in the signed index, not in this selective mirror. Asked for 4 times.
-      const tcpdump = [...h.tree.files.keys()].find((f) => /\/tcpdump_[^/]*\.ipk$/.test(f)) as string;
-      for (let i = 0; i < 4; i++) expect((await request(`${nginx.url}/${tcpdump}`)).status).to.equal(404);
-      // python3 fetched twice more: the most fetched.
-      const python3 = [...wanted].find((f) => /\/python3_[^/]*\.ipk$/.test(f)) as string;
-      for (let i = 0; i < 2; i++) expect((await request(`${nginx.url}/${python3}`)).status).to.equal(200);
-      rotateAccessLog(logDir, nginx);
-      await ingestAccessLog(new MirrorDir(h.mirrorDir), {
-        logDir,
-        timeZone: 'UTC',
-        upstream: h.upstream.url,
-      });
+    nginx = await startNginx({ mirrorRoot: h.mirrorDir, accessLogDir: logDir });
+    expect((await h.sync()).exitCode).to.equal(0);
+    const wanted = labClosure(h.tree);
+    const round = await opkgInstallAll(nginx.url, 'mirror.lab', h.signer.publicKeyFile, wanted);
+    expect(round.problems).to.deep.equal([]);
+    // tcpdump: listed in the signed index, not in this selective mirror. Asked for 4 times.
+    const tcpdump = [...h.tree.files.keys()].find((f) => /\/tcpdump_[^/]*\.ipk$/.test(f)) as string;
+    for (let i = 0; i < 4; i++) expect((await request(`${nginx.url}/${tcpdump}`)).status).to.equal(404);
+    // python3 fetched twice more: the most fetched.
+    const python3 = [...wanted].find((f) => /\/python3_[^/]*\.ipk$/.test(f)) as string;
+    for (let i = 0; i < 2; i++) expect((await request(`${nginx.url}/${python3}`)).status).to.equal(200);
+    rotateAccessLog(logDir, nginx);
+    await ingestAccessLog(new MirrorDir(h.mirrorDir), {
+      logDir,
+      timeZone: 'UTC',
+      upstream: h.upstream.url,
+    });
 
-      const { page, errors } = await openPage(browser, `${nginx.url}/`);
-      await page.locator('#downloads-info').filter({ hasText: 'Since' }).waitFor();
-      expect(await page.textContent('#downloads-info'))
-        .to.contain(`${wanted.size + 2} packages fetched`)
-        .and.contain('1 client, 1 update')
-        .and.contain('4 not found');
-      const top = await page.$$eval('#top-rows tr', (trs) =>
-        trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
-      );
-      expect(top).to.have.length(20);
-      expect(top[0]?.[0]).to.equal('python3');
-      expect(top[0]?.[2]).to.equal('3');
-      expect(await page.getAttribute('#top-rows a >> nth=0', 'href')).to.equal('/?q=python3');
-      const missing = page.locator('#missing-rows tr');
-      await missing.filter({ hasText: 'listed in the index' }).waitFor();
-      expect(await missing.count()).to.equal(1);
-      expect(await missing.first().textContent())
-        .to.contain('tcpdump')
-        .and.contain('24.10.4 base')
-        .and.contain('4');
-      const lab = h.config().sets[0]?.optional ?? [];
-      expect(await page.textContent('#missing-how pre')).to.equal(
-        `OPTIONAL_PACKAGES=${[...lab, 'tcpdump'].join(',')}`,
-      );
-      expect(await page.locator('#downloads-chart svg').count()).to.equal(2);
-      await page.locator('#downloads-info').scrollIntoViewIfNeeded();
-      await page.screenshot({
-        path: path.join(SCREENSHOTS, 'openwrt-mirror-page-downloads.png'),
-        fullPage: true,
-      });
-      expect(errors).to.deep.equal([]);
+    const { page, errors } = await openPage(browser, `${nginx.url}/`);
+    await page.locator('#downloads-info').filter({ hasText: 'Since' }).waitFor();
+    expect(await page.textContent('#downloads-info'))
+      .to.contain(`${wanted.size + 2} packages fetched`)
+      .and.contain('1 client, 1 update')
+      .and.contain('4 not found');
+    const top = await page.$$eval('#top-rows tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
+    );
+    expect(top).to.have.length(20);
+    expect(top[0]?.[0]).to.equal('python3');
+    expect(top[0]?.[2]).to.equal('3');
+    expect(await page.getAttribute('#top-rows a >> nth=0', 'href')).to.equal('/?q=python3');
+    const missing = page.locator('#missing-rows tr');
+    await missing.filter({ hasText: 'listed in the index' }).waitFor();
+    expect(await missing.count()).to.equal(1);
+    expect(await missing.first().textContent())
+      .to.contain('tcpdump')
+      .and.contain('24.10.4 base')
+      .and.contain('4');
+    const lab = h.config().sets[0]?.optional ?? [];
+    expect(await page.textContent('#missing-how pre')).to.equal(
+      `OPTIONAL_PACKAGES=${[...lab, 'tcpdump'].join(',')}`,
+    );
+    expect(await page.locator('#downloads-chart svg').count()).to.equal(2);
+    await page.locator('#downloads-info').scrollIntoViewIfNeeded();
+    await page.screenshot({
+      path: path.join(SCREENSHOTS, 'openwrt-mirror-page-downloads.png'),
+      fullPage: true,
+    });
+    expect(errors).to.deep.equal([]);
 
-      // On a phone: nothing reaches past the screen; only the boxes of long lines (pre) and wide
-      // tables scroll sideways, within themselves.
-      await page.setViewportSize({ width: 390, height: 844 });
-      // A string: tsx would wrap named functions in a helper the page does not have.
-      const wide = (await page.evaluate(`(() => {
-        const fits = (el) => el.getBoundingClientRect().right <= window.innerWidth + 1;
-        const scrollBox = (el) => {
-          const box = el.parentElement && el.parentElement.closest('pre, table');
-          return box && fits(box) && getComputedStyle(box).overflowX === 'auto';
-        };
-        return [...document.body.querySelectorAll('*')]
-          .filter((el) => !fits(el) && !scrollBox(el))
-          .map((el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : ''));
-      })()`)) as string[];
-      expect(wide).to.deep.equal([]);
-      expect(await page.evaluate('document.documentElement.scrollWidth')).to.be.at.most(390);
-      await page.evaluate('window.scrollTo(0, 0)');
-      await page.screenshot({ path: path.join(SCREENSHOTS, 'openwrt-mirror-page-phone.png') });
-      await page.close();
-    } finally {
-      await browser.close();
-      await nginx.stop();
-      await h.close();
-    }
+    // On a phone: nothing reaches past the screen; only the boxes of long lines (pre) and wide
+    // tables scroll sideways, within themselves.
+    await page.setViewportSize({ width: 390, height: 844 });
+    // A string: tsx would wrap named functions in a helper the page does not have.
+    const wide = (await page.evaluate(`(() => {
+      const fits = (el) => el.getBoundingClientRect().right <= window.innerWidth + 1;
+      const scrollBox = (el) => {
+        const box = el.parentElement && el.parentElement.closest('pre, table');
+        return box && fits(box) && getComputedStyle(box).overflowX === 'auto';
+      };
+      return [...document.body.querySelectorAll('*')]
+        .filter((el) => !fits(el) && !scrollBox(el))
+        .map((el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : ''));
+    })()`)) as string[];
+    expect(wide).to.deep.equal([]);
+    expect(await page.evaluate('document.documentElement.scrollWidth')).to.be.at.most(390);
+    await page.evaluate('window.scrollTo(0, 0)');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'openwrt-mirror-page-phone.png') });
+    await page.close();
   });
 });
 
