@@ -22,6 +22,7 @@ const LAYERS: string[][] = [
   ['downloads/'],
   ['notify/'],
   ['sync/'],
+  ['ondemand/'],
   ['schedule/'],
   ['commands/'],
   ['cli.ts'],

@@ -533,7 +533,9 @@ describe('nginx serving a synced mirror', () => {
   });
 
   it('substitutes only its own variables into the template, leaving nginx variables alone', () => {
-    expect(nginx.config).not.to.match(/\$\{[A-Z_]+\}|\$(MIRROR_ROOT|LISTEN_PORT|NGINX_STATIC)\b/);
+    expect(nginx.config).not.to.match(
+      /\$\{[A-Z_]+\}|\$(MIRROR_ROOT|LISTEN_PORT|NGINX_STATIC|ONDEMAND_URL)\b/,
+    );
     expect(nginx.config).to.include('$scheme://$mirror_authority');
     expect(nginx.config).to.include(`root ${dir};`);
   });

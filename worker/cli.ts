@@ -22,6 +22,8 @@ commands:
                         3 when the check could not be completed
   distfeeds --url URL [--release R] [--target T]
                         print the feed lines a node of that set should use
+  forget NAME [--release R]
+                        drop a package that on demand added to the selection
 
 Configuration comes from the environment; see README.md for every variable.`;
 
@@ -70,6 +72,14 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
           url: option(rest, '--url'),
           release: option(rest, '--release'),
           target: option(rest, '--target'),
+          stdout: io.stdout,
+        });
+      }
+      case 'forget': {
+        const { forgetCommand } = await import('./commands/forget.js');
+        return await forgetCommand(config, {
+          name: rest.find((arg) => !arg.startsWith('--') && arg !== option(rest, '--release')),
+          release: option(rest, '--release'),
           stdout: io.stdout,
         });
       }

@@ -58,6 +58,12 @@ export interface Config {
   minBytesPerSecond: number;
   pruneGraceHours: number;
   httpPort: number;
+  /** Fetch, verify and keep a listed package the mirror lacks when a node asks for it (ON_DEMAND). */
+  onDemand: boolean;
+  /** Where the worker's on-demand listener listens for nginx (ON_DEMAND_LISTEN). */
+  onDemandListen: { host: string; port: number };
+  /** Published generations kept per release, the served one included, for `rollback`. */
+  keepGenerations: number;
   logLevel: LogLevel;
   /** `json` or `pretty`; undefined: JSON unless stdout is a terminal. */
   logFormat?: 'json' | 'pretty';
@@ -182,6 +188,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     minBytesPerSecond: read.number('DOWNLOAD_MIN_RATE', 4096, { min: 0, max: 1e9 }),
     pruneGraceHours: read.number('PRUNE_GRACE_HOURS', 24, { min: 0, max: 24 * 365 }),
     httpPort: read.number('HTTP_PORT', 8080, { min: 1, max: 65535, integer: true }),
+    onDemand: read.boolean('ON_DEMAND', true),
+    onDemandListen: read.listenAddress('ON_DEMAND_LISTEN', '0.0.0.0:8081'),
+    keepGenerations: read.number('KEEP_GENERATIONS', 3, { min: 1, max: 100, integer: true }),
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     ...(read.scalar('LOG_FORMAT') !== undefined && {
       logFormat: read.oneOf('LOG_FORMAT', 'json', ['json', 'pretty'] as const),
@@ -321,6 +330,18 @@ class Reader {
       throw new ConfigError(name, raw, `an http:// or https:// URL without ${without}`);
     }
     return options.query ? url.href : url.href.replace(/\/+$/, '');
+  }
+
+  /** `host:port`, `[v6]:port` or a bare port (all addresses). */
+  listenAddress(name: string, fallback: string): { host: string; port: number } {
+    const raw = this.scalar(name) ?? fallback;
+    const match = /^(?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(raw);
+    const port = Number(match?.[2]);
+    // 0: any free port (tests).
+    if (!match || !Number.isInteger(port) || port > 65535) {
+      throw new ConfigError(name, raw, 'host:port like 0.0.0.0:8081 (or [::]:8081, or a port alone)');
+    }
+    return { host: (match[1] ?? '0.0.0.0').replace(/^\[|\]$/g, ''), port };
   }
 
   cron(name: string, fallback: string): string {

@@ -19,7 +19,7 @@ export const TEMPLATE_PATH = path.join(REPO_ROOT, 'nginx/templates/default.conf.
 export const NGINX_STATIC_DIR = path.join(REPO_ROOT, 'nginx');
 
 /** The template's variables; in compose, NGINX_ENVSUBST_FILTER lets exactly these through. */
-export const TEMPLATE_VARIABLES = ['MIRROR_ROOT', 'LISTEN_PORT', 'NGINX_STATIC'] as const;
+export const TEMPLATE_VARIABLES = ['MIRROR_ROOT', 'LISTEN_PORT', 'NGINX_STATIC', 'ONDEMAND_URL'] as const;
 export type TemplateVariables = Record<(typeof TEMPLATE_VARIABLES)[number], string>;
 
 /**
@@ -70,6 +70,11 @@ export interface NginxOptions {
    * the log into this directory instead of the stack's volume.
    */
   accessLogDir?: string;
+  /**
+   * ONDEMAND_URL, the worker's on-demand listener; by default a closed port, as when the worker
+   * does not answer.
+   */
+  onDemandUrl?: string;
 }
 
 export interface RunningNginx {
@@ -108,6 +113,7 @@ async function startOnce(options: NginxOptions, port: number): Promise<RunningNg
     MIRROR_ROOT: options.mirrorRoot,
     LISTEN_PORT: authority,
     NGINX_STATIC: options.staticDir ?? NGINX_STATIC_DIR,
+    ONDEMAND_URL: options.onDemandUrl ?? `http://127.0.0.1:${await freePort()}`,
   } satisfies TemplateVariables);
   await fs.writeFile(path.join(dir, 'default.conf'), await withStackFiles(config, dir, options.accessLogDir));
   const errorLogPath = path.join(dir, 'error.log');
@@ -188,15 +194,16 @@ async function withStackFiles(
   const includeDir = path.join(dir, 'openwrt-mirror.d');
   await fs.mkdir(includeDir);
   const source = path.join(REPO_ROOT, 'nginx/openwrt-mirror.d');
+  let logs = 0;
   for (const name of await fs.readdir(source)) {
     const text = await fs.readFile(path.join(source, name), 'utf8');
-    if (!text.includes(STACK_ACCESS_LOG_DIR))
-      throw new Error(`${name} does not log into ${STACK_ACCESS_LOG_DIR}`);
+    if (text.includes(STACK_ACCESS_LOG_DIR)) logs++;
     await fs.writeFile(
       path.join(includeDir, name),
       text.replaceAll(STACK_ACCESS_LOG_DIR, `${accessLogDir}/`),
     );
   }
+  if (logs === 0) throw new Error(`nothing in nginx/openwrt-mirror.d logs into ${STACK_ACCESS_LOG_DIR}`);
   return config.replaceAll(STACK_INCLUDE_DIR, `${includeDir}/`);
 }
 

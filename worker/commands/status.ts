@@ -126,6 +126,17 @@ export function renderStatus(config: Config, status: StatusFile | undefined): st
     lines.push('');
     for (const [label, value] of downloadsRows(downloads)) row(label, value);
   }
+  if (status.learned && status.learned.length > 0) {
+    lines.push(
+      '',
+      `learned on demand (${count(status.learned.length, 'package')}; openwrt-mirror forget NAME drops one)`,
+    );
+    for (const p of status.learned.slice(0, LISTED)) {
+      lines.push(`  ${p.name.padEnd(24)} ${p.release} ${p.dir}, since ${p.addedAt}`);
+    }
+    if (status.learned.length > LISTED)
+      lines.push(`  … and ${status.learned.length - LISTED} more (status --json)`);
+  }
 
   lines.push('');
   if (!lastRun) {

@@ -21,13 +21,7 @@ export class Pool {
 
   /** Moves a verified temporary file into the pool, durably: its data reaches the disk before its name. */
   async admitFile(tmpPath: string, sha256: string): Promise<void> {
-    const handle = await fs.open(tmpPath, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.chmod(tmpPath, 0o644);
+    await settle(tmpPath);
     await fs.rename(tmpPath, this.path(sha256));
   }
 
@@ -66,4 +60,15 @@ export class Pool {
     }
     return { files, bytes };
   }
+}
+
+/** A verified file made ready for a served name: its data on disk first, readable by nginx. */
+export async function settle(file: string): Promise<void> {
+  const handle = await fs.open(file, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.chmod(file, 0o644);
 }

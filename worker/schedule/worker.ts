@@ -4,15 +4,18 @@
  * over a few seconds; a stop aborts downloads in flight and leaves the served tree as it was.
  * Nothing a sync throws ends the worker: it is logged and the schedule goes on.
  */
+import type { AddressInfo } from 'node:net';
 import cron from 'node-cron';
 import { type Config, setLabel } from '../config.js';
 import { ingestAccessLog } from '../downloads/ingest.js';
 import { AbortedError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { type OnDemandListener, startOnDemand } from '../ondemand/listener.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { emptyStatus, type WorkerStatus } from '../status/status-file.js';
 import { recordWorker, updateStatus } from '../status/status-store.js';
-import { runSync, type SyncOptions, type SyncResult } from '../sync/run.js';
+import { openUpstream, runSync, type SyncOptions, type SyncResult } from '../sync/run.js';
+import { Gate } from '../upstream/gate.js';
 
 export interface WorkerOptions {
   logger: Logger;
@@ -24,6 +27,8 @@ export interface WorkerOptions {
   random?: () => number;
   /** How often status.json's `worker.heartbeatAt` is rewritten (default HEARTBEAT_SECONDS). */
   heartbeatSeconds?: number;
+  /** Told where the on-demand listener listens, once it does (tests ask for port 0). */
+  onDemandListening?: (address: AddressInfo) => void;
 }
 
 /** The page calls the worker "not running" when its heartbeat is older than twice this. */
@@ -42,6 +47,12 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   const sync = options.sync ?? runSync;
   const random = options.random ?? Math.random;
   const stopping = new AbortController();
+  // One politeness towards the upstream for the syncs and the on-demand listener together.
+  const gate = new Gate({
+    rateLimit: config.rateLimit,
+    concurrency: config.concurrency,
+    signal: stopping.signal,
+  });
   cron.setLogger({
     info: (message) => logger.debug(message),
     warn: (message) => logger.warn(message, { phase: 'schedule' }),
@@ -90,6 +101,7 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
         signal: stopping.signal,
         nextRunAt: nextRun(),
         by: 'worker',
+        gate,
       });
       if (exitCode !== 0)
         logger.warn('sync finished with failures; the last good state stays served', { phase: 'schedule' });
@@ -155,6 +167,9 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
     void beat().then(countDownloads);
   }, heartbeatSeconds * 1000);
 
+  const onDemand = await listenOnDemand(config, logger, stopping.signal, gate);
+  if (onDemand) options.onDemandListening?.(onDemand.address);
+
   await task.start();
   logger.info(
     `worker started: ${config.sets.map(setLabel).join(', ')}, schedule "${config.schedule}" in ${config.timezone}`,
@@ -173,10 +188,40 @@ export async function runWorker(config: Config, options: WorkerOptions): Promise
   await task.stop();
   await task.destroy();
   stopping.abort(new AbortedError(`stopped by ${why}`));
+  await onDemand?.close();
   await running?.done;
   await recordNextRun(undefined);
   logger.info('worker stopped', { phase: 'schedule' });
   return 0;
+}
+
+/**
+ * The listener nginx hands package requests the mirror cannot answer to (ON_DEMAND_LISTEN). It runs
+ * with ON_DEMAND=false too, to tell a node how to mirror what it asked for. One that cannot listen
+ * (the port taken) is logged and the worker goes on: nodes then get nginx's bare 404.
+ */
+async function listenOnDemand(
+  config: Config,
+  logger: Logger,
+  signal: AbortSignal,
+  gate: Gate,
+): Promise<OnDemandListener | undefined> {
+  const { host, port } = config.onDemandListen;
+  try {
+    const upstream = openUpstream(config, { logger, signal, gate });
+    const listener = await startOnDemand(config, new MirrorDir(config.mirrorDir), upstream, logger);
+    logger.info(
+      `on-demand listener on ${host}:${listener.address.port} (${config.onDemand ? 'fetching listed packages nodes ask for' : 'ON_DEMAND=false: answering how to mirror them'})`,
+      { phase: 'on-demand' },
+    );
+    return listener;
+  } catch (error) {
+    logger.error(
+      `on-demand listener could not listen on ${host}:${port} (ON_DEMAND_LISTEN): ${asError(error).message}; packages outside the selection get a bare 404`,
+      { phase: 'on-demand' },
+    );
+    return undefined;
+  }
 }
 
 /**

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { DownloadsSummary } from '../downloads/tally.js';
 import type { FormatName } from '../formats/format.js';
 import { formatNamed } from '../formats/index.js';
+import type { LearnedPackage } from '../publish/learned.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { Manifest } from '../publish/types.js';
 import type { Failure, FeedOutcome, ReleaseChanges, SyncReport } from '../sync/types.js';
@@ -97,6 +98,11 @@ export interface StatusFile {
   worker?: WorkerStatus;
   /** What the routers fetched, from nginx's access log: written by the worker (ACCESS_LOG_DIR). */
   downloads?: DownloadsSummary;
+  /**
+   * The learned selection: packages fetched on demand for a node, kept by every sync until
+   * `openwrt-mirror forget NAME` (absent when there are none).
+   */
+  learned?: LearnedPackage[];
 }
 
 export type SyncPhase = 'indexes' | 'planning' | 'downloading' | 'publishing';

@@ -5,9 +5,8 @@
  * own (`.mirror/status.lock`, not the sync's lock, which a sync holds for hours), so that no writer
  * loses another's fields. The file itself still appears by rename, whole, with the metrics beside it.
  */
-import { constants } from 'node:fs';
-import fs from 'node:fs/promises';
-import path from 'node:path';
+import { underFileLock } from '../publish/file-lock.js';
+import { readLearned } from '../publish/learned.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { SyncReport } from '../sync/types.js';
 import {
@@ -20,15 +19,6 @@ import {
   writeStatus,
 } from './status-file.js';
 
-/** A holder gone longer than this (killed between open and unlink) no longer holds the lock. */
-const STALE_MS = 10_000;
-/** How long a writer waits for the lock before it gives up (the write is then reported, not made). */
-const WAIT_MS = 15_000;
-const POLL_MS = 15;
-
-/** Writes queued in this process, per mirror directory: they take the lock one after another. */
-const queues = new Map<string, Promise<unknown>>();
-
 /**
  * Applies `change` to the current status.json (undefined when there is none yet) and writes the
  * result with the metrics; `undefined` from `change` writes nothing. Resolves to what was written.
@@ -37,66 +27,42 @@ export function updateStatus(
   dir: MirrorDir,
   change: (current: StatusFile | undefined) => StatusFile | undefined,
 ): Promise<StatusFile | undefined> {
-  const previous = queues.get(dir.root) ?? Promise.resolve();
-  const next = previous.catch(() => {}).then(() => underLock(dir, change));
-  queues.set(dir.root, next);
-  const forget = () => {
-    if (queues.get(dir.root) === next) queues.delete(dir.root);
-  };
-  // The caller handles the rejection; this branch must not become an unhandled one.
-  next.then(forget, forget);
-  return next;
-}
-
-async function underLock(
-  dir: MirrorDir,
-  change: (current: StatusFile | undefined) => StatusFile | undefined,
-): Promise<StatusFile | undefined> {
-  const lock = path.join(dir.internal, 'status.lock');
-  // Before the first sync (a heartbeat, a refused configuration) `.mirror/` may not be there yet.
-  await dir.prepareRoot();
-  await take(lock);
-  try {
+  return underFileLock(dir, 'status.lock', 'status.json', async () => {
     const next = change(await readStatus(dir.root));
     if (next !== undefined) await writeStatus(dir, next);
     return next;
-  } finally {
-    await fs.rm(lock, { force: true });
-  }
+  });
 }
 
-async function take(lock: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    try {
-      const handle = await fs.open(lock, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const stat = await fs.stat(lock).catch(() => undefined);
-    if (stat && Date.now() - stat.mtimeMs > STALE_MS) {
-      await fs.rm(lock, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) throw new Error(`status.json is locked by another writer (${lock})`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
+/**
+ * status.json's `learned` from `.mirror/learned.json`, after on demand added to it or `forget` took
+ * from it. Before the first sync there is no status.json to add it to: the sync's end adds it.
+ */
+export async function recordLearned(dir: MirrorDir): Promise<void> {
+  const learned = await readLearned(dir);
+  await updateStatus(dir, (current) => {
+    if (current === undefined) return undefined;
+    const { learned: _old, ...rest } = current;
+    return learned.length > 0 ? { ...rest, learned } : rest;
+  });
 }
 
-/** The end of a run that published: `status` as built from it, with the worker's fields and the download statistics kept, `running` gone. */
+/**
+ * The end of a run that published: `status` as built from it, with the worker's fields and the
+ * download statistics kept, the learned selection as it is now, `running` gone.
+ */
 export async function recordRun(
   dir: MirrorDir,
   status: StatusFile,
   options: { keepNextRun: boolean },
 ): Promise<void> {
+  const learned = await readLearned(dir);
   await updateStatus(dir, (current) =>
     withoutRunning({
       ...status,
       ...(current?.worker && { worker: current.worker }),
       ...(current?.downloads && { downloads: current.downloads }),
+      ...(learned.length > 0 && { learned }),
       ...(options.keepNextRun && { nextRunAt: current?.nextRunAt }),
     }),
   );

@@ -5,6 +5,7 @@
 import type { Config } from '../config.js';
 import type { TrustedKeys } from '../feeds/trusted-keys.js';
 import type { Logger } from '../log.js';
+import type { LearnedPackage } from '../publish/learned.js';
 import type { MirrorLock } from '../publish/lock.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { Pool } from '../publish/pool.js';
@@ -36,6 +37,8 @@ export interface SyncContext {
   indexMemory: IndexMemory;
   /** What the run is doing, for status.json's `running`. */
   progress: Progress;
+  /** Packages nodes fetched on demand, read once at the start: each set's plan keeps its own. */
+  learned: LearnedPackage[];
   signal?: AbortSignal;
 }
 

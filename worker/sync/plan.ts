@@ -13,6 +13,7 @@ import {
 } from '../feeds/closure.js';
 import type { PackageRecord } from '../feeds/types.js';
 import type { FeedFormat, PackageExpectation } from '../formats/format.js';
+import { type LearnedPackage, learnedFor } from '../publish/learned.js';
 import type { ServedFile } from '../publish/types.js';
 import type { DiscoveredSet } from './discover.js';
 import type { Refusal, UsableFeed } from './indexes.js';
@@ -28,6 +29,8 @@ export interface PlanSet {
   feedDirs: string[];
   /** Where its lists came from, for messages (default REQUIRED_PACKAGES and OPTIONAL_PACKAGES). */
   sources?: { required: string; optional: string };
+  /** Packages nodes fetched on demand from its feeds: kept like optional ones (publish/learned.ts). */
+  learned?: string[];
 }
 
 export interface PlanInput {
@@ -65,6 +68,8 @@ export function planSets(input: {
   previousFiles: Map<string, ServedFile>;
   /** Whether the mirror has several sets: then failures and tasks name theirs. */
   many: boolean;
+  /** The learned selection: each set takes the names learned from its own feeds. */
+  learned?: LearnedPackage[];
 }): Plan {
   const usableDirs = new Set(input.usable.map((feed) => feed.ref.dir));
   const dirOf = (refusal: Refusal) => refusal.file.slice(0, refusal.file.lastIndexOf('/'));
@@ -77,6 +82,11 @@ export function planSets(input: {
       optional: set.config.optional,
       feedDirs: set.feeds.map((feed) => feed.dir),
       sources: set.config.sources,
+      learned: learnedFor(
+        input.learned ?? [],
+        input.release,
+        set.feeds.map((feed) => feed.dir),
+      ),
     })),
     feeds: new Map(
       input.usable.map((feed) => [feed.ref.dir, { name: feed.ref.name, packages: feed.packages }]),
@@ -136,11 +146,13 @@ function closeOver(
   input: PlanInput,
   plan: Plan,
 ): { feed: string; pkg: PackageRecord }[] {
+  const listed = new Set([...set.required, ...set.optional]);
+  const learned = new Set((set.learned ?? []).filter((name) => !listed.has(name)));
   const closure = resolveClosure({
     accepts: input.accepts,
     feeds,
     required: set.required,
-    optional: set.optional,
+    optional: [...set.optional, ...learned],
   });
   const named = (failure: Failure): Failure => (set.label ? { set: set.label, ...failure } : failure);
   const prefix = set.label ? `${set.label}: ` : '';
@@ -159,9 +171,10 @@ function closeOver(
       );
   }
   for (const name of closure.missingOptional) {
-    plan.warnings.push(
-      `${prefix}optional package ${name} is in no feed (${set.sources?.optional ?? 'OPTIONAL_PACKAGES'}): skipped`,
-    );
+    const source = learned.has(name)
+      ? `learned on demand; openwrt-mirror forget ${name} drops it`
+      : (set.sources?.optional ?? 'OPTIONAL_PACKAGES');
+    plan.warnings.push(`${prefix}optional package ${name} is in no feed (${source}): skipped`);
   }
   for (const item of closure.unresolved) {
     const wanted = item.constraint ? `${item.name} (${item.constraint})` : item.name;

@@ -65,7 +65,15 @@ export async function syncRelease(
 
   // Plan, pure: each set's closure over its own feeds; a shared feed serves the union.
   ctx.progress.phase('planning');
-  const plan = planSets({ release, sets: discovered, ...indexes, format, previousFiles, many });
+  const plan = planSets({
+    release,
+    sets: discovered,
+    ...indexes,
+    format,
+    previousFiles,
+    many,
+    learned: ctx.learned,
+  });
   report.failures.push(...plan.failures);
   report.warnings.push(...plan.warnings);
   for (const failure of plan.failures) logger.error(failure.reason, { phase: 'plan' });

@@ -14,6 +14,7 @@ import { deliver } from '../notify/deliver.js';
 import { noticesFor } from '../notify/notices.js';
 import { type NewRelease, newReleasesIn, notYetAnnounced } from '../notify/releases.js';
 import { currentGeneration, removeUnlinkedGenerations } from '../publish/generation.js';
+import { readLearned } from '../publish/learned.js';
 import { acquireLock, LockLostError, MirrorBusyError, type MirrorLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
@@ -24,6 +25,7 @@ import { buildStatus, listedChanges, readStatus } from '../status/status-file.js
 import { recordRun, recordRunning, recordUnpublishedRun } from '../status/status-store.js';
 import { count, formatBytes } from '../status/units.js';
 import { Upstream } from '../upstream/client.js';
+import type { Gate } from '../upstream/gate.js';
 import { writeFeedLines, writePackageLists } from './commit.js';
 import type { SyncContext } from './context.js';
 import { IndexMemory } from './index-memory.js';
@@ -49,11 +51,41 @@ export interface SyncOptions {
   by?: 'worker' | 'sync';
   /** How often `running` is rewritten while the sync runs (default 2 s; tests shorten it). */
   progressIntervalMs?: number;
+  /** The worker's gate, shared with its on-demand listener: one politeness towards the upstream. */
+  gate?: Gate;
 }
 
 export interface SyncResult {
   report: SyncReport;
   exitCode: 0 | 1;
+}
+
+/**
+ * The client towards UPSTREAM_URL with the configured politeness; `gate` shares it with another
+ * client (the worker's on-demand listener), so that both together keep RATE_LIMIT and CONCURRENCY.
+ */
+export function openUpstream(
+  config: Config,
+  options: { logger: Logger; signal?: AbortSignal; gate?: Gate },
+): Upstream {
+  return new Upstream({
+    baseUrl: config.upstreamUrl,
+    rateLimit: config.rateLimit,
+    concurrency: config.concurrency,
+    maxRetries: config.maxRetries,
+    retryDelayMs: config.retryDelayMs,
+    timeoutMs: config.timeoutMs,
+    minBytesPerSecond: config.minBytesPerSecond,
+    signal: options.signal,
+    gate: options.gate,
+    onRetry: ({ url, attempt, delayMs, reason }) =>
+      options.logger.warn(
+        `retrying ${url} in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt}): ${reason}`,
+        {
+          phase: 'download',
+        },
+      ),
+  });
 }
 
 /** What every release of a run shares. */
@@ -111,20 +143,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       report.warnings.push(problem);
       logger.warn(`trusted keys: ${problem}`, { phase: 'keys' });
     }
-    upstream = new Upstream({
-      baseUrl: config.upstreamUrl,
-      rateLimit: config.rateLimit,
-      concurrency: config.concurrency,
-      maxRetries: config.maxRetries,
-      retryDelayMs: config.retryDelayMs,
-      timeoutMs: config.timeoutMs,
-      minBytesPerSecond: config.minBytesPerSecond,
-      signal: options.signal,
-      onRetry: ({ url, attempt, delayMs, reason }) =>
-        logger.warn(`retrying ${url} in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt}): ${reason}`, {
-          phase: 'download',
-        }),
-    });
+    upstream = openUpstream(config, { logger, signal: options.signal, gate: options.gate });
     progress.start();
     const releases = byRelease(sets);
     const run: RunContext = {
@@ -139,6 +158,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       now,
       lock,
       indexMemory: new IndexMemory(options.indexMemoryBytes),
+      learned: await readLearned(dir),
       signal: options.signal,
     };
     const labels = sets.map((set) => `${set.release} ${set.target}`).join(', ');

@@ -73,6 +73,7 @@ export class Upstream {
       timeoutMs: opts.timeoutMs,
       minBytesPerSecond: opts.minBytesPerSecond,
       beforeSend: opts.beforeSend,
+      gate: opts.gate,
       maxBufferedBytes: this.#maxBufferedBytes,
       signal: this.#signal,
       stats: this.stats,

@@ -30,7 +30,9 @@ export class Transport {
 
   constructor(opts: TransportOptions) {
     this.#opts = opts;
-    this.#gate = new Gate({ rateLimit: opts.rateLimit, concurrency: opts.concurrency, signal: opts.signal });
+    this.#gate =
+      opts.gate ??
+      new Gate({ rateLimit: opts.rateLimit, concurrency: opts.concurrency, signal: opts.signal });
     this.#budget = new ByteBudget(opts.maxBufferedBytes, opts.signal);
   }
 

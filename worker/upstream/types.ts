@@ -4,6 +4,7 @@
  */
 import type { UpstreamFaultKind } from '../errors.js';
 import type { StreamCheck } from '../feeds/types.js';
+import type { Gate } from './gate.js';
 
 export interface UpstreamOptions {
   /** The server's root, e.g. `https://downloads.openwrt.org`; a path prefix is kept. */
@@ -42,6 +43,11 @@ export interface UpstreamOptions {
   maxBufferedBytes?: number;
   /** Shutdown: aborting rejects every pending call with AbortedError, promptly, never retried. */
   signal?: AbortSignal;
+  /**
+   * Another client's gate, shared: the worker's syncs and its on-demand listener are two clients
+   * with one politeness towards the upstream (rateLimit and concurrency are then the gate's own).
+   */
+  gate?: Gate;
   /** `attempt` is the attempt that failed (1 = the first request); the next one follows `delayMs` later. */
   onRetry?: (info: { url: string; attempt: number; delayMs: number; reason: string }) => void;
   /**
@@ -94,7 +100,7 @@ export interface UpstreamStats {
 export interface TransportOptions
   extends Pick<
     UpstreamOptions,
-    'rateLimit' | 'concurrency' | 'timeoutMs' | 'minBytesPerSecond' | 'beforeSend'
+    'rateLimit' | 'concurrency' | 'timeoutMs' | 'minBytesPerSecond' | 'beforeSend' | 'gate'
   > {
   maxBufferedBytes: number;
   signal: AbortSignal | undefined;
