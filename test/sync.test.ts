@@ -103,7 +103,8 @@ describe('sync', function () {
   });
 
   it('follows the upstream to new versions, keeps replaced files for the grace period, then prunes them', async () => {
-    h = await createHarness();
+    // No older generation kept for rollback: the pool then holds exactly what is served.
+    h = await createHarness({ env: { KEEP_GENERATIONS: '1' } });
     let clock = new Date('2026-11-26T03:00:00Z');
     const now = () => clock;
     expect((await h.sync({}, { now })).exitCode).to.equal(0);

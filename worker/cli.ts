@@ -24,6 +24,11 @@ commands:
                         print the feed lines a node of that set should use
   forget NAME [--release R]
                         drop a package that on demand added to the selection
+  generations [--release R]
+                        the kept generations of each release (KEEP_GENERATIONS), * the one served
+  rollback [ID] [--release R]
+                        serve a kept generation again (no ID: the one before the served one), pinned
+  unpin [--release R]   let the syncs move a rolled-back release on again
 
 Configuration comes from the environment; see README.md for every variable.`;
 
@@ -75,10 +80,20 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
           stdout: io.stdout,
         });
       }
+      case 'generations':
+      case 'rollback':
+      case 'unpin': {
+        const commands = await import('./commands/generations.js');
+        const release = option(rest, '--release');
+        const args = { stdout: io.stdout, release };
+        if (command === 'generations') return await commands.generationsCommand(config, args);
+        if (command === 'unpin') return await commands.unpinCommand(config, args);
+        return await commands.rollbackCommand(config, { ...args, id: positional(rest, ['--release']) });
+      }
       case 'forget': {
         const { forgetCommand } = await import('./commands/forget.js');
         return await forgetCommand(config, {
-          name: rest.find((arg) => !arg.startsWith('--') && arg !== option(rest, '--release')),
+          name: positional(rest, ['--release']),
           release: option(rest, '--release'),
           stdout: io.stdout,
         });
@@ -111,6 +126,11 @@ async function recordConfigError(error: ConfigError, io: CliIo): Promise<void> {
   } catch {
     // MIRROR_DIR is not writable (or not a directory): stderr has the line.
   }
+}
+
+/** The first argument that is neither a flag nor the value of one of `flags`. */
+function positional(args: string[], flags: string[]): string | undefined {
+  return args.find((arg, i) => !arg.startsWith('--') && !flags.includes(args[i - 1] ?? ''));
 }
 
 function option(args: string[], name: string): string | undefined {

@@ -126,6 +126,19 @@ export function renderStatus(config: Config, status: StatusFile | undefined): st
     lines.push('');
     for (const [label, value] of downloadsRows(downloads)) row(label, value);
   }
+  for (const [release, g] of Object.entries(status.generations ?? {})) {
+    if (g.pinned) {
+      lines.push(
+        '',
+        `${release} is PINNED to generation ${g.pinned} by rollback: syncs leave it alone (openwrt-mirror unpin)`,
+      );
+    }
+    if (g.kept.length > 1)
+      row(
+        `${release} kept`,
+        `${count(g.kept.length, 'generation')} to go back to (openwrt-mirror generations)`,
+      );
+  }
   if (status.learned && status.learned.length > 0) {
     lines.push(
       '',

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { learnPackage } from '../publish/learned.js';
 import { ensureDirectory, type MirrorDir } from '../publish/mirror-dir.js';
 import { settle } from '../publish/pool.js';
-import { recordLearned } from '../status/status-store.js';
+import { recordLocal } from '../status/status-store.js';
 import type { Upstream } from '../upstream/client.js';
 import type { ListedFile } from './request.js';
 
@@ -123,7 +123,7 @@ export class Keeper {
     };
     try {
       if (await learnPackage(this.dir, entry)) {
-        await recordLearned(this.dir);
+        await recordLocal(this.dir);
         this.logger.info(
           `on demand: ${entry.name} (${file.release}) joins the selection; openwrt-mirror forget ${entry.name} drops it`,
           { phase: 'on-demand', release: file.release, package: entry.name },

@@ -51,10 +51,7 @@ export function generationDir(dir: MirrorDir, id: string): string {
  * removed by the next run.
  */
 export async function buildGeneration(dir: MirrorDir, manifest: Manifest, now: Date): Promise<string> {
-  const id = `${now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z')}-${Math.random().toString(16).slice(2, 6)}`;
+  const id = newGenerationId(now);
   const root = generationDir(dir, id);
   await fs.mkdir(root);
   const made = new Set<string>();
@@ -71,6 +68,52 @@ export async function buildGeneration(dir: MirrorDir, manifest: Manifest, now: D
   return id;
 }
 
+/**
+ * A new generation that serves what generation `from` served, plus every file of `alongside` that
+ * `from` lacks, as hard links of the very same files: going back to an older tree while nodes may
+ * hold the newer one's index (the files they will ask for next stay, like a publish's grace period).
+ * Returns its id and the paths taken from `alongside`.
+ */
+export async function copyGeneration(
+  dir: MirrorDir,
+  from: string,
+  alongside: string | undefined,
+  now: Date,
+): Promise<{ id: string; kept: string[] }> {
+  const id = newGenerationId(now);
+  const root = generationDir(dir, id);
+  await fs.mkdir(root);
+  const sources: [string, string][] = [];
+  const base = await readGenerationFiles(generationDir(dir, from));
+  for (const file of base.files.keys()) sources.push([file, generationDir(dir, from)]);
+  const kept: string[] = [];
+  if (alongside !== undefined && alongside !== from) {
+    for (const file of (await readGenerationFiles(generationDir(dir, alongside))).files.keys()) {
+      if (base.files.has(file)) continue;
+      sources.push([file, generationDir(dir, alongside)]);
+      kept.push(file);
+    }
+  }
+  const made = new Set<string>();
+  for (const [file, sourceRoot] of sources.sort(([a], [b]) => a.localeCompare(b))) {
+    const parent = path.dirname(file);
+    if (!made.has(parent)) {
+      await ensureDirectory(root, parent);
+      made.add(parent);
+    }
+    await fs.link(path.join(sourceRoot, file), path.join(root, file));
+  }
+  for (const parent of [...made, '.']) await syncDirectory(path.join(root, parent));
+  return { id, kept };
+}
+
+function newGenerationId(now: Date): string {
+  return `${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${Math.random().toString(16).slice(2, 6)}`;
+}
+
 /** Switches `releases/<version>` to generation `id` with one rename(2): readers see one or the other. */
 export async function switchGeneration(dir: MirrorDir, version: string, id: string): Promise<void> {
   const staged = dir.tmpPath(`link-${version}`);
@@ -79,26 +122,6 @@ export async function switchGeneration(dir: MirrorDir, version: string, id: stri
   await currentGeneration(dir, version); // refuses to replace a directory the mirror does not own
   await fs.rename(staged, dir.releaseLink(version));
   await syncDirectory(dir.releasesDir);
-}
-
-/**
- * Removes every generation no release link points at: half-built ones from killed runs and ones
- * already switched away from. Links of other releases in the same directory keep theirs.
- */
-export async function removeUnlinkedGenerations(dir: MirrorDir): Promise<number> {
-  const linked = new Set<string>();
-  for (const entry of await fs.readdir(dir.releasesDir).catch(() => [] as string[])) {
-    const target = await fs.readlink(path.join(dir.releasesDir, entry)).catch(() => '');
-    const id = GENERATION_LINK.exec(target)?.[1];
-    if (id) linked.add(id);
-  }
-  let removed = 0;
-  for (const name of await fs.readdir(dir.generations)) {
-    if (linked.has(name)) continue;
-    await fs.rm(path.join(dir.generations, name), { recursive: true, force: true });
-    removed++;
-  }
-  return removed;
 }
 
 /** What a generation holds on disk: its regular files, and anything else that is not a directory. */

@@ -52,6 +52,8 @@ export interface ReleaseState {
   withdrawn?: Record<string, string>;
   /** When the release itself stopped being configured. */
   withdrawnSince?: string;
+  /** The generation `rollback` switched to: syncs leave the release alone until `unpin`. */
+  pinned?: string;
 }
 
 export function emptyState(release: string): ReleaseState {

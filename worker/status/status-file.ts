@@ -103,6 +103,15 @@ export interface StatusFile {
    * `openwrt-mirror forget NAME` (absent when there are none).
    */
   learned?: LearnedPackage[];
+  /** Per release: the generations kept for `rollback` (newest first), which one is served, a pin. */
+  generations?: Record<string, ReleaseGenerations>;
+}
+
+export interface ReleaseGenerations {
+  served?: string;
+  /** Set by `rollback`: syncs leave the release alone until `unpin`. */
+  pinned?: string;
+  kept: { id: string; publishedAt: string; packages: number; files: number; bytes: number }[];
 }
 
 export type SyncPhase = 'indexes' | 'planning' | 'downloading' | 'publishing';

@@ -6,12 +6,16 @@
  * loses another's fields. The file itself still appears by rename, whole, with the metrics beside it.
  */
 import { underFileLock } from '../publish/file-lock.js';
+import { currentGeneration } from '../publish/generation.js';
+import { keptGenerations } from '../publish/kept.js';
 import { readLearned } from '../publish/learned.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
+import { readState, releasesWithState } from '../publish/state.js';
 import type { SyncReport } from '../sync/types.js';
 import {
   buildStatus,
   emptyStatus,
+  type ReleaseGenerations,
   type RunningStatus,
   readStatus,
   type StatusFile,
@@ -35,16 +39,38 @@ export function updateStatus(
 }
 
 /**
- * status.json's `learned` from `.mirror/learned.json`, after on demand added to it or `forget` took
- * from it. Before the first sync there is no status.json to add it to: the sync's end adds it.
+ * status.json's fields that describe what is on this disk beside what a sync published: the learned
+ * selection and the kept generations. Rewritten by whatever changed them (on demand, `forget`,
+ * `rollback`, `unpin`); before the first sync there is no status.json to add them to.
  */
-export async function recordLearned(dir: MirrorDir): Promise<void> {
-  const learned = await readLearned(dir);
+export async function recordLocal(dir: MirrorDir): Promise<void> {
+  const local = await localFields(dir);
   await updateStatus(dir, (current) => {
     if (current === undefined) return undefined;
-    const { learned: _old, ...rest } = current;
-    return learned.length > 0 ? { ...rest, learned } : rest;
+    const { learned: _l, generations: _g, ...rest } = current;
+    return { ...rest, ...local };
   });
+}
+
+async function localFields(dir: MirrorDir): Promise<Pick<StatusFile, 'learned' | 'generations'>> {
+  const learned = await readLearned(dir);
+  const generations: Record<string, ReleaseGenerations> = {};
+  for (const release of (await releasesWithState(dir)).sort()) {
+    const served = await currentGeneration(dir, release).catch(() => undefined);
+    const { pinned } = await readState(dir, release);
+    const kept = (await keptGenerations(dir, release)).map(({ id, publishedAt, packages, files, bytes }) => ({
+      id,
+      publishedAt,
+      packages,
+      files,
+      bytes,
+    }));
+    generations[release] = { ...(served && { served }), ...(pinned && { pinned }), kept };
+  }
+  return {
+    ...(learned.length > 0 && { learned }),
+    ...(Object.keys(generations).length > 0 && { generations }),
+  };
 }
 
 /**
@@ -56,13 +82,13 @@ export async function recordRun(
   status: StatusFile,
   options: { keepNextRun: boolean },
 ): Promise<void> {
-  const learned = await readLearned(dir);
+  const local = await localFields(dir);
   await updateStatus(dir, (current) =>
     withoutRunning({
       ...status,
       ...(current?.worker && { worker: current.worker }),
       ...(current?.downloads && { downloads: current.downloads }),
-      ...(learned.length > 0 && { learned }),
+      ...local,
       ...(options.keepNextRun && { nextRunAt: current?.nextRunAt }),
     }),
   );

@@ -7,13 +7,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FeedFormat } from '../formats/format.js';
-import { allFormats } from '../formats/index.js';
-import {
-  buildGeneration,
-  currentGeneration,
-  removeUnlinkedGenerations,
-  switchGeneration,
-} from '../publish/generation.js';
+import { allFormats, formatFor } from '../formats/index.js';
+import { buildGeneration, currentGeneration, switchGeneration } from '../publish/generation.js';
+import { recordGeneration, removeUnkeptGenerations } from '../publish/kept.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import { type FeedState, type ReleaseState, writeState } from '../publish/state.js';
 import type { Manifest } from '../publish/types.js';
@@ -84,12 +80,21 @@ export async function publishRelease(
     unchanged && current !== undefined ? current : await buildGeneration(ctx.dir, manifest, ctx.now());
   // A run whose lock was taken over (it ran for too long, seen from another host) must not switch.
   await ctx.lock.assertHeld();
-  await writeState(ctx.dir, { ...state, generation });
+  const published = { ...state, generation };
+  await writeState(ctx.dir, published);
   if (generation === current) {
     ctx.logger.info(`${ctx.release}: nothing changed, the served tree stays as it is`, { phase: 'publish' });
   } else {
+    await recordGeneration(ctx.dir, {
+      schema: 1,
+      id: generation,
+      release: ctx.release,
+      publishedAt: ctx.now().toISOString(),
+      ...manifestTotals(manifest, formatFor(ctx.release).packageExtension),
+      state: published,
+    });
     await switchGeneration(ctx.dir, ctx.release, generation);
-    await removeUnlinkedGenerations(ctx.dir);
+    await removeUnkeptGenerations(ctx.dir, ctx.config.keepGenerations);
     ctx.logger.info(`${ctx.release}: published generation ${generation}: ${count(manifest.size, 'file')}`, {
       phase: 'publish',
     });
@@ -189,4 +194,15 @@ export async function writePackageLists(
   for (const list of lists) await dir.writeAtomic(packageListPath(list), renderPackageList(list));
   const wanted = new Set(served.filter((set) => set.feeds.length > 0).map((set) => packageListPath(set)));
   await removeOtherFiles(dir, SEARCH_DIR, wanted);
+}
+
+/** What a generation serves, counted for its kept record. */
+function manifestTotals(manifest: Manifest, packageExtension: string) {
+  let bytes = 0;
+  let packages = 0;
+  for (const [file, served] of manifest) {
+    bytes += served.size;
+    if (file.endsWith(packageExtension)) packages++;
+  }
+  return { files: manifest.size, bytes, packages };
 }

@@ -39,6 +39,12 @@ export async function syncRelease(
   const ctx: SyncContext = { ...base, release, previous, validators: {} };
   const { report, logger, config } = ctx;
   const format = formatFor(release);
+  if (previous.pinned !== undefined) {
+    const message = `${release}: pinned to generation ${previous.pinned} by rollback, so this sync leaves it as it is (openwrt-mirror unpin lets the syncs move it on)`;
+    report.warnings.push(message);
+    logger.warn(message, { phase: 'publish', release, pinned: previous.pinned });
+    return lastOutcome(previous, format, configured);
+  }
   /** This release succeeded when it added no failure to the run's. */
   const failuresBefore = report.failures.length;
   const previousFiles = new Map(Object.entries(previous.files));

@@ -13,7 +13,8 @@ import { type Logger, silentLogger } from '../log.js';
 import { deliver } from '../notify/deliver.js';
 import { noticesFor } from '../notify/notices.js';
 import { type NewRelease, newReleasesIn, notYetAnnounced } from '../notify/releases.js';
-import { currentGeneration, removeUnlinkedGenerations } from '../publish/generation.js';
+import { currentGeneration } from '../publish/generation.js';
+import { removeUnkeptGenerations } from '../publish/kept.js';
 import { readLearned } from '../publish/learned.js';
 import { acquireLock, LockLostError, MirrorBusyError, type MirrorLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
@@ -128,10 +129,10 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
   try {
     await dir.prepare();
     const leftovers = await dir.cleanTmp();
-    const stale = await removeUnlinkedGenerations(dir);
+    const stale = await removeUnkeptGenerations(dir, config.keepGenerations);
     if (leftovers + stale > 0) {
       logger.info(
-        `cleaned up after an interrupted run: ${leftovers} temporary files, ${stale} unfinished generations`,
+        `cleaned up: ${leftovers} temporary files of an interrupted run, ${stale} generations unfinished or no longer kept (KEEP_GENERATIONS)`,
       );
     }
     const { keys, problems } = await loadKeys(
@@ -310,7 +311,7 @@ async function withdrawReleases(run: RunContext, configured: Set<string>): Promi
         await fs.rm(run.dir.releaseLink(release), { force: true });
       }
       await removeState(run.dir, release);
-      await removeUnlinkedGenerations(run.dir);
+      await removeUnkeptGenerations(run.dir, run.config.keepGenerations);
       run.logger.info(`${release}: no longer configured and its grace period is over: withdrawn`, {
         phase: 'publish',
       });

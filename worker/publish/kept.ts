@@ -1,0 +1,92 @@
+/**
+ * Generations kept for going back: each published generation leaves a record in
+ * `.mirror/kept/<id>.json` (its release, when, what it serves, and the release's state as it was
+ * published), and the newest KEEP_GENERATIONS of each release stay on disk (hard links into the
+ * pool: a generation costs only the files no other one shares). `rollback` switches a release back
+ * to one of them with the publish's own rename and pins it there; `unpin` lets the syncs move on.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { generationDir, generationOfLink } from './generation.js';
+import type { MirrorDir } from './mirror-dir.js';
+import type { ReleaseState } from './state.js';
+
+export interface KeptGeneration {
+  schema: 1;
+  id: string;
+  release: string;
+  publishedAt: string;
+  files: number;
+  bytes: number;
+  /** Package files (`.ipk`, `.apk`) it serves. */
+  packages: number;
+  /** The release's state as this generation was published: what a rollback restores. */
+  state: ReleaseState;
+  /** Made by `rollback`: the generation it serves again. */
+  rollbackOf?: string;
+}
+
+const KEPT = 'kept';
+
+/** Written before the switch: a generation served always has its record. */
+export async function recordGeneration(dir: MirrorDir, record: KeptGeneration): Promise<void> {
+  await dir.writeAtomic(path.join('.mirror', KEPT, `${record.id}.json`), `${JSON.stringify(record)}\n`);
+}
+
+/** The kept generations of `release` (every release when undefined) still on disk, newest first. */
+export async function keptGenerations(dir: MirrorDir, release?: string): Promise<KeptGeneration[]> {
+  const names = await fs.readdir(path.join(dir.internal, KEPT)).catch(() => [] as string[]);
+  const records: KeptGeneration[] = [];
+  for (const name of names) {
+    if (!/^[A-Za-z0-9-]+\.json$/.test(name)) continue;
+    try {
+      const record = JSON.parse(
+        await fs.readFile(path.join(dir.internal, KEPT, name), 'utf8'),
+      ) as KeptGeneration;
+      if (record.schema !== 1 || `${record.id}.json` !== name) continue;
+      if (release !== undefined && record.release !== release) continue;
+      const stat = await fs.lstat(generationDir(dir, record.id)).catch(() => undefined);
+      if (stat?.isDirectory()) records.push(record);
+    } catch {
+      // A record cut short by a crash describes nothing: its generation goes with the next clean-up.
+    }
+  }
+  return records.sort((a, b) => b.publishedAt.localeCompare(a.publishedAt) || b.id.localeCompare(a.id));
+}
+
+/**
+ * Removes every generation that is neither served by a release link nor among the newest `keep`
+ * kept ones of its release (half-built ones from killed runs have no record: they go), and the
+ * records of generations gone. A release no longer served keeps none. Returns how many
+ * generations were removed.
+ */
+export async function removeUnkeptGenerations(dir: MirrorDir, keep: number): Promise<number> {
+  const wanted = new Set<string>();
+  const served = new Set<string>();
+  for (const entry of await fs.readdir(dir.releasesDir).catch(() => [] as string[])) {
+    const id = generationOfLink(await fs.readlink(path.join(dir.releasesDir, entry)).catch(() => ''));
+    if (id) {
+      wanted.add(id);
+      served.add(entry);
+    }
+  }
+  const byRelease = new Map<string, number>();
+  for (const record of await keptGenerations(dir)) {
+    // A release no longer served (withdrawn) keeps nothing to go back to.
+    if (!served.has(record.release)) continue;
+    const seen = byRelease.get(record.release) ?? 0;
+    if (seen < keep) wanted.add(record.id);
+    byRelease.set(record.release, seen + 1);
+  }
+  let removed = 0;
+  for (const name of await fs.readdir(dir.generations).catch(() => [] as string[])) {
+    if (wanted.has(name)) continue;
+    await fs.rm(path.join(dir.generations, name), { recursive: true, force: true });
+    removed++;
+  }
+  for (const name of await fs.readdir(path.join(dir.internal, KEPT)).catch(() => [] as string[])) {
+    if (!wanted.has(name.replace(/\.json$/, '')))
+      await fs.rm(path.join(dir.internal, KEPT, name), { force: true });
+  }
+  return removed;
+}
