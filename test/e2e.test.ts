@@ -3,7 +3,7 @@
  * result with the project's template, and a client does what opkg does — through HTTP only.
  */
 import { expect } from 'chai';
-import { apkInstallAll, opkgInstallAll } from './helpers/clients.js';
+import { apkInstallAll, opkgInstallAll, opkgRouterLoop } from './helpers/clients.js';
 import { type RunningNginx, request, startNginx } from './helpers/nginx.js';
 import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
@@ -48,19 +48,9 @@ describe('end to end: worker → nginx → router', function () {
     h.moveTo(1);
     // Whichever index the router gets, old or new, every lab file it names must be there and right.
     const wanted = new Set([...before, ...labClosure(h.tree)]);
-    let done = false;
-    let rounds = 0;
-    const problems: string[] = [];
-    const router = (async () => {
-      while (!done) {
-        const result = await opkgInstallAll(nginx.url, 'mirror.lab', h.signer.publicKeyFile, wanted);
-        problems.push(...result.problems);
-        rounds++;
-      }
-    })();
+    const router = opkgRouterLoop(nginx.url, h.signer.publicKeyFile, wanted);
     const { exitCode } = await h.sync();
-    done = true;
-    await router;
+    const { problems, rounds } = await router.stop();
     expect(exitCode).to.equal(0);
     expect(problems).to.deep.equal([]);
     expect(rounds).to.be.at.least(2);

@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
-import { opkgInstallAll } from './helpers/clients.js';
+import { opkgRouterLoop } from './helpers/clients.js';
 import { type RunningNginx, request, startNginx } from './helpers/nginx.js';
 import { runCli } from './helpers/spawn-cli.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
@@ -60,16 +60,7 @@ describe('generations: keep, roll back, pin, unpin', function () {
     const newIndex = await packagesGz();
     // The router reads the files of both trees: whichever index it verified, its files must be there.
     const wanted = new Set(labClosure(h.tree));
-    let done = false;
-    let rounds = 0;
-    const problems: string[] = [];
-    const router = (async () => {
-      while (!done) {
-        const result = await opkgInstallAll(nginx.url, 'mirror.lab', h.signer.publicKeyFile, wanted);
-        problems.push(...result.problems);
-        rounds++;
-      }
-    })();
+    const router = opkgRouterLoop(nginx.url, h.signer.publicKeyFile, wanted);
     const oldIndex = await fs.readFile(
       path.join(h.mirrorDir, '.mirror/generations', older, 'packages/mipsel_24kc/base/Packages.gz'),
     );
@@ -89,8 +80,7 @@ describe('generations: keep, roll back, pin, unpin', function () {
     const again = await runCli(['rollback'], h.env);
     expect(again.code, again.stderr).to.equal(0);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    done = true;
-    await router;
+    const { problems, rounds } = await router.stop();
     expect(problems).to.deep.equal([]);
     expect(rounds).to.be.at.least(2);
     expect((await packagesGz()).equals(oldIndex)).to.equal(true);

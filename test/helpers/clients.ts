@@ -144,3 +144,31 @@ export async function apkInstallAll(
   }
   return { feeds, fetched, problems };
 }
+
+/**
+ * An opkg router installing `wanted` over and over through `baseUrl` until `stop()`, which resolves
+ * to every problem it met and how many rounds it made: what a router polling during a switch saw.
+ */
+export function opkgRouterLoop(
+  baseUrl: string,
+  publicKeyFile: string,
+  wanted: Set<string>,
+): { stop(): Promise<{ problems: string[]; rounds: number }> } {
+  let done = false;
+  let rounds = 0;
+  const problems: string[] = [];
+  const loop = (async () => {
+    while (!done) {
+      const result = await opkgInstallAll(baseUrl, 'mirror.lab', publicKeyFile, wanted);
+      problems.push(...result.problems);
+      rounds++;
+    }
+  })();
+  return {
+    async stop() {
+      done = true;
+      await loop;
+      return { problems, rounds };
+    },
+  };
+}
