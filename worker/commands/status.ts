@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import { failureLine } from '../status/lines.js';
 import { STATUS_FILE, type StatusFile } from '../status/status-file.js';
+import { STALE_UPSTREAM_MS } from '../status/trace.js';
 import { count, formatBytes, formatDuration } from '../status/units.js';
 
 /** Failures and warnings beyond this many are counted, not listed; `--json` has them all. */
@@ -80,6 +81,11 @@ export function renderStatus(config: Config, status: StatusFile | undefined): st
     );
   }
   if (mirror.upstream) row('upstream', mirror.upstream);
+  if (mirror.upstreamLastSync) {
+    const age = Date.now() - Date.parse(mirror.upstreamLastSync);
+    const stale = age > STALE_UPSTREAM_MS ? ' — more than a day ago: this mirror can be no fresher' : '';
+    row('upstream synced', `${mirror.upstreamLastSync} (${formatDuration(age)} ago)${stale}`);
+  }
   if (mirror.generation) row('generation', mirror.generation);
   if (served.files === 0)
     row('state', lastRun ? 'nothing served yet: the last sync did not publish' : 'nothing served yet');

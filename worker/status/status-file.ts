@@ -65,6 +65,8 @@ export interface StatusFile {
     format?: FormatName;
     mode?: string;
     generation?: string;
+    /** The upstream's last successful sync, from its /lastsync, when it has one (a mirror a tier above). */
+    upstreamLastSync?: string;
   };
   sets: StatusSet[];
   /** Every feed served, each once (an arch feed two sets share too). */
@@ -198,6 +200,8 @@ export function buildStatus(input: {
   /** Release → what its served generation holds. */
   releases: Map<string, { manifest: Manifest; generation?: string }>;
   lastSuccessAt?: string;
+  /** The upstream's own last sync, when it says (another openwrt-mirror). */
+  upstreamLastSync?: string;
   nextRunAt?: Date;
 }): StatusFile {
   const { report } = input;
@@ -221,6 +225,7 @@ export function buildStatus(input: {
     mirror: {
       upstream: input.upstream,
       sets: sets.length,
+      ...(input.upstreamLastSync && { upstreamLastSync: input.upstreamLastSync }),
       ...(only && {
         release: only.release,
         target: only.target,

@@ -24,7 +24,15 @@ import { appendHistory, historyRun } from '../status/history.js';
 import { failureLine } from '../status/lines.js';
 import { buildStatus, listedChanges, readStatus } from '../status/status-file.js';
 import { recordRun, recordRunning, recordUnpublishedRun } from '../status/status-store.js';
-import { count, formatBytes } from '../status/units.js';
+import {
+  LASTSYNC_FILE,
+  lastsyncKnownMissing,
+  parseLastsync,
+  rememberLastsyncMissing,
+  STALE_UPSTREAM_MS,
+  writeTrace,
+} from '../status/trace.js';
+import { count, formatBytes, formatDuration } from '../status/units.js';
 import { Upstream } from '../upstream/client.js';
 import type { Gate } from '../upstream/gate.js';
 import { writeFeedLines, writePackageLists } from './commit.js';
@@ -118,6 +126,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
   let upstream: Upstream | undefined;
   /** Rethrown once the run is recorded: a configuration error (exit 2) or a stop. */
   let rethrow: unknown;
+  let upstreamLastSync: Date | undefined;
   const progress = new Progress({
     write: (running) => recordRunning(dir, config.upstreamUrl, running),
     by: options.by ?? 'sync',
@@ -173,9 +182,10 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       outcomes.push(await syncRelease(run, release, ofRelease, sets.length > 1));
     }
     progress.phase('publishing');
+    upstreamLastSync = await upstreamFreshness(run);
     if (config.notify.on.includes('new-release')) newReleases = await upstreamReleases(run, sets);
     outcomes.push(...(await withdrawReleases(run, new Set(sets.map((set) => set.release)))));
-    await commitRun(run, outcomes, options);
+    await commitRun(run, outcomes, options, upstreamLastSync);
   } catch (error) {
     const stopped = error instanceof AbortedError || options.signal?.aborted === true;
     if (stopped) {
@@ -216,6 +226,34 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
   if (rethrow !== undefined) throw rethrow;
   logSummary(logger, report);
   return { report, exitCode: exitCodeOf(report) };
+}
+
+/**
+ * The upstream's own last sync, when it is a mirror that says (another openwrt-mirror: /lastsync);
+ * older than a day is a warning, since this mirror can be no fresher. OpenWrt's own servers have no
+ * such file: that is no failure, and no warning.
+ */
+async function upstreamFreshness(run: RunContext): Promise<Date | undefined> {
+  // An upstream without one (OpenWrt's own) is asked again only once a week, not every night.
+  if (await lastsyncKnownMissing(run.dir, run.config.upstreamUrl, run.now())) return undefined;
+  let body: Buffer | undefined;
+  try {
+    body = (await run.upstream.fetch(LASTSYNC_FILE, { maxBytes: 64 })).body;
+  } catch (error) {
+    if (error instanceof AbortedError) throw error;
+    run.logger.debug(`the upstream has no /lastsync: ${(error as Error).message}`, { phase: 'publish' });
+    if (error instanceof UpstreamError && error.details.status === 404) {
+      await rememberLastsyncMissing(run.dir, run.config.upstreamUrl, run.now());
+    }
+    return undefined;
+  }
+  const lastSync = body && parseLastsync(body, run.now());
+  if (lastSync && run.now().getTime() - lastSync.getTime() > STALE_UPSTREAM_MS) {
+    const warning = `the upstream ${run.config.upstreamUrl} last synced ${formatDuration(run.now().getTime() - lastSync.getTime())} ago (${lastSync.toISOString()}): this mirror can be no fresher`;
+    run.report.warnings.push(warning);
+    run.logger.warn(warning, { phase: 'publish' });
+  }
+  return lastSync;
 }
 
 /** The releases upstream worth announcing, from its .versions.json; none when it has no such file. */
@@ -345,7 +383,12 @@ async function withdrawReleases(run: RunContext, configured: Set<string>): Promi
 }
 
 /** Every set's feed lines, then status.json: what the run leaves visible. */
-async function commitRun(run: RunContext, outcomes: ReleaseOutcome[], options: SyncOptions): Promise<void> {
+async function commitRun(
+  run: RunContext,
+  outcomes: ReleaseOutcome[],
+  options: SyncOptions,
+  upstreamLastSync: Date | undefined,
+): Promise<void> {
   const { dir, report, config } = run;
   // Nothing empty is published: without a single served feed, the lines stay as they were.
   if (report.published) {
@@ -385,12 +428,24 @@ async function commitRun(run: RunContext, outcomes: ReleaseOutcome[], options: S
       sets: outcomes.flatMap((outcome) => outcome.status),
       releases: new Map(outcomes.map((o) => [o.release, { manifest: o.manifest, generation: o.generation }])),
       ...(lastSuccessAt && { lastSuccessAt }),
+      ...(upstreamLastSync && { upstreamLastSync: upstreamLastSync.toISOString() }),
       nextRunAt: options.nextRunAt,
     }),
     // A one-off sync beside a running worker keeps the next run the worker wrote.
     { keepNextRun: !('nextRunAt' in options) },
   );
   report.statusWritten = true;
+  await writeTrace(dir, {
+    upstream: config.upstreamUrl,
+    ...(lastSuccessAt && { lastSync: lastSuccessAt }),
+    lastRun: { startedAt: report.startedAt, finishedAt: report.finishedAt, result: report.result },
+    generations: Object.fromEntries(
+      outcomes.flatMap((o) => (o.generation === undefined ? [] : [[o.release, o.generation]])),
+    ),
+    ...(upstreamLastSync && { upstreamLastSync: upstreamLastSync.toISOString() }),
+  }).catch((error: Error) =>
+    run.logger.warn(`could not write lastsync and trace.json: ${error.message}`, { phase: 'status' }),
+  );
 }
 
 function snapshotStats(upstream: Upstream): NonNullable<SyncReport['upstream']> {

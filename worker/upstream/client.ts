@@ -7,12 +7,12 @@
  * each hop passes the gate and the retry budget like any request.
  */
 import { setMaxListeners } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
 import axiosRetry from 'axios-retry';
 import { UntrustedInputError } from '../errors.js';
+import { packageVersion } from '../version.js';
 import { MAX_TIMER_MS } from './delay.js';
 import { spacingMs } from './gate.js';
 import { contentLength, header, shortBody, tooLarge } from './response.js';
@@ -246,15 +246,5 @@ function validate(opts: UpstreamOptions): void {
   const cap = opts.maxBufferedBytes;
   if (cap !== undefined && !(Number.isSafeInteger(cap) && cap >= 1)) {
     fail('maxBufferedBytes', cap, 'an integer >= 1');
-  }
-}
-
-function packageVersion(): string {
-  try {
-    const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-    const version = (pkg as { version?: unknown }).version;
-    return typeof version === 'string' ? version : 'unknown';
-  } catch {
-    return 'unknown';
   }
 }
