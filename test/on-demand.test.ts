@@ -7,14 +7,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
-import { silentLogger } from '../worker/log.js';
-import { type OnDemandListener, startOnDemand } from '../worker/ondemand/listener.js';
+import type { OnDemandListener } from '../worker/ondemand/listener.js';
 import { readLearned } from '../worker/publish/learned.js';
 import { MirrorDir } from '../worker/publish/mirror-dir.js';
-import { openUpstream } from '../worker/sync/run.js';
 import { apkInstallAll, opkgInstallAll } from './helpers/clients.js';
 import { listFiles, sha256 } from './helpers/files.js';
 import { freePort, type RunningNginx, rawRequest, request, startNginx } from './helpers/nginx.js';
+import { serveWithOnDemand } from './helpers/on-demand.js';
 import { type CliRun, runCli, spawnCli, waitFor } from './helpers/spawn-cli.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
 import { labClosure } from './helpers/tree/index.js';
@@ -30,13 +29,7 @@ describe('on demand: a listed package outside the selection, fetched and verifie
   async function start(options: Parameters<typeof createHarness>[0] = {}): Promise<void> {
     h = await createHarness({ ...options, env: { PRUNE_GRACE_HOURS: '0', ...options.env } });
     expect((await h.sync()).exitCode).to.equal(0);
-    const config = h.config({ ON_DEMAND_LISTEN: '127.0.0.1:0' });
-    const upstream = openUpstream(config, { logger: silentLogger() });
-    listener = await startOnDemand(config, new MirrorDir(h.mirrorDir), upstream, silentLogger());
-    nginx = await startNginx({
-      mirrorRoot: h.mirrorDir,
-      onDemandUrl: `http://127.0.0.1:${listener.address.port}`,
-    });
+    ({ listener, nginx } = await serveWithOnDemand(h.config({ ON_DEMAND_LISTEN: '127.0.0.1:0' })));
   }
 
   /** The upstream path (`releases/…`) of the one package file named `name`. */
@@ -178,17 +171,9 @@ describe('on demand: a listed package outside the selection, fetched and verifie
   it('ON_DEMAND=false: the same 404 with the way to mirror it, and no upstream request', async () => {
     h = await createHarness();
     expect((await h.sync()).exitCode).to.equal(0);
-    const config = h.config({ ON_DEMAND: 'false', ON_DEMAND_LISTEN: '127.0.0.1:0' });
-    listener = await startOnDemand(
-      config,
-      new MirrorDir(h.mirrorDir),
-      openUpstream(config, { logger: silentLogger() }),
-      silentLogger(),
-    );
-    nginx = await startNginx({
-      mirrorRoot: h.mirrorDir,
-      onDemandUrl: `http://127.0.0.1:${listener.address.port}`,
-    });
+    ({ listener, nginx } = await serveWithOnDemand(
+      h.config({ ON_DEMAND: 'false', ON_DEMAND_LISTEN: '127.0.0.1:0' }),
+    ));
     const tcpdump = upstreamPathOf('tcpdump');
     h.upstream.resetLog();
     const reply = await request(`${nginx.url}/${tcpdump}`);

@@ -7,12 +7,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import { type Config, loadConfig } from '../worker/config.js';
-import { silentLogger } from '../worker/log.js';
-import { type OnDemandListener, startOnDemand } from '../worker/ondemand/listener.js';
-import { MirrorDir } from '../worker/publish/mirror-dir.js';
-import { openUpstream, runSync } from '../worker/sync/run.js';
+import type { OnDemandListener } from '../worker/ondemand/listener.js';
+import { runSync } from '../worker/sync/run.js';
 import { opkgInstallAll } from './helpers/clients.js';
 import { type RunningNginx, request, startNginx } from './helpers/nginx.js';
+import { serveWithOnDemand } from './helpers/on-demand.js';
 import { runCli } from './helpers/spawn-cli.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
 import { labClosure } from './helpers/tree/index.js';
@@ -37,17 +36,7 @@ describe('tiered mirrors: internet → central → site → router', function ()
   before(async () => {
     h = await createHarness({ env: { ON_DEMAND_LISTEN: '127.0.0.1:0' } });
     expect((await h.sync()).exitCode).to.equal(0);
-    const config = h.config();
-    listener = await startOnDemand(
-      config,
-      new MirrorDir(h.mirrorDir),
-      openUpstream(config, { logger: silentLogger() }),
-      silentLogger(),
-    );
-    central = await startNginx({
-      mirrorRoot: h.mirrorDir,
-      onDemandUrl: `http://127.0.0.1:${listener.address.port}`,
-    });
+    ({ listener, nginx: central } = await serveWithOnDemand(h.config()));
   });
   afterEach(async () => {
     await site?.stop();
