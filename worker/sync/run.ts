@@ -7,6 +7,7 @@
 import fs from 'node:fs/promises';
 import { type Config, type SetConfig, setLabel } from '../config.js';
 import { AbortedError, ConfigError, UntrustedInputError, UpstreamError } from '../errors.js';
+import type { VersionsFile } from '../feeds/metadata.js';
 import { loadConfiguredKeys } from '../feeds/trusted-keys.js';
 import { formatFor } from '../formats/index.js';
 import { type Logger, silentLogger } from '../log.js';
@@ -27,6 +28,7 @@ import { Upstream } from '../upstream/client.js';
 import { writeFeedLines, writePackageLists } from './commit.js';
 import type { SyncContext } from './context.js';
 import { IndexMemory } from './index-memory.js';
+import { syncVersionsFile } from './metadata.js';
 import { Progress } from './progress.js';
 import { syncRelease } from './release.js';
 import { emptyReport, exitCodeOf, finishReport } from './report.js';
@@ -152,7 +154,8 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       outcomes.push(await syncRelease(run, release, ofRelease, sets.length > 1));
     }
     progress.phase('publishing');
-    if (config.notify.on.includes('new-release')) newReleases = await upstreamReleases(run, sets);
+    const versions = await syncVersionsFile(run);
+    if (config.notify.on.includes('new-release')) newReleases = await upstreamReleases(run, sets, versions);
     outcomes.push(...(await withdrawReleases(run, new Set(sets.map((set) => set.release)))));
     await commitRun(run, outcomes, options);
   } catch (error) {
@@ -198,16 +201,19 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
 }
 
 /** The releases upstream worth announcing, from its .versions.json; none when it has no such file. */
-async function upstreamReleases(run: RunContext, sets: SetConfig[]): Promise<NewRelease[]> {
+async function upstreamReleases(
+  run: RunContext,
+  sets: SetConfig[],
+  versions: VersionsFile | undefined,
+): Promise<NewRelease[]> {
+  if (versions === undefined) return [];
   try {
-    const { body } = await run.upstream.fetch('.versions.json', { maxBytes: 256 * 1024 });
-    const found = newReleasesIn(JSON.parse((body ?? Buffer.alloc(0)).toString('utf8')), [
-      ...new Set(sets.map((set) => set.release)),
-    ]);
+    const found = newReleasesIn(versions, [...new Set(sets.map((set) => set.release))]);
     return await notYetAnnounced(run.dir, found);
   } catch (error) {
-    if (error instanceof AbortedError) throw error;
-    run.logger.debug(`no release announcements: ${(error as Error).message}`, { phase: 'notify' });
+    run.logger.warn(`could not remember the releases announced: ${(error as Error).message}`, {
+      phase: 'notify',
+    });
     return [];
   }
 }
