@@ -135,6 +135,25 @@ describe('upgrade.sh on a router (busybox sh)', function () {
     expect(await r.left()).to.deep.equal([path.basename(image.path)]);
   });
 
+  it("fetches with the router's uclient-fetch where there is one", async () => {
+    // A router's PATH: busybox, and uclient-fetch (here busybox wget behind a log of its calls).
+    const routerBin = await busyboxBin(await fs.mkdtemp(path.join(work, 'uclient-')));
+    const calls = path.join(work, 'uclient-fetch.calls');
+    await fs.writeFile(
+      path.join(routerBin, 'uclient-fetch'),
+      `#!/bin/sh\necho "$@" >> '${calls}'\nexec wget "$@"\n`,
+      { mode: 0o755 },
+    );
+    const r = await router('uclient', dir1960('24.10.2'), DIR_1960);
+    const run = await busyboxSh(routerBin, [script, '--root', r.root, '--yes'], { cwd: work });
+    expect(run.code, run.stderr).to.equal(0);
+    const image = imageOf(NEWEST, MT7621, 'dlink_dir-1960-a1');
+    const fetched = (await fs.readFile(calls, 'utf8')).trim().split('\n');
+    expect(fetched).to.have.length(4);
+    expect(fetched.at(-1)).to.match(new RegExp(`^-q -O \\S+ ${nginx.url}/${image.path}$`));
+    expect(await r.ran()).to.deep.equal([path.join(r.root, 'tmp', path.basename(image.path))]);
+  });
+
   it('refuses an image the mirror serves corrupted: deleted, sysupgrade never run', async () => {
     const r = await router('corrupt', dir1960('24.10.2'), DIR_1960);
     const image = imageOf(NEWEST, MT7621, 'dlink_dir-1960-a1');
