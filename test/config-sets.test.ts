@@ -176,6 +176,12 @@ describe('configuration of several sets', () => {
       { text: 'sets:\n  - feeds: [base, core]\n', line: 2, key: 'sets[0].feeds', says: /core and kmods/ },
       { text: 'sets:\n  - release: []\n', line: 2, key: 'sets[0].release', says: /at least one/ },
       {
+        text: 'sets:\n  - target: x86/64\n    devices: [all, generic]\n',
+        line: 3,
+        key: 'sets[0].devices',
+        says: /either all \(every device of the target\) alone, or device profile ids/,
+      },
+      {
         text: 'sets:\n  - target: x86/64\n  - release: 24.10.4\n    target: [ramips/mt7621, x86/64]\n',
         line: 3,
         key: 'sets[1]',

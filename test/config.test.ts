@@ -59,6 +59,16 @@ describe('configuration', () => {
     expect(set.devices).to.deep.equal([]);
   });
 
+  it('OPENWRT_DEVICES=all asks for every device of the target, and stands alone', () => {
+    const [set] = loadConfig({ OPENWRT_DEVICES: 'all' }, '/work').sets as [SetConfig];
+    expect(set.devices).to.deep.equal(['all']);
+    const error = configError({ OPENWRT_DEVICES: 'all,dlink_dir-1960-a1' });
+    expect(error.variable).to.equal('OPENWRT_DEVICES');
+    expect(error.message).to.equal(
+      'OPENWRT_DEVICES="all,dlink_dir-1960-a1" is not valid: expected either all (every device of the target) alone, or device profile ids',
+    );
+  });
+
   it('accepts fractions where the table allows them and strips a trailing slash from the URL', () => {
     const config = loadConfig(
       {

@@ -56,7 +56,7 @@ describe('sync of an apk release (25.12)', function () {
     expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
   });
 
-  it('a re-run with nothing new fetches no package: one revalidation per index, profiles.json and the sums signature', async () => {
+  it('a re-run with nothing new fetches no package: one revalidation per index, profiles.json, the sums signature and the metadata', async () => {
     h = await createHarness({ tree: { version: RELEASE } });
     expect((await h.sync()).exitCode).to.equal(0);
     h.upstream.resetLog();
@@ -68,6 +68,8 @@ describe('sync of an apk release (25.12)', function () {
         `${h.tree.targetDir}/profiles.json`,
         `${h.tree.targetDir}/sha256sums.sig`,
         ...h.tree.feeds.map((f) => `${f.dir}/packages.adb`),
+        `${h.tree.releaseDir}/.targets.json`,
+        '.versions.json',
       ].sort(),
     );
     expect(h.upstream.requests.every((r) => r.status === 304)).to.be.true;

@@ -89,12 +89,15 @@ describe('sync', function () {
       h.upstream.requests.every((r) => r.conditional && r.status === 304),
       JSON.stringify(h.upstream.requests),
     ).to.be.true;
-    // One revalidation per signature, the feeds' and the target sums', plus profiles.json.
+    // One revalidation per signature, the feeds' and the target sums', plus profiles.json and the
+    // metadata firmware-selector reads (the release's targets, the upstream's releases).
     expect(h.upstream.requests.map((r) => r.path).sort()).to.deep.equal(
       [
         `${h.tree.targetDir}/profiles.json`,
         `${h.tree.targetDir}/sha256sums.sig`,
         ...h.tree.feeds.map((f) => `${f.dir}/Packages.sig`),
+        `${h.tree.releaseDir}/.targets.json`,
+        '.versions.json',
       ].sort(),
     );
     expect(report.downloaded).to.equal(0);

@@ -12,6 +12,7 @@ import {
   ARCH,
   badItem,
   DEVICE,
+  deviceListProblem,
   EMAIL,
   FEED,
   feedListProblem,
@@ -130,6 +131,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   };
   const feedProblem = feedListProblem(defaults.feeds);
   if (feedProblem) throw new ConfigError('OPENWRT_FEEDS', env.OPENWRT_FEEDS ?? '', feedProblem);
+  const deviceProblem = deviceListProblem(defaults.devices);
+  if (deviceProblem) throw new ConfigError('OPENWRT_DEVICES', env.OPENWRT_DEVICES ?? '', deviceProblem);
   const sources = {
     required: 'REQUIRED_PACKAGES',
     optional: 'OPTIONAL_PACKAGES',

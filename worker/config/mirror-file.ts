@@ -11,7 +11,7 @@
  *       optional: [...]                # default OPTIONAL_PACKAGES
  *       extra_required: [...]          # added to required (the default or this entry's)
  *       extra_optional: [...]          # added to optional
- *       devices: [...]                 # default OPENWRT_DEVICES
+ *       devices: [...]                 # default OPENWRT_DEVICES; `all`: every device of the target
  *
  * Every release × target of an entry is a set. Every error names the file, the line and the key;
  * a key the shape does not have is an error. All scalars are read as strings (`24.10` stays 24.10).
@@ -22,6 +22,7 @@ import { ConfigError, ConfigFileError } from '../errors.js';
 import {
   badItem,
   DEVICE,
+  deviceListProblem,
   FEED,
   feedListProblem,
   type ItemRule,
@@ -163,6 +164,11 @@ export function parseMirrorConfig(text: string, file: string, defaults: SetDefau
       ...new Set([...list('optional', PACKAGE, defaults.optional), ...list('extra_optional', PACKAGE, [])]),
     ];
     const devices = list('devices', DEVICE, defaults.devices);
+    const deviceProblem = deviceListProblem(devices);
+    if (deviceProblem) {
+      const value = values.get('devices');
+      throw fail(value?.node ?? value?.pairKey ?? item, `${where}.devices`, devices.join(','), deviceProblem);
+    }
     const sources = {
       required: source('required') ?? source('extra_required') ?? 'REQUIRED_PACKAGES',
       optional: source('optional') ?? source('extra_optional') ?? 'OPTIONAL_PACKAGES',

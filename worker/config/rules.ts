@@ -30,6 +30,16 @@ export const PACKAGE: ItemRule = { pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]*$/, exp
 
 export const DEVICE: ItemRule = { pattern: /^[a-z0-9][a-z0-9_.,-]*$/, expected: 'device profile ids' };
 
+/** The device list that means every device profile of each target's profiles.json. */
+export const ALL_DEVICES = 'all';
+
+/** `all` means every device, so naming devices beside it says two things at once. */
+export function deviceListProblem(devices: string[]): string | undefined {
+  return devices.includes(ALL_DEVICES) && devices.length > 1
+    ? `either ${ALL_DEVICES} (every device of the target) alone, or device profile ids`
+    : undefined;
+}
+
 export const MIRROR_MODES = ['selective', 'full'] as const;
 
 /** core and kmods are every set's own feeds; a feed list names the architecture's feeds only. */

@@ -14,6 +14,7 @@ export interface SetConfig {
   mode: MirrorMode;
   required: string[];
   optional: string[];
+  /** Device profiles whose images are mirrored; `['all']` (ALL_DEVICES): every profile of the target. */
   devices: string[];
   /** Where the lists came from, for messages: `REQUIRED_PACKAGES`, or the MIRROR_CONFIG file, line and key. */
   sources: { required: string; optional: string; devices: string };

@@ -2,6 +2,7 @@
  * Firmware images of the configured devices: each image that profiles.json lists for a device,
  * whose sha256 must agree with the target's sha256sums, itself signed (sha256sums.sig).
  */
+import { ALL_DEVICES } from '../config/rules.js';
 import { IntegrityError, UntrustedInputError } from '../errors.js';
 import { closestIds, parseSha256Sums } from '../feeds/profiles.js';
 import { verifyUsign } from '../feeds/usign.js';
@@ -75,9 +76,17 @@ export async function planImages(
   return plan;
 }
 
-/** The configured devices a set's profiles.json lists: its images are mirrored, the others are not its. */
+/**
+ * The configured devices a set's profiles.json lists: its images are mirrored, the others are not its.
+ * `all`: every profile it lists.
+ */
 export function devicesListed(set: DiscoveredSet): string[] {
+  if (wantsAllDevices(set)) return [...set.profiles.profiles.keys()];
   return set.config.devices.filter((device) => set.profiles.profiles.has(device));
+}
+
+function wantsAllDevices(set: DiscoveredSet): boolean {
+  return set.config.devices.includes(ALL_DEVICES);
 }
 
 /**
@@ -88,7 +97,9 @@ export function devicesListed(set: DiscoveredSet): string[] {
  */
 export function missingDevices(sets: DiscoveredSet[]): Failure[] {
   const failures: Failure[] = [];
-  const devices = [...new Set(sets.flatMap((set) => set.config.devices))];
+  const devices = [
+    ...new Set(sets.filter((set) => !wantsAllDevices(set)).flatMap((set) => set.config.devices)),
+  ];
   for (const device of devices) {
     const configured = sets.filter((set) => set.config.devices.includes(device));
     if (configured.some((set) => set.profiles.profiles.has(device))) continue;

@@ -22,6 +22,7 @@ import { EarlyDownloads } from './early.js';
 import { fetchIndexExtras } from './feed-index.js';
 import { fetchTasks } from './fetch.js';
 import { indexStage } from './indexes.js';
+import { fetchTargetsList, placeTargetsList } from './metadata.js';
 import { planSets } from './plan.js';
 import { countTasks } from './report.js';
 import { lastOutcome, nextSetStates, previousSets, publishedOutcome, withdrawnDirs } from './sets.js';
@@ -129,6 +130,8 @@ export async function syncRelease(
     graceHours: config.pruneGraceHours,
   });
   report.failures.push(...assembly.failures);
+  // The release's list of targets, for firmware-selector and ASU clients: switched with the rest.
+  placeTargetsList(ctx, await fetchTargetsList(ctx), assembly, previousFiles);
   countTasks(report, release, tasks, indexes.usable, discovered, indexes.images);
   const changed = new Set(indexes.usable.filter((feed) => feed.index?.changed).map((feed) => feed.ref.dir));
   for (const feedReport of report.feeds.filter((f) => f.release === release)) {

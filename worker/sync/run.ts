@@ -7,6 +7,7 @@
 import fs from 'node:fs/promises';
 import { type Config, type SetConfig, setLabel } from '../config.js';
 import { AbortedError, ConfigError, UntrustedInputError, UpstreamError } from '../errors.js';
+import type { VersionsFile } from '../feeds/metadata.js';
 import { loadConfiguredKeys } from '../feeds/trusted-keys.js';
 import { formatFor } from '../formats/index.js';
 import { type Logger, silentLogger } from '../log.js';
@@ -38,6 +39,7 @@ import type { Gate } from '../upstream/gate.js';
 import { writeFeedLines, writePackageLists } from './commit.js';
 import type { SyncContext } from './context.js';
 import { IndexMemory } from './index-memory.js';
+import { syncVersionsFile } from './metadata.js';
 import { Progress } from './progress.js';
 import { syncRelease } from './release.js';
 import { emptyReport, exitCodeOf, finishReport } from './report.js';
@@ -183,7 +185,8 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     }
     progress.phase('publishing');
     upstreamLastSync = await upstreamFreshness(run);
-    if (config.notify.on.includes('new-release')) newReleases = await upstreamReleases(run, sets);
+    const versions = await syncVersionsFile(run);
+    if (config.notify.on.includes('new-release')) newReleases = await upstreamReleases(run, sets, versions);
     outcomes.push(...(await withdrawReleases(run, new Set(sets.map((set) => set.release)))));
     await commitRun(run, outcomes, options, upstreamLastSync);
   } catch (error) {
@@ -257,16 +260,19 @@ async function upstreamFreshness(run: RunContext): Promise<Date | undefined> {
 }
 
 /** The releases upstream worth announcing, from its .versions.json; none when it has no such file. */
-async function upstreamReleases(run: RunContext, sets: SetConfig[]): Promise<NewRelease[]> {
+async function upstreamReleases(
+  run: RunContext,
+  sets: SetConfig[],
+  versions: VersionsFile | undefined,
+): Promise<NewRelease[]> {
+  if (versions === undefined) return [];
   try {
-    const { body } = await run.upstream.fetch('.versions.json', { maxBytes: 256 * 1024 });
-    const found = newReleasesIn(JSON.parse((body ?? Buffer.alloc(0)).toString('utf8')), [
-      ...new Set(sets.map((set) => set.release)),
-    ]);
+    const found = newReleasesIn(versions, [...new Set(sets.map((set) => set.release))]);
     return await notYetAnnounced(run.dir, found);
   } catch (error) {
-    if (error instanceof AbortedError) throw error;
-    run.logger.debug(`no release announcements: ${(error as Error).message}`, { phase: 'notify' });
+    run.logger.warn(`could not remember the releases announced: ${(error as Error).message}`, {
+      phase: 'notify',
+    });
     return [];
   }
 }

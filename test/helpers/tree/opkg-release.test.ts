@@ -53,7 +53,16 @@ describe('generated OpenWrt release tree', () => {
         expect(tree.files.has(`${feed.dir}/${name}`), `${feed.dir}/${name}`).to.equal(true);
       }
     }
-    for (const path of tree.files.keys()) expect(path).to.match(/^releases\/24\.10\.4\/[^/]/);
+    for (const path of tree.files.keys()) {
+      if (path !== '.versions.json') expect(path).to.match(/^releases\/24\.10\.4\/[^/]/);
+    }
+    expect(JSON.parse(file(tree, 'releases/24.10.4/.targets.json').toString())).to.deep.equal({
+      'ramips/mt7621': 'mipsel_24kc',
+    });
+    expect(JSON.parse(file(tree, '.versions.json').toString())).to.deep.equal({
+      stable_version: '24.10.4',
+      versions_list: ['24.10.4'],
+    });
   });
 
   it('signs every Packages (uncompressed) and sha256sums with the signer', () => {

@@ -7,7 +7,7 @@
 import { buildSet, newRelease } from './set.js';
 import { type DeviceSpec, KNOWN_TARGETS, LAB_TARGET, type TargetSpec } from './targets.js';
 import type { Kernel, ReleaseTree, TreeOptions } from './types.js';
-import { defaultFormat } from './versions.js';
+import { defaultFormat, targetsFile, versionsFile } from './versions.js';
 
 const LAB = KNOWN_TARGETS[LAB_TARGET] as TargetSpec;
 
@@ -36,6 +36,9 @@ export function buildRelease(opts: TreeOptions): ReleaseTree {
     kmodsInCore: opts.kmodsInCore ?? format === 'opkg',
   });
   const { files, feeds, images, kmodsDir, releaseDir, targetDir, target, arch } = set;
+  // What firmware-selector and ASU clients read: the upstream's releases, the release's targets.
+  files.set(`${releaseDir}/.targets.json`, targetsFile({ [target]: arch }));
+  files.set('.versions.json', versionsFile([version]));
   return {
     format,
     ...(set.apkSigner ? { apkSigner: set.apkSigner } : {}),

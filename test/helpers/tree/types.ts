@@ -114,7 +114,7 @@ export interface ReleaseTree {
   format: TreeFormat;
   /** apk form: the key every `packages.adb` is signed with (its `publicKeyPem` goes in the trusted keys). */
   apkSigner?: ApkSigner;
-  /** Every served path (no leading slash) → bytes. */
+  /** Every served path (no leading slash) → bytes; with the release's `.targets.json` and `/.versions.json`. */
   files: Map<string, Buffer>;
   /** In distfeeds order: core, base, kmods, luci, packages, routing, telephony. */
   feeds: TreeFeed[];
@@ -183,7 +183,7 @@ export interface SetTree extends ReleaseTree {
 }
 
 export interface UpstreamTree {
-  /** Every served path (no leading slash) → bytes: every set's files and each release's `.targets.json`. */
+  /** Every served path (no leading slash) → bytes: every set's files, each release's `.targets.json`, `/.versions.json`. */
   files: Map<string, Buffer>;
   /** Release × target, releases outer, each in the order given. */
   sets: SetTree[];

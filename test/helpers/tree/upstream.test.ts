@@ -89,7 +89,15 @@ describe('generated OpenWrt upstream: several releases × targets', () => {
     }
     const union = new Set(upstream.sets.flatMap((s) => [...s.files.keys()]));
     const extra = [...upstream.files.keys()].filter((p) => !union.has(p));
-    expect(extra).to.deep.equal(['releases/24.10.4/.targets.json', 'releases/25.12.0/.targets.json']);
+    expect(extra).to.deep.equal([
+      'releases/24.10.4/.targets.json',
+      'releases/25.12.0/.targets.json',
+      '.versions.json',
+    ]);
+    expect(JSON.parse(file(upstream, '.versions.json').toString())).to.deep.equal({
+      stable_version: '25.12.0',
+      versions_list: ['25.12.0', '24.10.4'],
+    });
     expect(JSON.parse(file(upstream, 'releases/25.12.0/.targets.json').toString())).to.deep.equal({
       'ramips/mt7621': 'mipsel_24kc',
       'ramips/mt76x8': 'mipsel_24kc',
@@ -100,8 +108,10 @@ describe('generated OpenWrt upstream: several releases × targets', () => {
   it("gives the lab's 24.10 set exactly buildRelease's default tree", () => {
     const lab = findSet(upstream, '24.10.4', LAB_TARGET);
     const tree = buildRelease({ signer });
-    expect([...lab.files.keys()].sort()).to.deep.equal([...tree.files.keys()].sort());
-    for (const [path, bytes] of tree.files) expect(lab.files.get(path)?.equals(bytes), path).to.equal(true);
+    // Beside the set's own files, a release tree holds what the upstream holds once: its metadata.
+    const own = [...tree.files].filter(([path]) => !/(^|\/)\.(versions|targets)\.json$/.test(path));
+    expect([...lab.files.keys()].sort()).to.deep.equal(own.map(([path]) => path).sort());
+    for (const [path, bytes] of own) expect(lab.files.get(path)?.equals(bytes), path).to.equal(true);
     expect(lab.feeds).to.deep.equal(tree.feeds);
     expect(lab.images).to.deep.equal(tree.images);
     expect(lab.kmodsDir).to.equal(tree.kmodsDir);

@@ -6,7 +6,7 @@
 import { buildSet, newRelease, type ReleaseBuild } from './set.js';
 import { KNOWN_TARGETS, knownTarget, targetKernel } from './targets.js';
 import type { SetTree, UpstreamOptions, UpstreamTree } from './types.js';
-import { defaultFormat } from './versions.js';
+import { defaultFormat, targetsFile, versionsFile } from './versions.js';
 
 export function buildUpstream(opts: UpstreamOptions): UpstreamTree {
   checkOptions(opts);
@@ -41,9 +41,10 @@ export function buildUpstream(opts: UpstreamOptions): UpstreamTree {
       sets.push(set);
     }
     // As downloads.openwrt.org lists a release's targets: target → package architecture.
-    const targets = Object.fromEntries([...opts.targets].sort().map((t) => [t, knownTarget(t).arch]));
-    files.set(`${release.releaseDir}/.targets.json`, Buffer.from(JSON.stringify(targets), 'utf8'));
+    const targets = Object.fromEntries(opts.targets.map((t) => [t, knownTarget(t).arch]));
+    files.set(`${release.releaseDir}/.targets.json`, targetsFile(targets));
   }
+  files.set('.versions.json', versionsFile(opts.releases.map((r) => r.version)));
   const apk = releases.find((r) => r.format === 'apk');
   return {
     files,
