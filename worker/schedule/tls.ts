@@ -61,7 +61,7 @@ export async function ensureSelfSigned(
   const made = await madeFingerprints(tls.dir);
 
   if (found.cert === undefined) {
-    if (found.key !== undefined && !found.certPresent && made.length === 0) {
+    if ((found.key !== undefined || found.keyUnreadable) && !found.certPresent && made.length === 0) {
       throw new Error(
         `${path.join(tls.dir, KEY_FILE)} is there without ${CERT_FILE} and was not made by openwrt-mirror: left alone; put its certificate beside it, or remove it to get a self-signed one`,
       );
@@ -76,10 +76,12 @@ export async function ensureSelfSigned(
 
   const cert = found.cert;
   const fingerprint = fingerprintOf(cert);
-  const problem = certificateProblem(cert, found.key, tls.names, now);
   if (!made.includes(fingerprint)) {
+    // A key copied in as root may be closed to the worker: nginx reads it, the worker need not.
+    const problem = certificateProblem(cert, found.keyUnreadable ? null : found.key, tls.names, now);
     return { action: 'user', ...(problem && { reason: problem }), ...describe(cert) };
   }
+  const problem = certificateProblem(cert, found.key, tls.names, now);
   if (problem === undefined) return { action: 'kept', ...describe(cert) };
   return { ...(await makeCertificate(tls, options.openssl, now)), action: 'renewed', reason: problem };
 }
@@ -92,18 +94,23 @@ export async function describeCertificateIn(dir: string): Promise<CertificateRep
   return { action: made.includes(fingerprintOf(cert)) ? 'kept' : 'user', ...describe(cert) };
 }
 
-/** Why this certificate cannot serve `names` well from `now` on: the first problem, or undefined. */
+/**
+ * Why this certificate cannot serve `names` well from `now` on: the first problem, or undefined.
+ * `key` null: not looked at (the worker may not read it).
+ */
 export function certificateProblem(
   cert: X509Certificate,
-  key: string | undefined,
+  key: string | undefined | null,
   names: string[],
   now: Date,
 ): string | undefined {
   if (key === undefined) return `there is no ${KEY_FILE}`;
-  try {
-    if (!cert.checkPrivateKey(createPrivateKey(key))) return `${KEY_FILE} is not the key of ${CERT_FILE}`;
-  } catch {
-    return `${KEY_FILE} cannot be read as a private key`;
+  if (key !== null) {
+    try {
+      if (!cert.checkPrivateKey(createPrivateKey(key))) return `${KEY_FILE} is not the key of ${CERT_FILE}`;
+    } catch {
+      return `${KEY_FILE} cannot be read as a private key`;
+    }
   }
   const missing = names.filter((name) => !covers(cert, name));
   if (missing.length > 0) return `it does not name ${missing.join(', ')} (TLS_NAMES)`;
@@ -245,11 +252,20 @@ interface Found {
   /** The fingerprint of cert.pem's bytes' first certificate, when it parses. */
   certFingerprint?: string;
   key?: string;
+  /** key.pem is there but the worker may not read it. */
+  keyUnreadable?: boolean;
 }
 
 async function readCertificate(dir: string): Promise<Found> {
   const certText = await readOptional(path.join(dir, CERT_FILE));
-  const key = await readOptional(path.join(dir, KEY_FILE));
+  let key: string | undefined;
+  let keyUnreadable = false;
+  try {
+    key = await readOptional(path.join(dir, KEY_FILE));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
+    keyUnreadable = true;
+  }
   let cert: X509Certificate | undefined;
   if (certText !== undefined) {
     try {
@@ -262,6 +278,7 @@ async function readCertificate(dir: string): Promise<Found> {
     ...(cert && { cert, certFingerprint: fingerprintOf(cert) }),
     certPresent: certText !== undefined,
     ...(key !== undefined && { key }),
+    ...(keyUnreadable && { keyUnreadable }),
   };
 }
 
