@@ -3,6 +3,7 @@
 #
 #   wget -qO- http://SERVER:8080/setup.sh | sh                  # set up
 #   wget -qO- http://SERVER:8080/setup.sh | sh -s -- --restore  # put the original feeds back
+#   wget -qO- http://SERVER:8080/setup.sh | sh -s -- --https    # feeds over HTTPS, if verifiable
 #
 # Reads the router's release, target and architecture from /etc/openwrt_release and writes the
 # lines of that set (release × target) from the mirror's /distfeeds/<release>/<target>/; a router
@@ -18,16 +19,19 @@ ROOT=/
 ACTION=setup
 TMP=
 RELEASE=
+HTTPS=no
 
 usage() {
   cat <<EOF
-Usage: setup.sh [--restore] [--release X] [--root DIR] [--mirror URL]
+Usage: setup.sh [--restore] [--https] [--release X] [--root DIR] [--mirror URL]
 
 Points opkg (/etc/opkg/distfeeds.conf) or apk (/etc/apk/repositories.d/distfeeds.list)
 at an openwrt-mirror, with the feeds of this router's release and target (read from
 /etc/openwrt_release). The original file is backed up once, to <file>.orig.
 
   --restore     put the original feed list back (from <file>.orig)
+  --https       point the feeds at the mirror's HTTPS, only if this router's wget can
+                verify its certificate (put it in /etc/ssl/certs/ first; else refused)
   --release X   use the mirror's release X of this router's target instead of the router's own
                 (moving a router on before a sysupgrade; same package manager only)
   --root DIR    act on the image or root file system at DIR instead of /
@@ -50,6 +54,7 @@ trap 'exit 1' INT TERM HUP
 while [ $# -gt 0 ]; do
   case $1 in
   --restore) ACTION=restore ;;
+  --https) HTTPS=yes ;;
   --root)
     [ $# -ge 2 ] || die "--root needs a directory"
     ROOT=$2
@@ -129,6 +134,49 @@ esac
 case $MIRROR in
 *[!]A-Za-z0-9._~:/@%[-]*) die "the mirror URL '$MIRROR' has characters no mirror URL needs (allowed: letters, digits and . _ ~ : / @ % [ ] -)" ;;
 esac
+
+# --https: the mirror's HTTPS URL, and a fetch from it by this router's own wget, the client opkg
+# uses too: a certificate it cannot verify is refused here, with the router untouched, rather than by
+# every opkg update after. Over HTTP the mirror tells the port its HTTPS is published on.
+if [ "$HTTPS" = yes ]; then
+  case $MIRROR in
+  https://*) ;;
+  *)
+    if ! port=$(wget -qO- "$MIRROR/https-port" 2>/dev/null); then
+      die "$MIRROR serves no HTTPS (no $MIRROR/https-port): it has no certificate in its tls volume (TLS=self-signed makes one; README: HTTPS). Leave --https out; $FEEDS is unchanged"
+    fi
+    case $port in
+    '' | *[!0-9]* | ??????*) die "$MIRROR/https-port says '$port', not a port; $FEEDS is unchanged" ;;
+    esac
+    authority=${MIRROR#http://}
+    base=
+    case $authority in
+    */*)
+      base=/${authority#*/}
+      authority=${authority%%/*}
+      ;;
+    esac
+    case $authority in
+    \[*) host=${authority%%]*}] ;;
+    *) host=${authority%%:*} ;;
+    esac
+    MIRROR=https://$host:$port$base
+    ;;
+  esac
+  TMP=$FEEDS.https.$$
+  if wget -q -O /dev/null "$MIRROR/healthz" 2>"$TMP"; then fetched=yes; else fetched=no; fi
+  why=$(grep -v '^[[:space:]]*$' "$TMP" | head -n 3 | tr '\n' ' ')
+  why=${why% }
+  if grep -q 'validation not implemented' "$TMP"; then
+    die "this router's wget does not verify certificates ($why), so HTTPS would prove nothing: install uclient-fetch with a libustream TLS package and ca-bundle, or leave --https out; $FEEDS is unchanged"
+  fi
+  if [ "$fetched" = no ]; then
+    die "this router cannot fetch $MIRROR/ with a certificate it verifies (${why:-wget failed}): copy the mirror's certificate to /etc/ssl/certs/openwrt-mirror.crt and make sure the name you use for the mirror is in its TLS_NAMES (README: HTTPS), or leave --https out; $FEEDS is unchanged"
+  fi
+  rm -f "$TMP"
+  TMP=
+  say "$MIRROR verified by this router's wget: using HTTPS"
+fi
 
 # What the router is: DISTRIB_* of /etc/openwrt_release, read (not sourced: under --root it is an
 # image's file) and held to the characters a release, target or arch has.

@@ -20,7 +20,13 @@ describe('documentation', () => {
   const example = read('.env.example');
   const compose = read('docker-compose.yml');
   /** Set by the stack itself, not by the user. */
-  const stackOnly = new Set(['OPENWRT_EXTRA_KEYS_DIR', 'MIRROR_DIR', 'HTTP_PORT', 'ACCESS_LOG_DIR']);
+  const stackOnly = new Set([
+    'OPENWRT_EXTRA_KEYS_DIR',
+    'MIRROR_DIR',
+    'HTTP_PORT',
+    'ACCESS_LOG_DIR',
+    'TLS_DIR',
+  ]);
 
   it('names every configuration variable in the README table, .env.example and the compose file', () => {
     const variables = configVariables();
@@ -39,6 +45,12 @@ describe('documentation', () => {
     expect(compose).to.match(/^ +- access-log:\/srv\/access-log$/m);
     expect(compose).to.match(/^ +- access-log:\/var\/log\/openwrt-mirror$/m);
     expect(compose).to.match(/^ +- \.\/nginx\/openwrt-mirror\.d:\/etc\/nginx\/openwrt-mirror\.d:ro$/m);
+    // HTTPS: the worker writes the certificate where nginx's script looks for it.
+    expect(compose).to.match(/^ +- TLS_DIR=\/srv\/tls$/m);
+    expect(compose).to.match(/^ +- tls:\/srv\/tls$/m);
+    expect(compose).to.match(/^ +- tls:\/srv\/tls:ro$/m);
+    expect(compose).to.match(/^ +TLS_DIR: \/srv\/tls$/m);
+    expect(compose).to.match(/^ +- "\$\{HTTPS_PORT:-8443\}:8443"$/m);
   });
 
   it('lists the same LOG_LEVEL values as the code, in README and .env.example', () => {

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { CERT_FILE, ensureSelfSigned } from '../worker/schedule/tls.js';
 import {
   FEEDS,
   HOSTILE_HOSTS,
@@ -20,6 +21,7 @@ import {
 } from './helpers/nginx.js';
 import { busyboxBin, busyboxSh, LAB_ROUTER, openwrtRelease, type RouterInfo } from './helpers/router.js';
 import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
+import { startTlsNginx, type TlsNginx } from './helpers/tls-nginx.js';
 
 const ORIGINAL_FEEDS = `${FEEDS.map((feed) => `src/gz ${feed.name} https://downloads.openwrt.org/${feed.dir}`).join('\n')}\n`;
 
@@ -464,3 +466,154 @@ describe('setup.sh against a mirror of several sets: each router its own set', f
     await r.untouched();
   });
 });
+
+describe('setup.sh --https: HTTPS feed lines only where the router verifies the certificate', () => {
+  let work: string;
+  let bin: string;
+  /** openssl alone: with it on PATH, busybox wget verifies certificates (through openssl s_client). */
+  let sslBin: string;
+  let tls: TlsNginx;
+  let plain: RunningNginx;
+  let script: string;
+  let cert: string;
+  let otherCert: string;
+  let httpUrl: string;
+
+  before(async () => {
+    work = await fs.mkdtemp(path.join(os.tmpdir(), 'openwrt-mirror-setup-https-'));
+    bin = await busyboxBin(work);
+    sslBin = path.join(work, 'ssl-bin');
+    await fs.mkdir(sslBin);
+    await fs.symlink(findOnPath('openssl'), path.join(sslBin, 'openssl'));
+    await writeServedTree(path.join(work, 'mirror'));
+    // The worker's own certificate, for the one name routers here use for the mirror.
+    await ensureSelfSigned({ dir: path.join(work, 'tls'), names: ['localhost'] });
+    cert = path.join(work, 'tls', CERT_FILE);
+    await ensureSelfSigned({ dir: path.join(work, 'other-tls'), names: ['localhost'] });
+    otherCert = path.join(work, 'other-tls', CERT_FILE);
+    tls = await startTlsNginx({
+      mirrorRoot: path.join(work, 'mirror'),
+      tlsDir: path.join(work, 'tls'),
+      work,
+    });
+    expect(tls.scriptLog()).to.include('HTTPS on');
+    plain = await startNginx({ mirrorRoot: path.join(work, 'mirror') });
+    httpUrl = `http://localhost:${tls.nginx.port}`;
+    script = path.join(work, 'setup.sh');
+    await fs.writeFile(script, (await request(`${tls.nginx.url}/setup.sh`)).body);
+  });
+
+  after(async () => {
+    await tls?.nginx.stop();
+    await plain?.stop();
+    if (work) await fs.rm(work, { recursive: true, force: true });
+  });
+
+  const opkgRouter = async (name: string) => {
+    const root = path.join(work, name);
+    await fs.mkdir(path.join(root, 'etc/opkg'), { recursive: true });
+    await fs.writeFile(path.join(root, 'etc/openwrt_release'), openwrtRelease(LAB_ROUTER));
+    await fs.writeFile(path.join(root, 'etc/opkg/distfeeds.conf'), ORIGINAL_FEEDS);
+    const feeds = path.join(root, 'etc/opkg/distfeeds.conf');
+    return {
+      root,
+      feeds,
+      async untouched() {
+        expect(await fs.readFile(feeds, 'utf8')).to.equal(ORIGINAL_FEEDS);
+        expect(await fs.readdir(path.dirname(feeds))).to.deep.equal(['distfeeds.conf']);
+      },
+    };
+  };
+  /** A router whose wget verifies against `trusted` (its CA store), or one without openssl (busybox's own TLS). */
+  const setup = (args: string[], trusted: string | 'no-openssl') =>
+    busyboxSh(bin, [script, ...args], {
+      cwd: work,
+      env: trusted === 'no-openssl' ? { PATH: bin } : { PATH: `${bin}:${sslBin}`, SSL_CERT_FILE: trusted },
+    });
+  const httpsLines = () =>
+    `${FEEDS.map((feed) => `src/gz ${feed.name} https://localhost:${tls.httpsPort}/${feed.dir}`).join('\n')}\n`;
+
+  it('writes https lines when the router trusts the certificate, and opkg can then fetch each feed', async () => {
+    const router = await opkgRouter('trusting');
+    const run = await setup(['--https', '--root', router.root, '--mirror', httpUrl], cert);
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.stdout).to.include(`https://localhost:${tls.httpsPort} verified by this router's wget`);
+    expect(await fs.readFile(router.feeds, 'utf8')).to.equal(httpsLines());
+    expect(await fs.readFile(`${router.feeds}.orig`, 'utf8')).to.equal(ORIGINAL_FEEDS);
+    for (const line of httpsLines().trim().split('\n')) {
+      const fetched = await busyboxSh(
+        bin,
+        ['-c', `wget -qO- "${line.split(' ')[2]}/Packages.sig" >/dev/null`],
+        {
+          cwd: work,
+          env: { PATH: `${bin}:${sslBin}`, SSL_CERT_FILE: cert },
+        },
+      );
+      expect(fetched.code, `${line}: ${fetched.stderr}`).to.equal(0);
+    }
+  });
+
+  it('fetched over HTTPS itself, setup.sh writes https lines without being asked', async () => {
+    const router = await opkgRouter('over-https');
+    const run = await busyboxSh(
+      bin,
+      ['-c', `wget -qO- https://localhost:${tls.httpsPort}/setup.sh | sh -s -- --root ${router.root}`],
+      { cwd: work, env: { PATH: `${bin}:${sslBin}`, SSL_CERT_FILE: cert } },
+    );
+    expect(run.code, run.stderr).to.equal(0);
+    expect(await fs.readFile(router.feeds, 'utf8')).to.equal(httpsLines());
+  });
+
+  it('refuses, router untouched, when the router does not trust the certificate', async () => {
+    const router = await opkgRouter('distrustful');
+    const run = await setup(['--https', '--root', router.root, '--mirror', httpUrl], otherCert);
+    expect(run.code).to.equal(1);
+    expect(run.stderr)
+      .to.include(
+        `this router cannot fetch https://localhost:${tls.httpsPort}/ with a certificate it verifies`,
+      )
+      .and.include('/etc/ssl/certs/openwrt-mirror.crt')
+      .and.include('is unchanged');
+    await router.untouched();
+  });
+
+  it('refuses, router untouched, when the router reaches the mirror by a name the certificate lacks', async () => {
+    const router = await opkgRouter('by-address');
+    // The script as served over http://127.0.0.1:…: the address is no name of the certificate.
+    const run = await setup(['--https', '--root', router.root], cert);
+    expect(run.code).to.equal(1);
+    expect(run.stderr)
+      .to.include(`cannot fetch https://127.0.0.1:${tls.httpsPort}/`)
+      .and.include('TLS_NAMES');
+    await router.untouched();
+  });
+
+  it("refuses, router untouched, when the router's wget does not verify certificates at all", async () => {
+    const router = await opkgRouter('unverifying');
+    const run = await setup(['--https', '--root', router.root, '--mirror', httpUrl], 'no-openssl');
+    expect(run.code).to.equal(1);
+    expect(run.stderr).to.include("this router's wget does not verify certificates");
+    await router.untouched();
+  });
+
+  it('refuses, router untouched, when the mirror has no HTTPS', async () => {
+    const router = await opkgRouter('no-https');
+    const run = await setup(['--https', '--root', router.root, '--mirror', plain.url], cert);
+    expect(run.code).to.equal(1);
+    expect(run.stderr).to.include(`${plain.url} serves no HTTPS`);
+    await router.untouched();
+    // Without --https the same router is set up over HTTP as before.
+    const http = await setup(['--root', router.root, '--mirror', plain.url], cert);
+    expect(http.code, http.stderr).to.equal(0);
+    expect(await fs.readFile(router.feeds, 'utf8')).to.include(`src/gz openwrt_core ${plain.url}/`);
+  });
+});
+
+function findOnPath(name: string): string {
+  const found = (process.env.PATH ?? '/usr/bin:/bin')
+    .split(':')
+    .map((dir) => path.join(dir, name))
+    .find((candidate) => existsSync(candidate));
+  if (!found) throw new Error(`${name} not found on PATH: apt-get install -y ${name}`);
+  return found;
+}

@@ -23,11 +23,13 @@ import {
   RELEASE,
   splitList,
   TARGET,
+  TLS_MODES,
+  tlsNamesProblem,
 } from './config/rules.js';
-import type { MirrorMode, NotifyConfig, NotifyEvent, SetConfig } from './config/types.js';
+import type { MirrorMode, NotifyConfig, NotifyEvent, SetConfig, TlsConfig } from './config/types.js';
 import { ConfigError } from './errors.js';
 
-export type { MirrorMode, NotifyConfig, NotifyEvent, SetConfig } from './config/types.js';
+export type { MirrorMode, NotifyConfig, NotifyEvent, SetConfig, TlsConfig, TlsMode } from './config/types.js';
 
 /** The repository's `keys/`: one level up from both `worker/` (tsx) and `dist/` (built). */
 export const BUNDLED_KEYS_DIR = fileURLToPath(new URL('../keys', import.meta.url));
@@ -65,6 +67,7 @@ export interface Config {
   onDemandListen: { host: string; port: number };
   /** Published generations kept per release, the served one included, for `rollback`. */
   keepGenerations: number;
+  tls: TlsConfig;
   logLevel: LogLevel;
   /** `json` or `pretty`; undefined: JSON unless stdout is a terminal. */
   logFormat?: 'json' | 'pretty';
@@ -108,6 +111,9 @@ export const LAB_OPTIONAL = [
 
 /** MIRROR_DIR outside the container (docker-compose.yml sets /srv/mirror), relative to the working directory. */
 export const DEFAULT_MIRROR_DIR = './openwrt-repo';
+
+/** TLS_DIR outside the container (docker-compose.yml sets /srv/tls, the `tls` volume). */
+export const DEFAULT_TLS_DIR = './tls';
 
 const DEFAULT_FEEDS = ['base', 'luci', 'packages', 'routing', 'telephony'];
 
@@ -194,11 +200,33 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     onDemand: read.boolean('ON_DEMAND', true),
     onDemandListen: read.listenAddress('ON_DEMAND_LISTEN', '0.0.0.0:8081'),
     keepGenerations: read.number('KEEP_GENERATIONS', 3, { min: 1, max: 100, integer: true }),
+    tls: readTls(read, cwd),
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     ...(read.scalar('LOG_FORMAT') !== undefined && {
       logFormat: read.oneOf('LOG_FORMAT', 'json', ['json', 'pretty'] as const),
     }),
     notify: readNotify(read),
+  };
+}
+
+function readTls(read: Reader, cwd: string): TlsConfig {
+  const mode = read.oneOf('TLS', 'off', TLS_MODES);
+  const raw = read.scalar('TLS_NAMES') ?? '';
+  const names = [...new Set(splitList(raw.toLowerCase()))];
+  const problem = tlsNamesProblem(names);
+  if (problem) throw new ConfigError('TLS_NAMES', raw, problem);
+  if (mode === 'self-signed' && names.length === 0) {
+    throw new ConfigError(
+      'TLS_NAMES',
+      raw,
+      'the names and addresses routers reach the mirror by, e.g. mirror.lab,192.168.1.10, since TLS=self-signed makes a certificate for them',
+    );
+  }
+  return {
+    mode,
+    names,
+    dir: path.resolve(cwd, read.scalar('TLS_DIR') ?? DEFAULT_TLS_DIR),
+    httpsPort: read.number('HTTPS_PORT', 8443, { min: 1, max: 65535, integer: true }),
   };
 }
 

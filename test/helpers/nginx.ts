@@ -75,6 +75,17 @@ export interface NginxOptions {
    * does not answer.
    */
   onDemandUrl?: string;
+  /**
+   * Read the stack's TLS include (what nginx/docker-entrypoint.d/50-openwrt-mirror-tls.sh writes)
+   * from this directory instead of /etc/nginx/openwrt-mirror-tls.d/.
+   */
+  tlsConfDir?: string;
+  /**
+   * Runs when the configuration is written and nginx is not started yet, the moment the image runs
+   * its /docker-entrypoint.d scripts, with the command line that makes `nginx -t` and `nginx -s
+   * reload` act on this nginx.
+   */
+  beforeStart?: (nginxCommand: string[]) => Promise<void>;
 }
 
 export interface RunningNginx {
@@ -85,6 +96,8 @@ export interface RunningNginx {
   config: string;
   /** nginx's pid file, for a signal (the access log's rotation). */
   pidFile: string;
+  /** nginx with the options that find this configuration: add `-t` or `-s reload`. */
+  command: string[];
   errorLog(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -115,7 +128,11 @@ async function startOnce(options: NginxOptions, port: number): Promise<RunningNg
     NGINX_STATIC: options.staticDir ?? NGINX_STATIC_DIR,
     ONDEMAND_URL: options.onDemandUrl ?? `http://127.0.0.1:${await freePort()}`,
   } satisfies TemplateVariables);
-  await fs.writeFile(path.join(dir, 'default.conf'), await withStackFiles(config, dir, options.accessLogDir));
+  const withTls = options.tlsConfDir === undefined ? config : withTlsConfDir(config, options.tlsConfDir);
+  await fs.writeFile(
+    path.join(dir, 'default.conf'),
+    await withStackFiles(withTls, dir, options.accessLogDir),
+  );
   const errorLogPath = path.join(dir, 'error.log');
   // As root the workers would drop to nobody, who cannot read a 0700 temp dir or a checkout under
   // /root: in this wrapper only, keep them root. Not root: nginx ignores `user`.
@@ -139,9 +156,9 @@ async function startOnce(options: NginxOptions, port: number): Promise<RunningNg
   ].join('\n');
   await fs.writeFile(path.join(dir, 'nginx.conf'), main);
 
-  const child = spawn(nginx, ['-p', `${dir}/`, '-e', errorLogPath, '-c', path.join(dir, 'nginx.conf')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const command = [nginx, '-p', `${dir}/`, '-e', errorLogPath, '-c', path.join(dir, 'nginx.conf')];
+  await options.beforeStart?.(command);
+  const child = spawn(nginx, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
@@ -167,12 +184,22 @@ async function startOnce(options: NginxOptions, port: number): Promise<RunningNg
     url: `http://${authority}`,
     config,
     pidFile: path.join(dir, 'nginx.pid'),
+    command,
     errorLog,
     async stop() {
       await stopChild(child, exited);
       await cleanUp();
     },
   };
+}
+
+/** Where the stack's TLS script writes the HTTPS lines the template includes in its server block. */
+export const STACK_TLS_CONF_DIR = '/etc/nginx/openwrt-mirror-tls.d/';
+
+function withTlsConfDir(config: string, tlsConfDir: string): string {
+  if (!config.includes(STACK_TLS_CONF_DIR))
+    throw new Error(`the template does not include ${STACK_TLS_CONF_DIR}`);
+  return config.replaceAll(STACK_TLS_CONF_DIR, `${tlsConfDir}/`);
 }
 
 /** Where the stack mounts nginx/openwrt-mirror.d/, and where its access log goes there. */

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * What each configured value may be, said once for both places a value comes from: the environment
  * and the MIRROR_CONFIG file. A rule checks one item and names what it expected.
@@ -73,3 +75,18 @@ export const EMAIL: ItemRule = {
     /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/,
   expected: 'e-mail addresses like lab@example.org',
 };
+
+export const TLS_MODES = ['off', 'self-signed'] as const;
+
+/** A host name of letters, digits and hyphens in dot-separated labels, as a certificate names it. */
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/**
+ * What is wrong with the names of TLS_NAMES, or undefined. A name whose last label is all digits is
+ * a mistyped address (192.168.1.256), never a host a certificate could name.
+ */
+export function tlsNamesProblem(names: string[]): string | undefined {
+  const expected = 'DNS names and IP addresses like mirror.lab,192.168.1.10';
+  const bad = names.find((name) => isIP(name) === 0 && (!DNS_NAME.test(name) || /(^|\.)[0-9]+$/.test(name)));
+  return bad === undefined ? undefined : `${expected} (bad item ${JSON.stringify(bad)})`;
+}

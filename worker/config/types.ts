@@ -31,3 +31,16 @@ export interface NotifyConfig {
   emailTo: string[];
   emailFrom: string;
 }
+
+export type TlsMode = 'off' | 'self-signed';
+
+/** HTTPS beside HTTP: nginx serves whatever certificate is in `dir`; `self-signed` makes one there. */
+export interface TlsConfig {
+  mode: TlsMode;
+  /** DNS names and IP addresses (lowercase, as given) the self-signed certificate is made for. */
+  names: string[];
+  /** Where the certificate and its key are: the stack's `tls` volume. */
+  dir: string;
+  /** The host port nginx's HTTPS is published on, for the URLs the log shows. */
+  httpsPort: number;
+}

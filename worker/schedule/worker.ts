@@ -16,6 +16,7 @@ import { emptyStatus, type WorkerStatus } from '../status/status-file.js';
 import { recordWorker, updateStatus } from '../status/status-store.js';
 import { openUpstream, runSync, type SyncOptions, type SyncResult } from '../sync/run.js';
 import { Gate } from '../upstream/gate.js';
+import { prepareTls } from './tls.js';
 
 export interface WorkerOptions {
   logger: Logger;
@@ -44,6 +45,8 @@ const MISSED_TICK_TOLERANCE_MS = 60_000;
 
 export async function runWorker(config: Config, options: WorkerOptions): Promise<number> {
   const { logger } = options;
+  // First: nginx waits for this certificate to serve HTTPS, and a sync may take hours.
+  await prepareTls(config.tls, logger);
   const sync = options.sync ?? runSync;
   const random = options.random ?? Math.random;
   const stopping = new AbortController();

@@ -143,7 +143,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     const stale = await removeUnkeptGenerations(dir, config.keepGenerations);
     if (leftovers + stale > 0) {
       logger.info(
-        `cleaned up: ${leftovers} temporary files of an interrupted run, ${stale} generations unfinished or no longer kept (KEEP_GENERATIONS)`,
+        `cleaned up after an interrupted run: ${leftovers} temporary files, ${stale} generations unfinished or past KEEP_GENERATIONS`,
       );
     }
     const { keys, problems } = await loadKeys(
