@@ -15,7 +15,9 @@ import { rotateAccessLog } from './helpers/access-log.js';
 import { launchBrowser, openPage } from './helpers/browser.js';
 import { opkgInstallAll } from './helpers/clients.js';
 import { type RunningNginx, request, startNginx } from './helpers/nginx.js';
+import { serveWithOnDemand } from './helpers/on-demand.js';
 import { createSetsHarness, type SetsHarness } from './helpers/sets-harness.js';
+import { runCli } from './helpers/spawn-cli.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
 import { labClosure } from './helpers/tree/index.js';
 
@@ -239,6 +241,46 @@ describe('landing page in a browser, while things happen', function () {
     await page.close();
   });
 
+  it('lists the generations kept for rollback, marks the one served and a pin, and the packages learned on demand', async () => {
+    h = await createHarness({ env: { OPENWRT_DEVICES: '', ON_DEMAND_LISTEN: '127.0.0.1:0' } });
+    expect((await h.sync()).exitCode).to.equal(0);
+    h.moveTo(1);
+    expect((await h.sync()).exitCode).to.equal(0);
+    const stack = await serveWithOnDemand(h.config());
+    nginx = stack.nginx;
+    try {
+      const tcpdump = [...h.tree.files.keys()].find((f) => /\/tcpdump_[^/]*\.ipk$/.test(f)) as string;
+      expect((await request(`${nginx.url}/${tcpdump}`)).status).to.equal(200);
+      const { page, errors } = await openPage(browser, `${nginx.url}/`);
+      const rows = page.locator('#generation-rows tr');
+      await rows.nth(1).waitFor();
+      expect(await rows.count()).to.equal(2);
+      expect(await rows.nth(0).textContent()).to.match(/^24\.10\.4\d{8}T\d{6}Z-[0-9a-f]+.*served$/);
+      expect(await rows.nth(1).textContent()).not.to.match(/served/);
+      const learned = page.locator('#learned-rows tr');
+      expect(await learned.first().textContent()).to.match(/^tcpdump24\.10\.4packages\/mipsel_24kc\/base/);
+      expect(await learned.first().locator('a').getAttribute('href')).to.equal('/?q=tcpdump');
+      expect((await runCli(['rollback'], h.env)).code).to.equal(0);
+      await page.reload();
+      await page.locator('#generation-rows tr', { hasText: 'pinned by rollback' }).waitFor();
+      // The two sections, from the first heading to the end of the learned table.
+      const top = await page.locator('h2', { hasText: 'Generations to go back to' }).boundingBox();
+      const end = await page.locator('#learned-rows').boundingBox();
+      expect(top && end, 'both sections are on the page').to.be.ok;
+      if (top && end) {
+        await page.screenshot({
+          path: path.join(SCREENSHOTS, 'openwrt-mirror-page-generations.png'),
+          fullPage: true,
+          clip: { x: 0, y: top.y - 16, width: 1100, height: end.y + end.height - top.y + 32 },
+        });
+      }
+      expect(errors).to.deep.equal([]);
+      await page.close();
+    } finally {
+      await stack.listener.close();
+    }
+  });
+
   it('says in red that the worker is not running, and which configuration it refused', async () => {
     h = await createHarness({ env: { OPENWRT_DEVICES: '' } });
     nginx = await startNginx({ mirrorRoot: h.mirrorDir });
@@ -260,9 +302,10 @@ describe('landing page in a browser, while things happen', function () {
     const { page, errors } = await openPage(browser, `${nginx.url}/`);
     const line = page.locator('#worker-state');
     await line.waitFor({ state: 'visible' });
+    // A loaded machine may take a few seconds from writing the file to the page reading it.
     expect(await line.textContent())
       .to.contain('The worker refused its configuration: RATE_LIMIT="fast" is not valid')
-      .and.contain('Worker not running: its last heartbeat was 5 min 0 s ago');
+      .and.match(/Worker not running: its last heartbeat was 5 min \d s ago/);
     expect(
       await line.evaluate(
         (element) =>

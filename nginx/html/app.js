@@ -54,8 +54,10 @@ function showSummary(status, sets) {
       : `${count(sets.length, 'set')}: ${sets.map(label).join(', ')}`;
   $('summary').textContent =
     `${what} · ${count(served.packages, 'package')}, ${count(served.images ?? 0, 'image')}, ` +
-    `${size(served.bytes)} · from ${m.upstream || '?'}`;
-  $('summary').className = '';
+    `${size(served.bytes)} · from ${m.upstream || '?'}` +
+    (m.upstreamLastSync ? ` (which last synced ${when(m.upstreamLastSync)})` : '');
+  const staleUpstream = m.upstreamLastSync && Date.now() - Date.parse(m.upstreamLastSync) > 86_400_000;
+  $('summary').className = staleUpstream ? 'warn' : '';
 }
 
 function showSets(sets) {
@@ -194,12 +196,60 @@ function setChoice(select, sets) {
   return select;
 }
 
+/** The kept generations of each release (rollback), the served one and a pin marked. */
+function showGenerations(status) {
+  const rows = $('generation-rows');
+  const releases = Object.entries(status.generations || {}).filter(
+    ([, g]) => Array.isArray(g.kept) && g.kept.length > 0,
+  );
+  if (releases.length === 0) return;
+  rows.replaceChildren();
+  for (const [release, g] of releases) {
+    for (const kept of g.kept) {
+      const row = rows.insertRow();
+      cell(row, release);
+      cell(row, kept.id);
+      cell(row, when(kept.publishedAt));
+      cell(row, String(kept.packages));
+      cell(row, size(kept.bytes));
+      const served = kept.id === g.served;
+      const pinned = kept.id === g.pinned;
+      cell(
+        row,
+        pinned ? 'served, pinned by rollback (openwrt-mirror unpin)' : served ? 'served' : '',
+        pinned ? 'warn' : served ? 'ok' : '',
+      );
+    }
+  }
+}
+
+/** The learned selection: what on demand added, with when. */
+function showLearned(status) {
+  const learned = Array.isArray(status.learned) ? status.learned : [];
+  if (learned.length === 0) return;
+  const rows = $('learned-rows');
+  rows.replaceChildren();
+  for (const p of learned) {
+    const row = rows.insertRow();
+    const name = cell(row, '');
+    const link = document.createElement('a');
+    link.href = `/?q=${encodeURIComponent(p.name)}`;
+    link.textContent = p.name;
+    name.append(link);
+    cell(row, p.release);
+    cell(row, p.dir);
+    cell(row, when(p.addedAt));
+  }
+}
+
 function showStatus(status) {
   // A status.json of before several sets has no `sets`: its one set is in `mirror`.
   const sets = Array.isArray(status.sets) ? status.sets : [];
   showSummary(status, sets.length > 0 ? sets : [status.mirror || {}]);
   showSets(sets);
   showLastRun(status);
+  showGenerations(status);
+  showLearned(status);
   showFeedsAndImages(status, sets);
   const choices = sets.filter((set) => set.state !== 'not served' && set.distfeeds);
   const select = setChoice($('feeds-set'), choices);
