@@ -196,7 +196,7 @@ describe('HTTPS', () => {
     });
   });
 
-  it('without a certificate: the script says HTTP only, HTTP serves, nothing listens for HTTPS', async () => {
+  it('without a certificate: the script says HTTP only, HTTP serves, the HTTPS port says HTTPS is off', async () => {
     const stack = await stackNginx('none', path.join(work, 'empty-tls'));
     try {
       expect(stack.scriptLog()).to.include('no certificate in');
@@ -204,7 +204,13 @@ describe('HTTPS', () => {
       expect((await request(`${stack.nginx.url}/healthz`)).status).to.equal(200);
       expect((await request(`${stack.nginx.url}/https-port`)).status).to.equal(404);
       const got = await curl(['-k', `https://127.0.0.1:${stack.httpsPort}/healthz`]);
-      expect(got.code).to.equal(7); // connection refused
+      expect(got.code, 'no TLS spoken there').to.equal(35);
+      const plain = await request(`http://127.0.0.1:${stack.httpsPort}/releases/`);
+      expect(plain.status).to.equal(400);
+      expect(plain.body.toString()).to.match(
+        /^openwrt-mirror: HTTPS is off: there is no usable certificate in the tls volume/,
+      );
+      expect(plain.headers['content-type']).to.match(/^text\/plain/);
     } finally {
       await stack.nginx.stop();
     }
@@ -222,7 +228,7 @@ describe('HTTPS', () => {
       expect(stack.scriptLog()).to.include('key values mismatch');
       expect(stack.scriptLog()).to.include('HTTPS is off, HTTP only');
       expect((await request(`${stack.nginx.url}/healthz`)).status).to.equal(200);
-      expect((await curl(['-k', `https://127.0.0.1:${stack.httpsPort}/healthz`])).code).to.equal(7);
+      expect((await curl(['-k', `https://127.0.0.1:${stack.httpsPort}/healthz`])).code).to.equal(35);
     } finally {
       await stack.nginx.stop();
     }
@@ -260,7 +266,7 @@ describe('HTTPS', () => {
       // The pair gone: HTTPS off again, HTTP as before.
       await fs.rm(path.join(tlsDir, CERT_FILE));
       await fs.rm(path.join(tlsDir, KEY_FILE));
-      await waitFor('HTTPS to go off', async () => (await curl(['-k', url])).code === 7, 20_000);
+      await waitFor('HTTPS to go off', async () => (await curl(['-k', url])).code === 35, 20_000);
       expect((await request(`${stack.nginx.url}/healthz`)).status).to.equal(200);
     } finally {
       await watcher.stop();

@@ -87,6 +87,34 @@ EOF
 	mv "$conf.tmp" "$conf"
 }
 
+# Without a usable pair the HTTPS port is still listened on, in plain HTTP, to say why: the compose
+# file publishes it either way, and a port that refuses connections tells nobody anything. Every
+# request that comes in on it gets one line (a TLS client sees a handshake failure, as from any
+# plain-HTTP port).
+write_off_conf() {
+	mkdir -p "$conf_dir" || return 1
+	cat >"$conf.tmp" <<EOF || return 1
+# Written by openwrt-mirror's $(basename "$0"): no usable certificate in $tls_dir, HTTPS is off.
+listen $listen;
+if (\$server_port = ${listen##*:}) {
+    rewrite ^ /openwrt-mirror-https-off last;
+}
+location = /openwrt-mirror-https-off {
+    internal;
+    default_type text/plain;
+    return 400 "openwrt-mirror: HTTPS is off: there is no usable certificate in the tls volume (TLS=self-signed makes one; README, HTTPS). Use http:// and the HTTP port.\n";
+}
+EOF
+	mv "$conf.tmp" "$conf"
+}
+
+# The HTTPS port answering that HTTPS is off; nothing there when even that fails.
+off() {
+	write_off_conf && $nginx -t >/dev/null 2>&1 && return 0
+	rm -f "$conf" "$conf.tmp"
+	return 1
+}
+
 # nginx's complaint, without its "syntax is ok" and "test failed" lines.
 problem_of() {
 	printf '%s\n' "$1" | grep -E '\[(emerg|alert|crit|error)\]' | sed 's/^nginx: //' | head -n 3 | tr '\n' ' '
@@ -102,17 +130,17 @@ reload() {
 # it acted on, or leaves it when nginx could not be reloaded, so the next check tries again.
 apply() {
 	current=$(state)
-	had_conf=no
-	[ -e "$conf" ] && had_conf=yes
+	before=$(cksum <"$conf" 2>/dev/null)
+	# A renewed pair keeps the same lines: nginx reads the new files only when reloaded.
+	renewed=no
 	case $current in
 	none | incomplete)
-		rm -f "$conf"
 		if [ "$current" = none ]; then
 			say "no certificate in $tls_dir (cert.pem and key.pem): HTTPS is off, HTTP only. TLS=self-signed makes one at the worker's start, or put yours there (README: HTTPS); looking again every ${check_seconds} s"
 		else
 			say "$cert and $key are not both there as readable files: HTTPS is off, HTTP only; looking again every ${check_seconds} s"
 		fi
-		if [ "$1" = reload ] && [ "$had_conf" = yes ]; then reload || return 0; fi
+		off
 		;;
 	*)
 		# Whatever fails now without our file is not the certificate's doing.
@@ -125,16 +153,20 @@ apply() {
 		if ! write_conf; then
 			say "could not write $conf: HTTPS is off, HTTP only"
 			rm -f "$conf.tmp"
+			off
 		elif out=$($nginx -t 2>&1); then
-			if [ "$1" = reload ]; then reload || return 0; fi
+			renewed=yes
 			say "HTTPS on (listen $listen, published as port $published) with $cert"
 		else
 			rm -f "$conf"
 			say "nginx cannot use the certificate in $tls_dir: $(problem_of "$out")- HTTPS is off, HTTP only; looking again every ${check_seconds} s"
-			if [ "$1" = reload ] && [ "$had_conf" = yes ]; then reload || return 0; fi
+			off
 		fi
 		;;
 	esac
+	if [ "$1" = reload ] && { [ "$renewed" = yes ] || [ "$before" != "$(cksum <"$conf" 2>/dev/null)" ]; }; then
+		reload || return 0
+	fi
 	applied=$current
 }
 
