@@ -241,7 +241,7 @@ async function upstreamFreshness(run: RunContext): Promise<Date | undefined> {
   if (await lastsyncKnownMissing(run.dir, run.config.upstreamUrl, run.now())) return undefined;
   let body: Buffer | undefined;
   try {
-    body = (await run.upstream.fetch(LASTSYNC_FILE, { maxBytes: 64 })).body;
+    body = (await run.upstream.fetch(LASTSYNC_FILE, { maxBytes: 64, mayBeMissing: true })).body;
   } catch (error) {
     if (error instanceof AbortedError) throw error;
     run.logger.debug(`the upstream has no /lastsync: ${(error as Error).message}`, { phase: 'publish' });

@@ -106,7 +106,13 @@ export class Upstream {
    */
   async fetch(
     path: string,
-    opts: { maxBytes?: number; etag?: string; lastModified?: string } = {},
+    opts: {
+      maxBytes?: number;
+      etag?: string;
+      lastModified?: string;
+      /** A 404 is no upstream error in the stats: a file many servers do not have. */
+      mayBeMissing?: boolean;
+    } = {},
   ): Promise<FetchResult> {
     const maxBytes = opts.maxBytes ?? DEFAULT_FETCH_MAX_BYTES;
     const headers: Record<string, string> = {};
@@ -114,28 +120,33 @@ export class Upstream {
     if (opts.lastModified !== undefined) headers['If-Modified-Since'] = opts.lastModified;
     const buffered = Math.min(maxBytes, this.#maxBufferedBytes);
     const request = (attempts: Attempts) => this.#request({ headers, buffered }, attempts);
-    return this.#retry.run(this.#url(path), request, async (response, url) => {
-      const etag = header(response, 'etag');
-      const lastModified = header(response, 'last-modified');
-      if (response.status === 304) {
-        return {
-          notModified: true,
-          etag: etag ?? opts.etag,
-          lastModified: lastModified ?? opts.lastModified,
-        };
-      }
-      const announced = contentLength(response);
-      if (announced !== undefined && announced > maxBytes) throw tooLarge(url, maxBytes, announced);
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      for await (const chunk of response.data as AsyncIterable<Buffer>) {
-        bytes += chunk.length;
-        if (bytes > maxBytes) throw tooLarge(url, maxBytes);
-        chunks.push(chunk);
-      }
-      if (announced !== undefined && bytes < announced) throw shortBody(url, bytes, announced);
-      return { notModified: false, body: Buffer.concat(chunks, bytes), etag, lastModified };
-    });
+    return this.#retry.run(
+      this.#url(path),
+      request,
+      async (response, url) => {
+        const etag = header(response, 'etag');
+        const lastModified = header(response, 'last-modified');
+        if (response.status === 304) {
+          return {
+            notModified: true,
+            etag: etag ?? opts.etag,
+            lastModified: lastModified ?? opts.lastModified,
+          };
+        }
+        const announced = contentLength(response);
+        if (announced !== undefined && announced > maxBytes) throw tooLarge(url, maxBytes, announced);
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        for await (const chunk of response.data as AsyncIterable<Buffer>) {
+          bytes += chunk.length;
+          if (bytes > maxBytes) throw tooLarge(url, maxBytes);
+          chunks.push(chunk);
+        }
+        if (announced !== undefined && bytes < announced) throw shortBody(url, bytes, announced);
+        return { notModified: false, body: Buffer.concat(chunks, bytes), etag, lastModified };
+      },
+      { mayBeMissing: opts.mayBeMissing },
+    );
   }
 
   /**

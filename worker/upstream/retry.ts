@@ -72,6 +72,7 @@ export class RetryPolicy {
     url: string,
     request: (attempts: Attempts) => Promise<AxiosResponse<Readable>>,
     consume: (response: AxiosResponse<Readable>, url: string) => Promise<T>,
+    options: { mayBeMissing?: boolean } = {},
   ): Promise<T> {
     const attempts: Attempts = { retries: 0, url };
     for (;;) {
@@ -80,7 +81,7 @@ export class RetryPolicy {
         response = await request(attempts);
       } catch (error) {
         // axios-retry has already retried whatever could be.
-        throw this.#fail(error, attempts);
+        throw this.#fail(error, attempts, options.mayBeMissing);
       }
       try {
         return await consume(response, attempts.url);
@@ -161,10 +162,11 @@ export class RetryPolicy {
   }
 
   /** The error a caller sees: AbortedError, IntegrityError, UntrustedInputError, UpstreamError, or a local one. */
-  #fail(error: unknown, attempts: Attempts): unknown {
+  #fail(error: unknown, attempts: Attempts, mayBeMissing = false): unknown {
     const failure = this.#describe(error);
     if (failure.local) return error;
-    this.#count(failure);
+    // A file many servers do not have (an upstream's /lastsync) is an answer there, not an error.
+    if (!(mayBeMissing && failure.status === 404)) this.#count(failure);
     const url = attempts.url;
     if (failure.kind === 'aborted') return new AbortedError(`stopped while fetching ${url}`);
     if (error instanceof IntegrityError || error instanceof UntrustedInputError) return error;
