@@ -69,6 +69,12 @@ describe('configuration', () => {
     );
   });
 
+  it('accepts every shape of OpenWrt package architecture in OPENWRT_ARCH, dashes included', () => {
+    for (const arch of ['mipsel_24kc', 'x86_64', 'arm_cortex-a9_vfpv3-d16', 'aarch64_cortex-a53']) {
+      expect(loadConfig({ OPENWRT_ARCH: arch }).sets[0]?.arch).to.equal(arch);
+    }
+  });
+
   it('accepts fractions where the table allows them and strips a trailing slash from the URL', () => {
     const config = loadConfig(
       {

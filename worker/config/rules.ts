@@ -21,7 +21,11 @@ export const TARGET: ItemRule = {
   expected: 'target/subtarget, e.g. ramips/mt7621',
 };
 
-export const ARCH: ItemRule = { pattern: /^[a-z0-9_]+$/, expected: 'an architecture like mipsel_24kc' };
+/** OpenWrt's package architectures: `mipsel_24kc`, `x86_64`, `arm_cortex-a9_vfpv3-d16`, `aarch64_cortex-a53`. */
+export const ARCH: ItemRule = {
+  pattern: /^[a-z0-9][a-z0-9_-]*$/,
+  expected: 'an architecture like mipsel_24kc or arm_cortex-a9_vfpv3-d16',
+};
 
 export const FEED: ItemRule = {
   pattern: /^[a-z0-9][a-z0-9_-]*$/,
