@@ -1,0 +1,106 @@
+/**
+ * Attacks on the on-demand listener, the learned selection and rollback (issue #12): a router on the
+ * LAN that sends anything to nginx, a hostile upstream, a mirror directory with planted or corrupted
+ * files. The real listener, the real nginx with the template, the real command line.
+ */
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { expect } from 'chai';
+import type { OnDemandListener } from '../worker/ondemand/listener.js';
+import type { RunningNginx } from './helpers/nginx.js';
+import { serveWithOnDemand } from './helpers/on-demand.js';
+import { createHarness, type Harness } from './helpers/sync-harness.js';
+
+describe('attack: on demand', function () {
+  this.timeout(180_000);
+  let h: Harness;
+  let nginx: RunningNginx | undefined;
+  let listener: OnDemandListener | undefined;
+
+  async function start(options: Parameters<typeof createHarness>[0] = {}): Promise<void> {
+    h = await createHarness({ ...options, env: { PRUNE_GRACE_HOURS: '0', ...options.env } });
+    expect((await h.sync()).exitCode).to.equal(0);
+    ({ listener, nginx } = await serveWithOnDemand(h.config({ ON_DEMAND_LISTEN: '127.0.0.1:0' })));
+  }
+
+  afterEach(async () => {
+    await listener?.close();
+    listener = undefined;
+    await nginx?.stop();
+    nginx = undefined;
+    await h?.close();
+  });
+
+  const servedRoot = async () => path.join(h.mirrorDir, 'releases', '24.10.4');
+
+  /** A Packages index of `count` stanzas, the size of a real packages feed at 8,000. */
+  function bigIndex(count: number): string {
+    const stanzas: string[] = [];
+    for (let i = 0; i < count; i++) {
+      stanzas.push(
+        [
+          `Package: pkg${i}`,
+          'Version: 1.0-r1',
+          'Depends: libc, libfoo, libbar',
+          'License: GPL-2.0',
+          'Section: utils',
+          'Architecture: mipsel_24kc',
+          'Installed-Size: 123456',
+          `Filename: pkg${i}_1.0-r1_mipsel_24kc.ipk`,
+          'Size: 45678',
+          `SHA256sum: ${i.toString(16).padStart(64, '0')}`,
+          `Description: ${'a package that does something useful for routers '.repeat(6)}`,
+        ].join('\n'),
+      );
+    }
+    return `${stanzas.join('\n\n')}\n`;
+  }
+
+  it('many routers asking at once in a feed whose index is not parsed yet share one parse: no memory blow-up', async () => {
+    await start();
+    const feed = path.join(await servedRoot(), 'packages/mipsel_24kc/big');
+    await fs.mkdir(feed);
+    const index = bigIndex(8000);
+    await fs.writeFile(path.join(feed, 'Packages'), index);
+    const port = listener?.address.port as number;
+    let peak = process.memoryUsage().rss;
+    const before = peak;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 5);
+    const started = Date.now();
+    const agent = new http.Agent({ maxSockets: 1000 });
+    const replies = await Promise.all(
+      Array.from(
+        { length: 200 },
+        (_, i) =>
+          new Promise<number>((resolve, reject) => {
+            http
+              .get(
+                {
+                  port,
+                  host: '127.0.0.1',
+                  agent,
+                  path: `/releases/24.10.4/packages/mipsel_24kc/big/none${i}.ipk`,
+                },
+                (res) => {
+                  res.resume();
+                  res.on('end', () => resolve(res.statusCode ?? 0));
+                },
+              )
+              .on('error', reject);
+          }),
+      ),
+    );
+    clearInterval(sampler);
+    agent.destroy();
+    const growth = Math.round((peak - before) / 1e6);
+    console.log(
+      `      index ${index.length} bytes; 200 requests at once: ${Date.now() - started} ms, rss +${growth} MB`,
+    );
+    expect(new Set(replies)).to.deep.equal(new Set([404]));
+    // One parse of a 4.6 MB index takes some tens of MB; 200 of them at once took +356 MB and 7 s.
+    expect(growth, 'rss growth in MB').to.be.below(120);
+  });
+});
