@@ -8,7 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { OnDemandListener } from '../worker/ondemand/listener.js';
-import type { RunningNginx } from './helpers/nginx.js';
+import { type RunningNginx, request } from './helpers/nginx.js';
 import { serveWithOnDemand } from './helpers/on-demand.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
 
@@ -33,6 +33,15 @@ describe('attack: on demand', function () {
   });
 
   const servedRoot = async () => path.join(h.mirrorDir, 'releases', '24.10.4');
+
+  /** The upstream path (`releases/…`) of the one package file named `name`. */
+  function upstreamPathOf(name: string): string {
+    const pattern = new RegExp(`/${name}[-_][0-9][^/]*\\.ipk$`);
+    const found = [...h.tree.files.keys()].filter((file) => pattern.test(file));
+    expect(found, name).to.have.length(1);
+    return found[0] as string;
+  }
+  const releaseRel = (upstreamPath: string) => upstreamPath.split('/').slice(2).join('/');
 
   /** A Packages index of `count` stanzas, the size of a real packages feed at 8,000. */
   function bigIndex(count: number): string {
@@ -102,5 +111,28 @@ describe('attack: on demand', function () {
     expect(new Set(replies)).to.deep.equal(new Set([404]));
     // One parse of a 4.6 MB index takes some tens of MB; 200 of them at once took +356 MB and 7 s.
     expect(growth, 'rss growth in MB').to.be.below(120);
+  });
+
+  it('a symlink planted at a listed path is never read through: no bytes from outside the mirror', async () => {
+    await start();
+    const tcpdump = upstreamPathOf('tcpdump');
+    const secret = path.join(h.root, 'secret.txt');
+    await fs.writeFile(secret, 'root:SECRET-HASH:19000:0:99999:7:::\n'.repeat(4000));
+    const planted = path.join(await servedRoot(), releaseRel(tcpdump));
+    await fs.symlink(secret, planted);
+    h.upstream.resetLog();
+    const port = listener?.address.port as number;
+    // Through nginx (what a router reaches) and straight at the listener (the compose network).
+    for (const url of [`${nginx?.url}/${tcpdump}`, `http://127.0.0.1:${port}/${tcpdump}`]) {
+      const reply = await request(url);
+      expect(reply.body.toString('latin1'), url).not.to.include('SECRET');
+      expect(reply.status, url).not.to.equal(200);
+    }
+    expect(await fs.readFile(secret, 'utf8')).to.match(/^root:SECRET/);
+    expect(
+      (await fs.lstat(planted)).isSymbolicLink(),
+      'the planted link is left for verify to name',
+    ).to.equal(true);
+    expect(h.upstream.requests, 'nothing fetched for a path the mirror does not own').to.deep.equal([]);
   });
 });

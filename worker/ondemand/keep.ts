@@ -61,8 +61,15 @@ export class Keeper {
   }
 
   async #keep(file: ListedFile): Promise<Kept> {
-    const served = await regularFile(file.servedPath);
-    if (served) return { path: file.servedPath, size: served.size, fetched: false };
+    const there = await fs.lstat(file.servedPath).catch(() => undefined);
+    if (there?.isFile()) return { path: file.servedPath, size: there.size, fetched: false };
+    // A symlink or anything else the mirror never puts in a generation: not read through, not replaced.
+    if (there) {
+      throw new NotKept(
+        `${file.rel} in the served generation is not a file the mirror put there (openwrt-mirror verify names it)`,
+        false,
+      );
+    }
     const expected = file.format.expect(file.record, file.rel, undefined);
     // Verified bytes another path or release already brought (opkg names them by their hash).
     if (expected.sha256 && (await regularFile(this.dir.poolPath(expected.sha256)))?.size === expected.size) {

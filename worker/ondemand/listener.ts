@@ -4,7 +4,8 @@
  * a listed file, fetched and verified (200); a file whose upstream bytes failed the checks (502);
  * a file not listed, or not to be had, with a plain message that says how to mirror it (404).
  */
-import { createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
+import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
@@ -77,9 +78,19 @@ export async function startOnDemand(
         notMirrored(found, `fetching it from ${config.upstreamUrl} failed: ${error.message}`),
       );
     }
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': kept.size });
-    if (req.method === 'HEAD') return void res.end();
-    const stream = createReadStream(kept.path);
+    // Never through a symlink: only the regular file the keeper verified or found is sent.
+    const handle = await fs.open(kept.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const stat = await handle.stat();
+    if (!stat.isFile()) {
+      await handle.close();
+      throw new Error(`${kept.path} is not a regular file`);
+    }
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': stat.size });
+    if (req.method === 'HEAD') {
+      await handle.close();
+      return void res.end();
+    }
+    const stream = handle.createReadStream();
     stream.on('error', () => res.destroy());
     stream.pipe(res);
   }
