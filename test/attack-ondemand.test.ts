@@ -10,6 +10,7 @@ import { expect } from 'chai';
 import type { OnDemandListener } from '../worker/ondemand/listener.js';
 import { type RunningNginx, request } from './helpers/nginx.js';
 import { serveWithOnDemand } from './helpers/on-demand.js';
+import { runCli } from './helpers/spawn-cli.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
 
 describe('attack: on demand', function () {
@@ -134,5 +135,23 @@ describe('attack: on demand', function () {
       'the planted link is left for verify to name',
     ).to.equal(true);
     expect(h.upstream.requests, 'nothing fetched for a path the mirror does not own').to.deep.equal([]);
+  });
+
+  it('a learned.json that does not parse (a hand edit) is not replaced by the next package fetched on demand', async () => {
+    await start();
+    const tcpdump = upstreamPathOf('tcpdump');
+    const file = path.join(h.mirrorDir, '.mirror/learned.json');
+    // An operator's edit with a trailing comma: the names in it are what the nightly sync should keep.
+    const edited =
+      '{"schema":1,"packages":[{"release":"24.10.4","name":"iperf3","dir":"packages/mipsel_24kc/base","file":"iperf3.ipk","addedAt":"2026-01-01T00:00:00Z"},]}\n';
+    await fs.writeFile(file, edited);
+    const reply = await request(`${nginx?.url}/${tcpdump}`);
+    expect(reply.status, 'the package is still served').to.equal(200);
+    expect(await fs.readFile(file, 'utf8'), 'learned.json as the operator left it').to.equal(edited);
+    const forget = await runCli(['forget', 'iperf3'], h.env);
+    expect(forget.code).to.not.equal(0);
+    expect(forget.stderr).to.match(/learned\.json/);
+    expect(forget.stderr).not.to.match(/it is empty/);
+    expect(await fs.readFile(file, 'utf8')).to.equal(edited);
   });
 });

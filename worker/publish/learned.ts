@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { UsageError } from '../errors.js';
 import { underFileLock } from './file-lock.js';
 import type { MirrorDir } from './mirror-dir.js';
 
@@ -33,17 +34,41 @@ export const MAX_LEARNED = 2000;
 
 const FILE = 'learned.json';
 
+/** The learned selection; empty when there is none, or when it cannot be read (see changes: they refuse). */
 export async function readLearned(dir: MirrorDir): Promise<LearnedPackage[]> {
+  return readStrictly(dir).catch(() => []);
+}
+
+/**
+ * The learned selection, or an error that says what is wrong with the file: a change made on top of
+ * an unreadable file (a hand edit with a typo, a damaged disk) would replace every name in it.
+ */
+async function readStrictly(dir: MirrorDir): Promise<LearnedPackage[]> {
+  const file = path.join(dir.internal, FILE);
+  let text: string;
   try {
-    const parsed = JSON.parse(await fs.readFile(path.join(dir.internal, FILE), 'utf8')) as LearnedFile;
-    if (parsed.schema !== 1 || !Array.isArray(parsed.packages)) return [];
-    return parsed.packages.filter(
-      (entry) =>
-        typeof entry?.release === 'string' && typeof entry.name === 'string' && typeof entry.dir === 'string',
-    );
-  } catch {
-    return [];
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
   }
+  let parsed: LearnedFile;
+  try {
+    parsed = JSON.parse(text) as LearnedFile;
+  } catch (error) {
+    throw new UsageError(
+      `${file} is not the learned selection's JSON (${(error as Error).message}): mend it or move it away; it was left as it is`,
+    );
+  }
+  if (parsed?.schema !== 1 || !Array.isArray(parsed.packages)) {
+    throw new UsageError(
+      `${file} is not the learned selection (schema 1, a "packages" list): mend it or move it away; it was left as it is`,
+    );
+  }
+  return parsed.packages.filter(
+    (entry) =>
+      typeof entry?.release === 'string' && typeof entry.name === 'string' && typeof entry.dir === 'string',
+  );
 }
 
 /**
@@ -87,7 +112,7 @@ function change(
   edit: (packages: LearnedPackage[]) => LearnedPackage[] | undefined,
 ): Promise<LearnedPackage[] | undefined> {
   return underFileLock(dir, 'learned.lock', FILE, async () => {
-    const next = edit(await readLearned(dir));
+    const next = edit(await readStrictly(dir));
     if (next !== undefined) {
       const file: LearnedFile = { schema: 1, packages: next };
       await dir.writeAtomic(path.join('.mirror', FILE), `${JSON.stringify(file, null, 1)}\n`);
