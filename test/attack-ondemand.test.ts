@@ -154,4 +154,15 @@ describe('attack: on demand', function () {
     expect(forget.stderr).not.to.match(/it is empty/);
     expect(await fs.readFile(file, 'utf8')).to.equal(edited);
   });
+
+  it('what a killed worker left half-downloaded in .mirror/ondemand/ is gone when the listener starts again', async () => {
+    h = await createHarness();
+    expect((await h.sync()).exitCode).to.equal(0);
+    const parts = path.join(h.mirrorDir, '.mirror/ondemand');
+    await fs.mkdir(parts, { recursive: true });
+    const left = path.join(parts, 'a1b2c3d4e5f6-tcpdump_4.99.5-r1_mipsel_24kc.ipk');
+    await fs.writeFile(left, Buffer.alloc(1024 * 1024));
+    ({ listener, nginx } = await serveWithOnDemand(h.config({ ON_DEMAND_LISTEN: '127.0.0.1:0' })));
+    expect(await fs.readdir(parts)).to.deep.equal([]);
+  });
 });

@@ -46,6 +46,18 @@ export class Keeper {
     private readonly logger: Logger,
   ) {}
 
+  /**
+   * Removes what downloads cut short by a killed worker left in `.mirror/ondemand/` (each a
+   * package's size, never cleaned otherwise: a sync empties only tmp/). Before the listener
+   * listens: no fetch of this process is under way.
+   */
+  async clearParts(): Promise<void> {
+    const parts = path.join(this.dir.internal, PARTS);
+    for (const name of await fs.readdir(parts).catch(() => [] as string[])) {
+      await fs.rm(path.join(parts, name), { force: true, recursive: true });
+    }
+  }
+
   /** How many different files are being fetched now. */
   get pending(): number {
     return this.#inFlight.size;

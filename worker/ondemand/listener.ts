@@ -35,6 +35,7 @@ export async function startOnDemand(
 ): Promise<OnDemandListener> {
   const indexes = new ServedIndexes(dir);
   const keeper = new Keeper(dir, upstream, logger);
+  await keeper.clearParts();
   const server = http.createServer((req, res) => {
     handle(req, res).catch((error: Error) => {
       logger.warn(`on demand: ${req.url ?? ''}: ${error.message}`, { phase: 'on-demand' });
