@@ -7,7 +7,12 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
-import type { OnDemandListener } from '../worker/ondemand/listener.js';
+import { type OnDemandListener, startOnDemand } from '../worker/ondemand/listener.js';
+import { MAX_LEARNED, readLearned } from '../worker/publish/learned.js';
+import { MirrorDir } from '../worker/publish/mirror-dir.js';
+import { openUpstream } from '../worker/sync/run.js';
+import { listFiles } from './helpers/files.js';
+import { capturingLogger } from './helpers/log-capture.js';
 import { type RunningNginx, request } from './helpers/nginx.js';
 import { serveWithOnDemand } from './helpers/on-demand.js';
 import { runCli } from './helpers/spawn-cli.js';
@@ -164,5 +169,70 @@ describe('attack: on demand', function () {
     await fs.writeFile(left, Buffer.alloc(1024 * 1024));
     ({ listener, nginx } = await serveWithOnDemand(h.config({ ON_DEMAND_LISTEN: '127.0.0.1:0' })));
     expect(await fs.readdir(parts)).to.deep.equal([]);
+  });
+
+  it('with the learned selection full, a package is served, not learned, and the log says so', async () => {
+    h = await createHarness();
+    expect((await h.sync()).exitCode).to.equal(0);
+    const full = Array.from({ length: MAX_LEARNED }, (_, i) => ({
+      release: '24.10.4',
+      name: `walked${i}`,
+      dir: 'packages/mipsel_24kc/base',
+      file: `walked${i}_1_mipsel_24kc.ipk`,
+      addedAt: '2026-01-01T00:00:00Z',
+    }));
+    const file = path.join(h.mirrorDir, '.mirror/learned.json');
+    await fs.writeFile(file, JSON.stringify({ schema: 1, packages: full }));
+    const { logger, lines } = capturingLogger();
+    const config = h.config({ ON_DEMAND_LISTEN: '127.0.0.1:0' });
+    const dir = new MirrorDir(h.mirrorDir);
+    listener = await startOnDemand(config, dir, openUpstream(config, { logger }), logger);
+    const reply = await request(`http://127.0.0.1:${listener.address.port}/${upstreamPathOf('tcpdump')}`);
+    expect(reply.status).to.equal(200);
+    expect((await readLearned(dir)).map((p) => p.name)).not.to.include('tcpdump');
+    const warned = lines().filter((line) => line.level === 'warn' && /tcpdump/.test(line.message));
+    expect(warned.map((line) => line.message).join('\n')).to.match(
+      /tcpdump \(24\.10\.4\) was served but not added to the selection: it holds 2000 names already/,
+    );
+  });
+
+  it('a client walking every listed package at once: 503 past 64 fetches, the upstream sees CONCURRENCY, all learned', async () => {
+    await start({ upstream: { latencyMs: 300 } });
+    const held = new Set(await listFiles(await servedRoot()));
+    const walk = [...h.tree.files.keys()].filter(
+      (f) => f.endsWith('.ipk') && !held.has(releaseRel(f)) && !f.includes('/targets/'),
+    );
+    expect(walk.length).to.be.above(64);
+    h.upstream.resetLog();
+    const port = listener?.address.port as number;
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    const started = Date.now();
+    const first = await Promise.all(walk.map((f) => request(`http://127.0.0.1:${port}/${f}`)));
+    const busy = first.filter((r) => r.status === 503);
+    expect(busy.length, 'told to come back').to.equal(walk.length - 64);
+    expect(new Set(busy.map((r) => r.headers['retry-after']))).to.deep.equal(new Set(['30']));
+    expect(first.filter((r) => r.status === 200).length).to.equal(64);
+    expect(h.upstream.maxInFlight(), 'the gate holds: CONCURRENCY=4').to.be.at.most(4);
+    // The client comes back as told (without waiting): now everything is fetched and learned.
+    for (const [i, reply] of first.entries()) {
+      if (reply.status === 503)
+        expect((await request(`http://127.0.0.1:${port}/${walk[i]}`)).status).to.equal(200);
+    }
+    const learned = await readLearned(new MirrorDir(h.mirrorDir));
+    console.log(
+      `      walked ${walk.length} listed packages in ${Date.now() - started} ms: ${learned.length} learned, ${busy.length} first told 503`,
+    );
+    const run = await h.sync();
+    expect(run.exitCode).to.equal(0);
+    process.off('warning', onWarning);
+    // Every file sent was closed by the listener: none left for the garbage collector to close.
+    expect(warnings.filter((w) => /file descriptor|FileHandle/.test(w))).to.deep.equal([]);
+    const after = new Set(await listFiles(await servedRoot()));
+    expect(
+      walk.filter((f) => !after.has(releaseRel(f))),
+      'the nightly sync now mirrors the whole walk',
+    ).to.deep.equal([]);
   });
 });

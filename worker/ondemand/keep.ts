@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { IntegrityError, UntrustedInputError, UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { learnPackage } from '../publish/learned.js';
+import { learnPackage, MAX_LEARNED } from '../publish/learned.js';
 import { ensureDirectory, type MirrorDir } from '../publish/mirror-dir.js';
 import { settle } from '../publish/pool.js';
 import { recordLocal } from '../status/status-store.js';
@@ -141,10 +141,18 @@ export class Keeper {
       addedAt: new Date().toISOString(),
     };
     try {
-      if (await learnPackage(this.dir, entry)) {
+      const outcome = await learnPackage(this.dir, entry);
+      if (outcome === 'added') {
         await recordLocal(this.dir);
         this.logger.info(
           `on demand: ${entry.name} (${file.release}) joins the selection; openwrt-mirror forget ${entry.name} drops it`,
+          { phase: 'on-demand', release: file.release, package: entry.name },
+        );
+      } else if (outcome === 'full') {
+        // Served all the same; only the nightly sync will not keep it. Said, since a node (or a
+        // client walking a whole feed) filling the list is something to look at.
+        this.logger.warn(
+          `on demand: ${entry.name} (${file.release}) was served but not added to the selection: it holds ${MAX_LEARNED} names already (openwrt-mirror status lists them, forget drops one; OPTIONAL_PACKAGES keeps one for good)`,
           { phase: 'on-demand', release: file.release, package: entry.name },
         );
       }

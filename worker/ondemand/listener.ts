@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
@@ -81,19 +82,16 @@ export async function startOnDemand(
     }
     // Never through a symlink: only the regular file the keeper verified or found is sent.
     const handle = await fs.open(kept.path, constants.O_RDONLY | constants.O_NOFOLLOW);
-    const stat = await handle.stat();
-    if (!stat.isFile()) {
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile()) throw new Error(`${kept.path} is not a regular file`);
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': stat.size });
+      if (req.method === 'HEAD') return void res.end();
+      // A node that goes away mid-file ends the pipeline; the handle is closed either way.
+      await pipeline(handle.createReadStream({ autoClose: false }), res).catch(() => res.destroy());
+    } finally {
       await handle.close();
-      throw new Error(`${kept.path} is not a regular file`);
     }
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': stat.size });
-    if (req.method === 'HEAD') {
-      await handle.close();
-      return void res.end();
-    }
-    const stream = handle.createReadStream();
-    stream.on('error', () => res.destroy());
-    stream.pipe(res);
   }
 
   server.listen(config.onDemandListen.port, config.onDemandListen.host);

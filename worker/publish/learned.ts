@@ -72,17 +72,23 @@ async function readStrictly(dir: MirrorDir): Promise<LearnedPackage[]> {
 }
 
 /**
- * Adds `entry` unless its release already has that name in that directory. Resolves to whether it
- * was added; false too when the list is full (the file was still served).
+ * Adds `entry` unless its release already has that name in that directory. Resolves to what became
+ * of it: `full` when the list holds MAX_LEARNED names already (the file was still served).
  */
-export function learnPackage(dir: MirrorDir, entry: LearnedPackage): Promise<boolean> {
-  return change(dir, (packages) => {
+export async function learnPackage(
+  dir: MirrorDir,
+  entry: LearnedPackage,
+): Promise<'added' | 'known' | 'full'> {
+  let outcome: 'added' | 'known' | 'full' = 'added';
+  await change(dir, (packages) => {
     const known = packages.some(
       (p) => p.release === entry.release && p.name === entry.name && p.dir === entry.dir,
     );
-    if (known || packages.length >= MAX_LEARNED) return undefined;
-    return [...packages, entry];
-  }).then((written) => written !== undefined);
+    if (known) outcome = 'known';
+    else if (packages.length >= MAX_LEARNED) outcome = 'full';
+    return outcome === 'added' ? [...packages, entry] : undefined;
+  });
+  return outcome;
 }
 
 /** Removes `name` (of `release` only, when given); resolves to the entries removed. */
