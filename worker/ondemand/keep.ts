@@ -26,6 +26,16 @@ export class NotKept extends Error {
   }
 }
 
+/**
+ * The generation the file was resolved in stopped being served (a sync switched and cleaned up, a
+ * rollback) while it was fetched or linked: resolving the request again finds the one served now.
+ */
+export class GenerationGone extends NotKept {
+  constructor(file: ListedFile) {
+    super(`generation ${file.generation} of ${file.release} is not served any more`, false);
+  }
+}
+
 export interface Kept {
   /** Where the verified file is served now. */
   path: string;
@@ -109,6 +119,7 @@ export class Keeper {
       await this.#learn(file);
       return { path: file.servedPath, size: result.bytes, fetched: true };
     } catch (error) {
+      if (error instanceof GenerationGone) throw error;
       const refused =
         error instanceof IntegrityError ||
         error instanceof UntrustedInputError ||
@@ -127,8 +138,10 @@ export class Keeper {
   /** A hard link at the served path: the generation's own directory, which the index's feed is. */
   async #serve(file: ListedFile, from: string): Promise<void> {
     const dirStat = await fs.lstat(path.dirname(file.servedPath)).catch(() => undefined);
-    if (!dirStat?.isDirectory()) throw new NotKept(`${file.feedDir} is not served any more`, false);
-    await link(from, file.servedPath);
+    if (!dirStat?.isDirectory()) throw new GenerationGone(file);
+    await link(from, file.servedPath).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'ENOENT' ? new GenerationGone(file) : error;
+    });
   }
 
   /** Into the learned selection, so the nightly sync keeps it; a failure to record it is only logged. */

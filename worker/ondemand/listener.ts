@@ -13,7 +13,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { Upstream } from '../upstream/client.js';
-import { Keeper, NotKept } from './keep.js';
+import { GenerationGone, Keeper, NotKept } from './keep.js';
 import { type ListedFile, ServedIndexes } from './request.js';
 
 /**
@@ -21,6 +21,9 @@ import { type ListedFile, ServedIndexes } from './request.js';
  * gate keeps the upstream's politeness anyway, this keeps a flood from queueing for hours.
  */
 export const MAX_PENDING_FETCHES = 64;
+
+/** How often a request is resolved again when the generation it resolved in vanished meanwhile. */
+const RESOLVE_ATTEMPTS = 3;
 
 export interface OnDemandListener {
   /** Where it listens (the port is the real one when 0 was asked for). */
@@ -38,13 +41,29 @@ export async function startOnDemand(
   const keeper = new Keeper(dir, upstream, logger);
   await keeper.clearParts();
   const server = http.createServer((req, res) => {
-    handle(req, res).catch((error: Error) => {
+    handleAgain(req, res).catch((error: Error) => {
       logger.warn(`on demand: ${req.url ?? ''}: ${error.message}`, { phase: 'on-demand' });
       if (!res.headersSent)
         answer(res, 500, 'openwrt-mirror: the on-demand listener failed; see the worker log');
       else res.destroy();
     });
   });
+
+  /**
+   * A request resolves against the generation served when it arrives; a sync that switches and
+   * removes that one meanwhile makes its files vanish mid-request. Then it is resolved again,
+   * against the generation served now, a few times at most.
+   */
+  async function handleAgain(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await handle(req, res);
+      } catch (error) {
+        const moved = error instanceof GenerationGone || (error as NodeJS.ErrnoException).code === 'ENOENT';
+        if (!moved || attempt >= RESOLVE_ATTEMPTS || res.headersSent) throw error;
+      }
+    }
+  }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -66,7 +85,7 @@ export async function startOnDemand(
     try {
       kept = await keeper.keep(found);
     } catch (error) {
-      if (!(error instanceof NotKept)) throw error;
+      if (!(error instanceof NotKept) || error instanceof GenerationGone) throw error;
       if (error.refused) {
         return answer(
           res,

@@ -48,7 +48,7 @@ export class ServedIndexes {
   constructor(private readonly dir: MirrorDir) {}
 
   /** The listed file `urlPath` (as the node sent it, percent-escapes and all) names, or why not. */
-  async resolve(urlPath: string): Promise<ListedFile | NotListed> {
+  async resolve(urlPath: string, attempt = 1): Promise<ListedFile | NotListed> {
     const segments = decodePath(urlPath);
     if (!segments) return { status: 400, message: `openwrt-mirror: not a path this mirror serves` };
     const [top, release, ...rest] = segments;
@@ -75,6 +75,9 @@ export class ServedIndexes {
     const root = generationDir(this.dir, generation);
     const listed = await this.#index(root, generation, feedDir, format);
     if (listed === undefined) {
+      // The generation read a moment ago may have been switched away from and removed meanwhile.
+      const now = await currentGeneration(this.dir, release).catch(() => undefined);
+      if (now !== undefined && now !== generation && attempt < 3) return this.resolve(urlPath, attempt + 1);
       return {
         status: 404,
         message: `openwrt-mirror: ${shown(feedDir)} is no feed of release ${release} on this mirror`,

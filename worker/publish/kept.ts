@@ -101,7 +101,9 @@ export async function removeUnkeptGenerations(dir: MirrorDir, keep: number): Pro
   let removed = 0;
   for (const name of await fs.readdir(dir.generations).catch(() => [] as string[])) {
     if (wanted.has(name)) continue;
-    await fs.rm(path.join(dir.generations, name), { recursive: true, force: true });
+    // The on-demand listener may link a file into a tree just switched away from while it goes:
+    // rmdir then meets a directory not empty, which a retry empties (Node retries ENOTEMPTY).
+    await fs.rm(path.join(dir.generations, name), { recursive: true, force: true, maxRetries: 5 });
     removed++;
   }
   for (const name of await fs.readdir(path.join(dir.internal, KEPT)).catch(() => [] as string[])) {
