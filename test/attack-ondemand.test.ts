@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { expect } from 'chai';
 import { type OnDemandListener, startOnDemand } from '../worker/ondemand/listener.js';
@@ -13,7 +14,7 @@ import { MirrorDir } from '../worker/publish/mirror-dir.js';
 import { openUpstream } from '../worker/sync/run.js';
 import { listFiles, sha256 } from './helpers/files.js';
 import { capturingLogger } from './helpers/log-capture.js';
-import { type RunningNginx, request } from './helpers/nginx.js';
+import { type RunningNginx, rawRequest, request } from './helpers/nginx.js';
 import { serveWithOnDemand } from './helpers/on-demand.js';
 import { runCli } from './helpers/spawn-cli.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
@@ -292,5 +293,44 @@ describe('attack: on demand', function () {
     expect(wrong).to.deep.equal([]);
     const verify = await runCli(['verify'], h.env);
     expect(verify.code, verify.stdout + verify.stderr).to.equal(0);
+  });
+
+  it('slowloris at nginx, HEAD, odd and very long paths: the listener answers the router and fetches nothing else', async () => {
+    await start();
+    const tcpdump = upstreamPathOf('tcpdump');
+    const port = Number(new URL(nginx?.url as string).port);
+    // 40 clients that never finish their request headers (the test nginx has 64 connections).
+    const slow = Array.from({ length: 40 }, () => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      socket.on('error', () => {});
+      socket.write(`GET /${tcpdump} HTTP/1.1\r\nHost: mirror.test\r\nX-Slow: `);
+      return socket;
+    });
+    try {
+      h.upstream.resetLog();
+      const head = await request(`${nginx?.url}/${tcpdump}`, { method: 'HEAD' });
+      expect(head.status).to.equal(200);
+      expect(head.body.length).to.equal(0);
+      const bytes = h.tree.files.get(tcpdump) as Buffer;
+      expect(Number(head.headers['content-length'])).to.equal(bytes.length);
+      const get = await request(`${nginx?.url}/${tcpdump}`);
+      expect(get.status).to.equal(200);
+      expect(sha256(get.body)).to.equal(sha256(bytes));
+      const odd = [
+        `/releases/24.10.4/packages/mipsel_24kc/base/${'a'.repeat(3000)}.ipk`,
+        '/releases/24.10.4%2F..%2F23.05.5/packages/mipsel_24kc/base/x.ipk',
+        '/releases/..%252f..%252fetc/x.ipk',
+        '/releases/24.10.4/packages/mipsel_24kc/base/tcpdump_4.99.5-r1_mipsel_24kc.ipk%00.ipk',
+        '/releases/24.10.4/packages/mipsel_24kc/base/../base/x.ipk',
+      ];
+      for (const url of odd) {
+        const reply = await rawRequest(port, url);
+        expect([400, 404, 414], url).to.include(reply.status);
+      }
+      // One GET of tcpdump (the HEAD fetched it), nothing else.
+      expect(h.upstream.requests.map((r) => `${r.method} ${r.path}`)).to.deep.equal([`GET ${tcpdump}`]);
+    } finally {
+      for (const socket of slow) socket.destroy();
+    }
   });
 });
