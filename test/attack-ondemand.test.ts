@@ -159,6 +159,10 @@ describe('attack: on demand', function () {
     expect(forget.stderr).to.match(/learned\.json/);
     expect(forget.stderr).not.to.match(/it is empty/);
     expect(await fs.readFile(file, 'utf8')).to.equal(edited);
+    // The nightly sync keeps none of it this time, and says why.
+    const run = await h.sync();
+    expect(run.report.warnings.join('\n')).to.match(/learned\.json is not the learned selection's JSON/);
+    expect(await fs.readFile(file, 'utf8')).to.equal(edited);
   });
 
   it('what a killed worker left half-downloaded in .mirror/ondemand/ is gone when the listener starts again', async () => {

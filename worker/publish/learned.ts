@@ -36,14 +36,14 @@ const FILE = 'learned.json';
 
 /** The learned selection; empty when there is none, or when it cannot be read (see changes: they refuse). */
 export async function readLearned(dir: MirrorDir): Promise<LearnedPackage[]> {
-  return readStrictly(dir).catch(() => []);
+  return readLearnedStrictly(dir).catch(() => []);
 }
 
 /**
  * The learned selection, or an error that says what is wrong with the file: a change made on top of
  * an unreadable file (a hand edit with a typo, a damaged disk) would replace every name in it.
  */
-async function readStrictly(dir: MirrorDir): Promise<LearnedPackage[]> {
+export async function readLearnedStrictly(dir: MirrorDir): Promise<LearnedPackage[]> {
   const file = path.join(dir.internal, FILE);
   let text: string;
   try {
@@ -118,7 +118,7 @@ function change(
   edit: (packages: LearnedPackage[]) => LearnedPackage[] | undefined,
 ): Promise<LearnedPackage[] | undefined> {
   return underFileLock(dir, 'learned.lock', FILE, async () => {
-    const next = edit(await readStrictly(dir));
+    const next = edit(await readLearnedStrictly(dir));
     if (next !== undefined) {
       const file: LearnedFile = { schema: 1, packages: next };
       await dir.writeAtomic(path.join('.mirror', FILE), `${JSON.stringify(file, null, 1)}\n`);
