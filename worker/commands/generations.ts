@@ -57,26 +57,28 @@ export async function rollbackCommand(
 ): Promise<number> {
   const dir = new MirrorDir(config.mirrorDir);
   const release = await oneRelease(dir, options.release, options.id);
-  const served = await currentGeneration(dir, release);
-  const kept = await keptGenerations(dir, release);
-  const ids = kept.map((g) => g.id).join(', ') || 'none';
-  let target: KeptGeneration | undefined;
-  if (options.id === undefined) {
-    const index = kept.findIndex((g) => g.id === served);
-    target = index >= 0 ? kept[index + 1] : undefined;
-    if (!target)
-      throw new UsageError(
-        `rollback: ${release} has no generation before the one served (${served}); kept: ${ids}`,
-      );
-  } else {
-    target = kept.find((g) => g.id === options.id);
-    if (!target)
-      throw new UsageError(`rollback: ${release} has no kept generation ${options.id}; kept: ${ids}`);
-  }
+  // What is served and kept is read under the lock: a sync that publishes (and cleans up) in between
+  // would leave this rollback going back from a tree no longer served, or to one removed.
   const lock = await acquireLock(dir.lockFile);
+  let target: KeptGeneration | undefined;
   let id: string;
   let held: string[];
   try {
+    const served = await currentGeneration(dir, release);
+    const kept = await keptGenerations(dir, release);
+    const ids = kept.map((g) => g.id).join(', ') || 'none';
+    if (options.id === undefined) {
+      const index = kept.findIndex((g) => g.id === served);
+      target = index >= 0 ? kept[index + 1] : undefined;
+      if (!target)
+        throw new UsageError(
+          `rollback: ${release} has no generation before the one served (${served}); kept: ${ids}`,
+        );
+    } else {
+      target = kept.find((g) => g.id === options.id);
+      if (!target)
+        throw new UsageError(`rollback: ${release} has no kept generation ${options.id}; kept: ${ids}`);
+    }
     // A node may have read the served tree's index just before: the files it will ask for next stay
     // in the tree switched to, for PRUNE_GRACE_HOURS after the next sync, as after a publish.
     const now = new Date();

@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { IntegrityError, UntrustedInputError, UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { learnPackage } from '../publish/learned.js';
+import { learnPackage, MAX_LEARNED } from '../publish/learned.js';
 import { ensureDirectory, type MirrorDir } from '../publish/mirror-dir.js';
 import { settle } from '../publish/pool.js';
 import { recordLocal } from '../status/status-store.js';
@@ -23,6 +23,16 @@ export class NotKept extends Error {
     readonly refused: boolean,
   ) {
     super(message);
+  }
+}
+
+/**
+ * The generation the file was resolved in stopped being served (a sync switched and cleaned up, a
+ * rollback) while it was fetched or linked: resolving the request again finds the one served now.
+ */
+export class GenerationGone extends NotKept {
+  constructor(file: ListedFile) {
+    super(`generation ${file.generation} of ${file.release} is not served any more`, false);
   }
 }
 
@@ -46,6 +56,18 @@ export class Keeper {
     private readonly logger: Logger,
   ) {}
 
+  /**
+   * Removes what downloads cut short by a killed worker left in `.mirror/ondemand/` (each a
+   * package's size, never cleaned otherwise: a sync empties only tmp/). Before the listener
+   * listens: no fetch of this process is under way.
+   */
+  async clearParts(): Promise<void> {
+    const parts = path.join(this.dir.internal, PARTS);
+    for (const name of await fs.readdir(parts).catch(() => [] as string[])) {
+      await fs.rm(path.join(parts, name), { force: true, recursive: true });
+    }
+  }
+
   /** How many different files are being fetched now. */
   get pending(): number {
     return this.#inFlight.size;
@@ -61,8 +83,15 @@ export class Keeper {
   }
 
   async #keep(file: ListedFile): Promise<Kept> {
-    const served = await regularFile(file.servedPath);
-    if (served) return { path: file.servedPath, size: served.size, fetched: false };
+    const there = await fs.lstat(file.servedPath).catch(() => undefined);
+    if (there?.isFile()) return { path: file.servedPath, size: there.size, fetched: false };
+    // A symlink or anything else the mirror never puts in a generation: not read through, not replaced.
+    if (there) {
+      throw new NotKept(
+        `${file.rel} in the served generation is not a file the mirror put there (openwrt-mirror verify names it)`,
+        false,
+      );
+    }
     const expected = file.format.expect(file.record, file.rel, undefined);
     // Verified bytes another path or release already brought (opkg names them by their hash).
     if (expected.sha256 && (await regularFile(this.dir.poolPath(expected.sha256)))?.size === expected.size) {
@@ -90,6 +119,7 @@ export class Keeper {
       await this.#learn(file);
       return { path: file.servedPath, size: result.bytes, fetched: true };
     } catch (error) {
+      if (error instanceof GenerationGone) throw error;
       const refused =
         error instanceof IntegrityError ||
         error instanceof UntrustedInputError ||
@@ -108,8 +138,10 @@ export class Keeper {
   /** A hard link at the served path: the generation's own directory, which the index's feed is. */
   async #serve(file: ListedFile, from: string): Promise<void> {
     const dirStat = await fs.lstat(path.dirname(file.servedPath)).catch(() => undefined);
-    if (!dirStat?.isDirectory()) throw new NotKept(`${file.feedDir} is not served any more`, false);
-    await link(from, file.servedPath);
+    if (!dirStat?.isDirectory()) throw new GenerationGone(file);
+    await link(from, file.servedPath).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'ENOENT' ? new GenerationGone(file) : error;
+    });
   }
 
   /** Into the learned selection, so the nightly sync keeps it; a failure to record it is only logged. */
@@ -122,10 +154,18 @@ export class Keeper {
       addedAt: new Date().toISOString(),
     };
     try {
-      if (await learnPackage(this.dir, entry)) {
+      const outcome = await learnPackage(this.dir, entry);
+      if (outcome === 'added') {
         await recordLocal(this.dir);
         this.logger.info(
           `on demand: ${entry.name} (${file.release}) joins the selection; openwrt-mirror forget ${entry.name} drops it`,
+          { phase: 'on-demand', release: file.release, package: entry.name },
+        );
+      } else if (outcome === 'full') {
+        // Served all the same; only the nightly sync will not keep it. Said, since a node (or a
+        // client walking a whole feed) filling the list is something to look at.
+        this.logger.warn(
+          `on demand: ${entry.name} (${file.release}) was served but not added to the selection: it holds ${MAX_LEARNED} names already (openwrt-mirror status lists them, forget drops one; OPTIONAL_PACKAGES keeps one for good)`,
           { phase: 'on-demand', release: file.release, package: entry.name },
         );
       }

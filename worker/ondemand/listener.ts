@@ -4,14 +4,16 @@
  * a listed file, fetched and verified (200); a file whose upstream bytes failed the checks (502);
  * a file not listed, or not to be had, with a plain message that says how to mirror it (404).
  */
-import { createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
+import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { Upstream } from '../upstream/client.js';
-import { Keeper, NotKept } from './keep.js';
+import { GenerationGone, Keeper, NotKept } from './keep.js';
 import { type ListedFile, ServedIndexes } from './request.js';
 
 /**
@@ -19,6 +21,9 @@ import { type ListedFile, ServedIndexes } from './request.js';
  * gate keeps the upstream's politeness anyway, this keeps a flood from queueing for hours.
  */
 export const MAX_PENDING_FETCHES = 64;
+
+/** How often a request is resolved again when the generation it resolved in vanished meanwhile. */
+const RESOLVE_ATTEMPTS = 3;
 
 export interface OnDemandListener {
   /** Where it listens (the port is the real one when 0 was asked for). */
@@ -34,14 +39,31 @@ export async function startOnDemand(
 ): Promise<OnDemandListener> {
   const indexes = new ServedIndexes(dir);
   const keeper = new Keeper(dir, upstream, logger);
+  await keeper.clearParts();
   const server = http.createServer((req, res) => {
-    handle(req, res).catch((error: Error) => {
+    handleAgain(req, res).catch((error: Error) => {
       logger.warn(`on demand: ${req.url ?? ''}: ${error.message}`, { phase: 'on-demand' });
       if (!res.headersSent)
         answer(res, 500, 'openwrt-mirror: the on-demand listener failed; see the worker log');
       else res.destroy();
     });
   });
+
+  /**
+   * A request resolves against the generation served when it arrives; a sync that switches and
+   * removes that one meanwhile makes its files vanish mid-request. Then it is resolved again,
+   * against the generation served now, a few times at most.
+   */
+  async function handleAgain(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await handle(req, res);
+      } catch (error) {
+        const moved = error instanceof GenerationGone || (error as NodeJS.ErrnoException).code === 'ENOENT';
+        if (!moved || attempt >= RESOLVE_ATTEMPTS || res.headersSent) throw error;
+      }
+    }
+  }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -63,7 +85,7 @@ export async function startOnDemand(
     try {
       kept = await keeper.keep(found);
     } catch (error) {
-      if (!(error instanceof NotKept)) throw error;
+      if (!(error instanceof NotKept) || error instanceof GenerationGone) throw error;
       if (error.refused) {
         return answer(
           res,
@@ -77,11 +99,18 @@ export async function startOnDemand(
         notMirrored(found, `fetching it from ${config.upstreamUrl} failed: ${error.message}`),
       );
     }
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': kept.size });
-    if (req.method === 'HEAD') return void res.end();
-    const stream = createReadStream(kept.path);
-    stream.on('error', () => res.destroy());
-    stream.pipe(res);
+    // Never through a symlink: only the regular file the keeper verified or found is sent.
+    const handle = await fs.open(kept.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile()) throw new Error(`${kept.path} is not a regular file`);
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': stat.size });
+      if (req.method === 'HEAD') return void res.end();
+      // A node that goes away mid-file ends the pipeline; the handle is closed either way.
+      await pipeline(handle.createReadStream({ autoClose: false }), res).catch(() => res.destroy());
+    } finally {
+      await handle.close();
+    }
   }
 
   server.listen(config.onDemandListen.port, config.onDemandListen.host);

@@ -39,12 +39,16 @@ const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 const CACHED_INDEXES = 8;
 
 export class ServedIndexes {
-  readonly #cache = new Map<string, Map<string, PackageRecord>>();
+  /**
+   * By generation and feed: the parse itself, so that many nodes asking at once while it runs share
+   * it (each its own read and parse of a 5 MB index would take hundreds of MB and seconds).
+   */
+  readonly #cache = new Map<string, Promise<Map<string, PackageRecord> | undefined>>();
 
   constructor(private readonly dir: MirrorDir) {}
 
   /** The listed file `urlPath` (as the node sent it, percent-escapes and all) names, or why not. */
-  async resolve(urlPath: string): Promise<ListedFile | NotListed> {
+  async resolve(urlPath: string, attempt = 1): Promise<ListedFile | NotListed> {
     const segments = decodePath(urlPath);
     if (!segments) return { status: 400, message: `openwrt-mirror: not a path this mirror serves` };
     const [top, release, ...rest] = segments;
@@ -71,6 +75,9 @@ export class ServedIndexes {
     const root = generationDir(this.dir, generation);
     const listed = await this.#index(root, generation, feedDir, format);
     if (listed === undefined) {
+      // The generation read a moment ago may have been switched away from and removed meanwhile.
+      const now = await currentGeneration(this.dir, release).catch(() => undefined);
+      if (now !== undefined && now !== generation && attempt < 3) return this.resolve(urlPath, attempt + 1);
       return {
         status: 404,
         message: `openwrt-mirror: ${shown(feedDir)} is no feed of release ${release} on this mirror`,
@@ -95,7 +102,7 @@ export class ServedIndexes {
   }
 
   /** The served generation's index of `feedDir`, by file name; undefined when it has none. */
-  async #index(
+  #index(
     root: string,
     generation: string,
     feedDir: string,
@@ -109,23 +116,39 @@ export class ServedIndexes {
       this.#cache.set(key, cached);
       return cached;
     }
-    const indexPath = path.join(root, ...feedDir.split('/'), format.indexFile);
-    // Every segment lstat'ed: only the generation's own directories lead to an index.
-    let current = root;
-    for (const segment of feedDir.split('/')) {
-      current = path.join(current, segment);
-      const stat = await fs.lstat(current).catch(() => undefined);
-      if (!stat?.isDirectory()) return undefined;
-    }
-    const stat = await fs.lstat(indexPath).catch(() => undefined);
-    if (!stat?.isFile() || stat.size > MAX_INDEX_BYTES) return undefined;
-    // Published indexes were checked (signature and all) before their generation was switched in.
-    const records = format.readIndex(await fs.readFile(indexPath));
-    const byFile = new Map(records.map((record) => [record.filename, record]));
-    this.#cache.set(key, byFile);
+    const loading = readServedIndex(root, feedDir, format);
+    this.#cache.set(key, loading);
+    // Only an index is remembered: a directory without one (any name a node sends) takes no place
+    // of a real feed's, and a failed read is tried again by the next request.
+    const forget = () => {
+      if (this.#cache.get(key) === loading) this.#cache.delete(key);
+    };
+    loading.then((byFile) => {
+      if (byFile === undefined) forget();
+    }, forget);
     while (this.#cache.size > CACHED_INDEXES) this.#cache.delete(this.#cache.keys().next().value as string);
-    return byFile;
+    return loading;
   }
+}
+
+async function readServedIndex(
+  root: string,
+  feedDir: string,
+  format: FeedFormat,
+): Promise<Map<string, PackageRecord> | undefined> {
+  const indexPath = path.join(root, ...feedDir.split('/'), format.indexFile);
+  // Every segment lstat'ed: only the generation's own directories lead to an index.
+  let current = root;
+  for (const segment of feedDir.split('/')) {
+    current = path.join(current, segment);
+    const stat = await fs.lstat(current).catch(() => undefined);
+    if (!stat?.isDirectory()) return undefined;
+  }
+  const stat = await fs.lstat(indexPath).catch(() => undefined);
+  if (!stat?.isFile() || stat.size > MAX_INDEX_BYTES) return undefined;
+  // Published indexes were checked (signature and all) before their generation was switched in.
+  const records = format.readIndex(await fs.readFile(indexPath));
+  return new Map(records.map((record) => [record.filename, record]));
 }
 
 /** The path's segments, decoded; undefined for anything but plain segments (`..`, `.`, empty, hidden). */

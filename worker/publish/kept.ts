@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { RELEASE } from '../config/rules.js';
 import { generationDir, generationOfLink } from './generation.js';
 import type { MirrorDir } from './mirror-dir.js';
 import type { ReleaseState } from './state.js';
@@ -43,7 +44,7 @@ export async function keptGenerations(dir: MirrorDir, release?: string): Promise
       const record = JSON.parse(
         await fs.readFile(path.join(dir.internal, KEPT, name), 'utf8'),
       ) as KeptGeneration;
-      if (record.schema !== 1 || `${record.id}.json` !== name) continue;
+      if (record.schema !== 1 || `${record.id}.json` !== name || !describesItself(record)) continue;
       if (release !== undefined && record.release !== release) continue;
       const stat = await fs.lstat(generationDir(dir, record.id)).catch(() => undefined);
       if (stat?.isDirectory()) records.push(record);
@@ -52,6 +53,25 @@ export async function keptGenerations(dir: MirrorDir, release?: string): Promise
     }
   }
   return records.sort((a, b) => b.publishedAt.localeCompare(a.publishedAt) || b.id.localeCompare(a.id));
+}
+
+/**
+ * Whether a record is whole and about its own release: rollback writes the state it holds, under the
+ * name of the release that state names. A record edited or damaged into naming another release
+ * would overwrite and pin that one's state while switching this one.
+ */
+function describesItself(record: KeptGeneration): boolean {
+  const state = record.state as Partial<ReleaseState> | undefined;
+  return (
+    typeof record.release === 'string' &&
+    RELEASE.pattern.test(record.release) &&
+    state?.schema === 1 &&
+    state.release === record.release &&
+    typeof state.files === 'object' &&
+    state.files !== null &&
+    typeof state.dropped === 'object' &&
+    state.dropped !== null
+  );
 }
 
 /**
@@ -81,7 +101,9 @@ export async function removeUnkeptGenerations(dir: MirrorDir, keep: number): Pro
   let removed = 0;
   for (const name of await fs.readdir(dir.generations).catch(() => [] as string[])) {
     if (wanted.has(name)) continue;
-    await fs.rm(path.join(dir.generations, name), { recursive: true, force: true });
+    // The on-demand listener may link a file into a tree just switched away from while it goes:
+    // rmdir then meets a directory not empty, which a retry empties (Node retries ENOTEMPTY).
+    await fs.rm(path.join(dir.generations, name), { recursive: true, force: true, maxRetries: 5 });
     removed++;
   }
   for (const name of await fs.readdir(path.join(dir.internal, KEPT)).catch(() => [] as string[])) {

@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { UsageError } from '../errors.js';
 import { underFileLock } from './file-lock.js';
 import type { MirrorDir } from './mirror-dir.js';
 
@@ -33,31 +34,61 @@ export const MAX_LEARNED = 2000;
 
 const FILE = 'learned.json';
 
+/** The learned selection; empty when there is none, or when it cannot be read (see changes: they refuse). */
 export async function readLearned(dir: MirrorDir): Promise<LearnedPackage[]> {
-  try {
-    const parsed = JSON.parse(await fs.readFile(path.join(dir.internal, FILE), 'utf8')) as LearnedFile;
-    if (parsed.schema !== 1 || !Array.isArray(parsed.packages)) return [];
-    return parsed.packages.filter(
-      (entry) =>
-        typeof entry?.release === 'string' && typeof entry.name === 'string' && typeof entry.dir === 'string',
-    );
-  } catch {
-    return [];
-  }
+  return readLearnedStrictly(dir).catch(() => []);
 }
 
 /**
- * Adds `entry` unless its release already has that name in that directory. Resolves to whether it
- * was added; false too when the list is full (the file was still served).
+ * The learned selection, or an error that says what is wrong with the file: a change made on top of
+ * an unreadable file (a hand edit with a typo, a damaged disk) would replace every name in it.
  */
-export function learnPackage(dir: MirrorDir, entry: LearnedPackage): Promise<boolean> {
-  return change(dir, (packages) => {
+export async function readLearnedStrictly(dir: MirrorDir): Promise<LearnedPackage[]> {
+  const file = path.join(dir.internal, FILE);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  let parsed: LearnedFile;
+  try {
+    parsed = JSON.parse(text) as LearnedFile;
+  } catch (error) {
+    throw new UsageError(
+      `${file} is not the learned selection's JSON (${(error as Error).message}): mend it or move it away; it was left as it is`,
+    );
+  }
+  if (parsed?.schema !== 1 || !Array.isArray(parsed.packages)) {
+    throw new UsageError(
+      `${file} is not the learned selection (schema 1, a "packages" list): mend it or move it away; it was left as it is`,
+    );
+  }
+  return parsed.packages.filter(
+    (entry) =>
+      typeof entry?.release === 'string' && typeof entry.name === 'string' && typeof entry.dir === 'string',
+  );
+}
+
+/**
+ * Adds `entry` unless its release already has that name in that directory. Resolves to what became
+ * of it: `full` when the list holds MAX_LEARNED names already (the file was still served).
+ */
+export async function learnPackage(
+  dir: MirrorDir,
+  entry: LearnedPackage,
+): Promise<'added' | 'known' | 'full'> {
+  let outcome: 'added' | 'known' | 'full' = 'added';
+  await change(dir, (packages) => {
     const known = packages.some(
       (p) => p.release === entry.release && p.name === entry.name && p.dir === entry.dir,
     );
-    if (known || packages.length >= MAX_LEARNED) return undefined;
-    return [...packages, entry];
-  }).then((written) => written !== undefined);
+    if (known) outcome = 'known';
+    else if (packages.length >= MAX_LEARNED) outcome = 'full';
+    return outcome === 'added' ? [...packages, entry] : undefined;
+  });
+  return outcome;
 }
 
 /** Removes `name` (of `release` only, when given); resolves to the entries removed. */
@@ -87,7 +118,7 @@ function change(
   edit: (packages: LearnedPackage[]) => LearnedPackage[] | undefined,
 ): Promise<LearnedPackage[] | undefined> {
   return underFileLock(dir, 'learned.lock', FILE, async () => {
-    const next = edit(await readLearned(dir));
+    const next = edit(await readLearnedStrictly(dir));
     if (next !== undefined) {
       const file: LearnedFile = { schema: 1, packages: next };
       await dir.writeAtomic(path.join('.mirror', FILE), `${JSON.stringify(file, null, 1)}\n`);

@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 /**
  * One release of a run, as a pipeline: discover its sets → check each feed's index once (sets of
  * one architecture share their arch feeds) → plan (pure) → fetch → assemble (pure) → publish. A set
@@ -8,10 +9,11 @@ import type { SetConfig } from '../config.js';
 import { AbortedError } from '../errors.js';
 import { parseSha256Sums } from '../feeds/profiles.js';
 import { formatFor } from '../formats/index.js';
-import { manifestsEqual } from '../publish/generation.js';
+import { currentGeneration, generationDir, manifestsEqual, switchGeneration } from '../publish/generation.js';
 import { readState } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
 import { packageList } from '../status/package-list.js';
+import { recordLocal } from '../status/status-store.js';
 import { count } from '../status/units.js';
 import { assembleRelease, committedValidators, feedOutcome } from './assemble.js';
 import { releaseChanges } from './changes.js';
@@ -41,6 +43,7 @@ export async function syncRelease(
   const { report, logger, config } = ctx;
   const format = formatFor(release);
   if (previous.pinned !== undefined) {
+    await finishRollback(ctx, previous.pinned);
     const message = `${release}: pinned to generation ${previous.pinned} by rollback, so this sync leaves it as it is (openwrt-mirror unpin lets the syncs move it on)`;
     report.warnings.push(message);
     logger.warn(message, { phase: 'publish', release, pinned: previous.pinned });
@@ -221,4 +224,30 @@ export async function syncRelease(
     graceHours: config.pruneGraceHours,
   });
   return { ...outcome, lists };
+}
+
+/**
+ * A rollback writes its pinned state and then switches, as a publish does; killed in between, the
+ * state is pinned to a generation that is not served. The pin makes every sync leave the release
+ * alone, so the switch is made here (the generation is there: rollback built it before the state),
+ * lest the release stay on the tree it was rolled back from, reported as rolled back.
+ */
+async function finishRollback(ctx: SyncContext, pinned: string): Promise<void> {
+  const served = await currentGeneration(ctx.dir, ctx.release);
+  if (served === pinned) return;
+  const built = await fs.lstat(generationDir(ctx.dir, pinned)).catch(() => undefined);
+  if (!built?.isDirectory()) {
+    const message = `${ctx.release}: pinned to generation ${pinned}, which is not on disk: ${served ?? 'nothing'} is served (openwrt-mirror rollback or unpin)`;
+    ctx.report.warnings.push(message);
+    ctx.logger.warn(message, { phase: 'publish', release: ctx.release, pinned });
+    return;
+  }
+  await ctx.lock.assertHeld();
+  await switchGeneration(ctx.dir, ctx.release, pinned);
+  // A run that publishes nothing keeps status.json's generations as they were: they changed here.
+  await recordLocal(ctx.dir);
+  ctx.logger.warn(
+    `${ctx.release}: the rollback to ${pinned} was cut short before its switch (${served ?? 'nothing'} was still served); switched to it now`,
+    { phase: 'publish', release: ctx.release, pinned },
+  );
 }

@@ -16,7 +16,7 @@ import { noticesFor } from '../notify/notices.js';
 import { type NewRelease, newReleasesIn, notYetAnnounced } from '../notify/releases.js';
 import { currentGeneration } from '../publish/generation.js';
 import { removeUnkeptGenerations } from '../publish/kept.js';
-import { readLearned } from '../publish/learned.js';
+import { readLearnedStrictly } from '../publish/learned.js';
 import { acquireLock, LockLostError, MirrorBusyError, type MirrorLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
@@ -170,7 +170,12 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       now,
       lock,
       indexMemory: new IndexMemory(options.indexMemoryBytes),
-      learned: await readLearned(dir),
+      // Unreadable, it keeps nothing this run: said, since the learned packages then age out.
+      learned: await readLearnedStrictly(dir).catch((error: Error) => {
+        report.warnings.push(error.message);
+        logger.warn(error.message, { phase: 'plan' });
+        return [];
+      }),
       signal: options.signal,
     };
     const labels = sets.map((set) => `${set.release} ${set.target}`).join(', ');
