@@ -50,7 +50,7 @@ export function parseLastsync(body: Buffer, now: Date): Date | undefined {
 
 /** Where the mirror remembers that its upstream has no /lastsync, and since when. */
 const MISSING_FILE = 'upstream-lastsync.json';
-const ASK_AGAIN_MS = 7 * 24 * 60 * 60 * 1000;
+const ASK_AGAIN_MS = 24 * 60 * 60 * 1000;
 
 export async function lastsyncKnownMissing(dir: MirrorDir, upstream: string, now: Date): Promise<boolean> {
   try {

@@ -242,7 +242,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
  * such file: that is no failure, and no warning.
  */
 async function upstreamFreshness(run: RunContext): Promise<Date | undefined> {
-  // An upstream without one (OpenWrt's own) is asked again only once a week, not every night.
+  // An upstream without one (OpenWrt's own) is asked again a day later, not on every run.
   if (await lastsyncKnownMissing(run.dir, run.config.upstreamUrl, run.now())) return undefined;
   let body: Buffer | undefined;
   try {
