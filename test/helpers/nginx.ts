@@ -70,6 +70,11 @@ export interface NginxOptions {
    * the log into this directory instead of the stack's volume.
    */
   accessLogDir?: string;
+  /**
+   * A server block of its own instead of the project's template, given the `listen` address (the
+   * benchmark's bare nginx: same main configuration, same worker count).
+   */
+  server?: (listen: string) => string;
 }
 
 export interface RunningNginx {
@@ -104,11 +109,13 @@ async function startOnce(options: NginxOptions, port: number): Promise<RunningNg
   const template = await fs.readFile(TEMPLATE_PATH, 'utf8');
   const address = options.address ?? '127.0.0.1';
   const authority = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-  const config = renderTemplate(template, {
-    MIRROR_ROOT: options.mirrorRoot,
-    LISTEN_PORT: authority,
-    NGINX_STATIC: options.staticDir ?? NGINX_STATIC_DIR,
-  } satisfies TemplateVariables);
+  const config =
+    options.server?.(authority) ??
+    renderTemplate(template, {
+      MIRROR_ROOT: options.mirrorRoot,
+      LISTEN_PORT: authority,
+      NGINX_STATIC: options.staticDir ?? NGINX_STATIC_DIR,
+    } satisfies TemplateVariables);
   await fs.writeFile(path.join(dir, 'default.conf'), await withStackFiles(config, dir, options.accessLogDir));
   const errorLogPath = path.join(dir, 'error.log');
   // As root the workers would drop to nobody, who cannot read a 0700 temp dir or a checkout under
