@@ -22,6 +22,7 @@ import {
   syncTable,
   targetsTable,
   timeTable,
+  verifyTable,
   writeResults,
 } from './report.js';
 import {
@@ -32,11 +33,14 @@ import {
   loadPython,
   packageUrls,
 } from './serving.js';
+import { benchVerify, type VerifyMeasure } from './verify.js';
 import {
+  mirrorEnv,
   type Network,
   ONE_ARCH_TARGETS,
   POLITENESS,
   type Politeness,
+  type PolitenessName,
   runSequence,
   TREES,
   type TreeSpec,
@@ -59,13 +63,19 @@ const USAGE = `usage: npm run bench [-- flags]     (each flag also reads BENCH_<
   --link-kib N            size of each of those (default 4096)
   --latency MS            upstream latency before the first byte (default 80)
   --bandwidth BYTES       upstream bytes/s per connection (default 2000000)
-  --politeness LIST       for the selective tree: default,generous (default both; quick generous)
+  --politeness LIST       for the selective tree: default (2/s, 3), brisk (5/s, 3), generous (20/s, 8)
+                          (default all three; quick generous)
   --full-politeness LIST  for the full mirror (default generous; default politeness takes N/2 s)
+  --scale-packages LIST   real-size full mirrors, by index entries (default 3000,11000: ~1 GB at 11,000;
+                          quick 1000,3000)
+  --scale-politeness LIST for them (default bulk: 50/s, 16; at 20/s 11,000 requests take 9 minutes)
+  --verify-runs N         timed runs of verify and of sha256sum over the biggest real-size tree (default 3; quick 1)
   --serve-seconds N       length of each serving measurement (default 10; quick 3)
   --connections N         concurrent serving clients (default 50)
   --load wrk|node         serving load generator (default wrk, installed with apt-get when missing
                           and root; node: Node's http client, saturates before nginx does)
-  --only LIST             selective,full,link,sets,serving (default all)
+  --only LIST             selective,full,link,sets,scale,serving (default all; serving uses the biggest
+                          tree synced, verify runs with scale)
   --sets-filler N         generated packages per release in the 2 releases × 3 targets full mirror
                           (default 1000; quick 100)
   --out FILE              where the results go (default docs/benchmarks.md)
@@ -84,6 +94,9 @@ interface BenchOptions {
   network: Network;
   politeness: Politeness[];
   fullPoliteness: Politeness[];
+  scalePackages: number[];
+  scalePoliteness: Politeness[];
+  verifyRuns: number;
   serveSeconds: number;
   connections: number;
   load: LoadGenerator | 'auto';
@@ -106,6 +119,9 @@ const FLAGS = {
   bandwidth: { type: 'string' },
   politeness: { type: 'string' },
   'full-politeness': { type: 'string' },
+  'scale-packages': { type: 'string' },
+  'scale-politeness': { type: 'string' },
+  'verify-runs': { type: 'string' },
   'serve-seconds': { type: 'string' },
   connections: { type: 'string' },
   load: { type: 'string' },
@@ -135,22 +151,36 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions | un
     return value;
   };
   const politeness = (
-    name: 'politeness' | 'full-politeness',
+    name: 'politeness' | 'full-politeness' | 'scale-politeness',
     normal: string,
     quickValue = normal,
   ): Politeness[] =>
     (raw(name) ?? (quick ? quickValue : normal)).split(',').map((item) => {
-      const found = POLITENESS[item.trim() as keyof typeof POLITENESS];
-      if (!found) throw new Error(`--${name}: expected default and/or generous, got ${item}`);
+      const found: Politeness | undefined = POLITENESS[item.trim() as PolitenessName];
+      if (!found)
+        throw new Error(`--${name}: expected some of ${Object.keys(POLITENESS).join(', ')}, got ${item}`);
       return found;
     });
+  // Smallest first: the tables compare the biggest with the smallest, and the biggest is served.
+  const counts = (name: 'scale-packages', normal: string, quickValue: string): number[] =>
+    (raw(name) ?? (quick ? quickValue : normal))
+      .split(',')
+      .map((item) => {
+        const value = Number(item.trim());
+        if (!Number.isInteger(value) || value < 1)
+          throw new Error(`--${name}: expected whole numbers, got ${item}`);
+        return value;
+      })
+      .sort((a, b) => a - b);
   const baseline = raw('baseline') ?? defaultFetcher();
   if (baseline !== 'wget' && baseline !== 'node') throw new Error(`--baseline: expected wget or node`);
   const load = raw('load') ?? 'auto';
   if (load !== 'wrk' && load !== 'node' && load !== 'auto') throw new Error(`--load: expected wrk or node`);
-  const only = new Set((raw('only') ?? 'selective,full,link,sets,serving').split(',').map((s) => s.trim()));
+  const only = new Set(
+    (raw('only') ?? 'selective,full,link,sets,scale,serving').split(',').map((s) => s.trim()),
+  );
   for (const part of only) {
-    if (!['selective', 'full', 'link', 'sets', 'serving'].includes(part))
+    if (!['selective', 'full', 'link', 'sets', 'scale', 'serving'].includes(part))
       throw new Error(`--only: unknown part ${part}`);
   }
   return {
@@ -164,8 +194,11 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions | un
     linkPackages: int('link-packages', 48, 16),
     linkKib: int('link-kib', 4096, 4096, 1),
     network: { latencyMs: int('latency', 80), bytesPerSecond: int('bandwidth', 2_000_000, 2_000_000, 1) },
-    politeness: politeness('politeness', 'default,generous', 'generous'),
+    politeness: politeness('politeness', 'default,brisk,generous', 'generous'),
     fullPoliteness: politeness('full-politeness', 'generous'),
+    scalePackages: counts('scale-packages', '3000,11000', '1000,3000'),
+    scalePoliteness: politeness('scale-politeness', 'bulk'),
+    verifyRuns: int('verify-runs', 3, 1, 1),
     serveSeconds: int('serve-seconds', 10, 3, 1),
     connections: int('connections', 50, 50, 1),
     load,
@@ -193,7 +226,7 @@ async function main(): Promise<number> {
   }
   const started = new Date();
   const loadBefore = os.loadavg();
-  const report: BenchReport = { samples: [] };
+  const report: BenchReport = { samples: [], verify: [] };
   let servedDir: { dir: string; tree: string; world: World } | undefined;
   const worlds: World[] = [];
   // Ctrl-C reaches the running sync too, which writes its last figures as it stops: remove the
@@ -219,6 +252,8 @@ async function main(): Promise<number> {
       noop: boolean;
       change: boolean;
       baseline: boolean;
+      /** verify beside sha256sum over the synced tree (the biggest real-size one). */
+      verify?: boolean;
     }[] = [];
     if (options.only.has('selective'))
       plan.push({
@@ -268,17 +303,33 @@ async function main(): Promise<number> {
         baseline: false,
       });
     }
+    if (options.only.has('scale')) {
+      // Cold and a re-run with nothing new: the change run would hold a second gigabyte here.
+      const biggest = Math.max(...options.scalePackages);
+      for (const packages of options.scalePackages)
+        plan.push({
+          spec: TREES.scale(packages),
+          politeness: options.scalePoliteness,
+          runs: options.expensiveRuns,
+          noop: true,
+          change: false,
+          baseline: false,
+          verify: packages === biggest,
+        });
+    }
 
-    for (const { spec, politeness, runs, noop, change, baseline } of plan) {
+    for (const { spec, politeness, runs, noop, change, baseline, verify } of plan) {
       const world = await World.open(spec, options.network);
       worlds.push(world);
       for (const p of politeness) {
         for (let run = 1; run <= runs; run++) {
           log(`${spec.name} @ ${p.name} (${p.rateLimit}/s, ${p.concurrency}), run ${run}/${runs}`);
-          const keep =
+          const serve =
             options.only.has('serving') &&
-            (spec.name === 'selective' || spec.name === 'full') &&
-            run === runs;
+            ['selective', 'full', 'scale'].includes(spec.name) &&
+            run === runs &&
+            p === politeness.at(-1);
+          const measureVerify = verify === true && run === runs && p === politeness.at(-1);
           const { samples, mirrorDir } = await runSequence(world, p, {
             run,
             cliPath: CLI,
@@ -287,14 +338,35 @@ async function main(): Promise<number> {
             baseline: baseline && run <= options.baselineRuns ? options.baseline : false,
             noop,
             change,
-            keep,
+            keep: serve || measureVerify,
           });
           for (const sample of samples) log(`  ${describe(sample)}`);
           report.samples.push(...samples);
-          // The biggest synced tree is the one served.
-          if (keep) {
-            if (servedDir) await fs.rm(servedDir.dir, { recursive: true, force: true });
-            servedDir = { dir: mirrorDir, tree: spec.name, world };
+          if (measureVerify) {
+            log(`verify beside sha256sum over ${spec.label}, ${options.verifyRuns} runs each`);
+            const measure = await benchVerify({
+              cliPath: CLI,
+              cwd: REPO_ROOT,
+              env: mirrorEnv(world, mirrorDir, p),
+              mirrorDir,
+              scratchDir: world.root,
+              runs: options.verifyRuns,
+            });
+            report.verify.push({ label: spec.label, measure });
+            log(`  ${describeVerify(measure)}`);
+            if (!serve) await fs.rm(mirrorDir, { recursive: true, force: true });
+          }
+          // The last synced tree of the biggest kind (the plan goes from small to big) is the one served.
+          if (serve) {
+            if (servedDir) {
+              await fs.rm(servedDir.dir, { recursive: true, force: true });
+              // Its generated tree too, unless it is this one.
+              if (servedDir.world !== world) {
+                await servedDir.world.close();
+                worlds.splice(worlds.indexOf(servedDir.world), 1);
+              }
+            }
+            servedDir = { dir: mirrorDir, tree: spec.label, world };
           }
         }
       }
@@ -326,13 +398,21 @@ async function benchServing(options: BenchOptions, mirrorDir: string, tree: stri
   const generator = options.load === 'auto' ? chooseGenerator(log, true) : options.load;
   const load = { mirrorDir, connections: options.connections, seconds: options.serveSeconds, generator };
   const nginx: LoadResult[] = [];
+  const logged: LoadResult[] = [];
+  const bare: LoadResult[] = [];
   const python: LoadResult[] = [];
   for (let run = 1; run <= options.runs; run++) {
     log(`serving run ${run}/${options.runs}: ${urls.length} package URLs, ${options.connections} clients`);
-    nginx.push(await loadNginx(load, urls));
+    // Each in turn within a run, so that a change in the machine's load reaches all of them.
+    bare.push(await loadNginx(load, urls, 'bare'));
+    nginx.push(await loadNginx(load, urls, 'template'));
+    logged.push(await loadNginx(load, urls, 'template + access log'));
     python.push(await loadPython(load, urls));
-    const [n, p] = [nginx.at(-1), python.at(-1)];
-    log(`  nginx ${n?.requestsPerSecond.toFixed(0)} req/s, python ${p?.requestsPerSecond.toFixed(0)} req/s`);
+    const rate = (r: LoadResult[]) => r.at(-1)?.requestsPerSecond.toFixed(0);
+    log(
+      `  bare nginx ${rate(bare)} req/s, template ${rate(nginx)}, with the access log ${rate(logged)}, ` +
+        `python ${rate(python)}`,
+    );
   }
   const med = (results: LoadResult[]): LoadResult => ({
     requestsPerSecond: median(results.map((r) => r.requestsPerSecond)) ?? 0,
@@ -348,8 +428,19 @@ async function benchServing(options: BenchOptions, mirrorDir: string, tree: stri
     tree,
     generator,
     nginx: med(nginx),
+    nginxLogged: med(logged),
+    bare: med(bare),
     python: med(python),
   };
+}
+
+function describeVerify(measure: VerifyMeasure): string {
+  const verify = median(measure.verify.map((m) => m.wallSeconds)) ?? 0;
+  const sums = median(measure.sha256sum) ?? 0;
+  return (
+    `${measure.files} files, ${(measure.bytes / 1e6).toFixed(0)} MB: verify ${verify.toFixed(2)} s, ` +
+    `sha256sum ${sums.toFixed(2)} s`
+  );
 }
 
 function describe(sample: WorkloadSample): string {
@@ -382,6 +473,7 @@ function render(report: BenchReport, options: BenchOptions, started: Date, loadB
       `${(options.network.bytesPerSecond / 1e6).toFixed(1)} MB/s per connection. ` +
       `Full mirror: ${options.filler} generated packages on top of the release's own. ` +
       `Big files: ${options.linkPackages} × ${options.linkKib} KiB. ` +
+      `Real size: ${options.scalePackages.join(' and ')} packages. ` +
       `Runs: ${options.runs} (selective, serving), ${options.expensiveRuns} (full, big files); ` +
       `baseline (${options.baseline}) in the first ${options.baselineRuns}. Times are medians.`,
     '',
@@ -405,6 +497,14 @@ function render(report: BenchReport, options: BenchOptions, started: Date, loadB
     '',
     timeTable(report),
   ];
+  if (report.verify.length > 0) {
+    parts.push(
+      '',
+      `### verify beside sha256sum (the same files, page cache warm; ${options.verifyRuns} runs each, medians)`,
+      '',
+      verifyTable(report),
+    );
+  }
   if (report.samples.some((x) => x.tree === 'sets')) {
     parts.push(
       '',

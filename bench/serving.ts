@@ -79,13 +79,37 @@ export async function packageUrls(mirrorDir: string): Promise<string[]> {
   return urls.sort();
 }
 
-export async function loadNginx(options: ServingOptions, urls: string[]): Promise<LoadResult> {
-  const nginx = await startNginx({ mirrorRoot: options.mirrorDir });
+/**
+ * The servers compared: nginx with the project's template, bare or as the stack runs it (the JSON
+ * access log of nginx/openwrt-mirror.d/ on); nginx with nothing but `location / { root …; }`.
+ */
+export type NginxVariant = 'template' | 'template + access log' | 'bare';
+
+export async function loadNginx(
+  options: ServingOptions,
+  urls: string[],
+  variant: NginxVariant = 'template',
+): Promise<LoadResult> {
+  const logDir =
+    variant === 'template + access log'
+      ? await fs.mkdtemp(path.join(os.tmpdir(), 'openwrt-mirror-bench-log-'))
+      : undefined;
+  const nginx = await startNginx({
+    mirrorRoot: options.mirrorDir,
+    ...(logDir && { accessLogDir: logDir }),
+    ...(variant === 'bare' && { server: (listen: string) => bareServer(listen, options.mirrorDir) }),
+  });
   try {
     return await load(nginx.url, urls, options);
   } finally {
     await nginx.stop();
+    if (logDir) await fs.rm(logDir, { recursive: true, force: true });
   }
+}
+
+/** The least nginx can be told to serve a tree with: what the template is held against. */
+function bareServer(listen: string, root: string): string {
+  return `server {\n  listen ${listen};\n  location / {\n    root ${root};\n  }\n}\n`;
 }
 
 export async function loadPython(options: ServingOptions, urls: string[]): Promise<LoadResult> {

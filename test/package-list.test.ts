@@ -69,6 +69,36 @@ describe('package lists for the search', function () {
     expect(await exists(path.join(h.mirrorDir, 'search/24.10.4/ramips/mt7621/packages.json'))).to.be.true;
   });
 
+  it('a re-run with nothing new leaves the list and the feed lines as they were; new versions rewrite the list', async () => {
+    h = await createSetsHarness({ releases: [{ version: '24.10.4' }], targets: ['ramips/mt7621'] });
+    const sets = [{ release: '24.10.4', target: 'ramips/mt7621' }];
+    const files = [
+      'search/24.10.4/ramips/mt7621/packages.json',
+      'distfeeds/24.10.4/ramips/mt7621/distfeeds.conf',
+      'distfeeds/sets',
+      'distfeeds.conf',
+    ];
+    // Every write goes through a new file renamed into place: an unchanged inode was not written.
+    const inodes = () => Promise.all(files.map(async (f) => (await fs.stat(path.join(h.mirrorDir, f))).ino));
+    expect((await h.sync(sets)).exitCode).to.equal(0);
+    const before = await inodes();
+    const first = await read('24.10.4', 'ramips/mt7621');
+    expect((await h.sync(sets, {}, { now: () => new Date(Date.now() + 60_000) })).exitCode).to.equal(0);
+    expect(await inodes()).to.deep.equal(before);
+    expect((await read('24.10.4', 'ramips/mt7621')).at).to.equal(first.at);
+
+    h.moveTo(1);
+    const later = new Date(Date.now() + 120_000);
+    expect((await h.sync(sets, {}, { now: () => later })).exitCode).to.equal(0);
+    const moved = await read('24.10.4', 'ramips/mt7621');
+    expect(moved.at).to.equal(later.toISOString());
+    const version = (list: PackageList, name: string) => list.packages.find((p) => p.n === name)?.v;
+    const changed = first.packages.filter((p) => version(moved, p.n) !== p.v);
+    expect(changed.length).to.be.greaterThan(0);
+    // The feed lines say the same: still not written.
+    expect((await inodes()).slice(1)).to.deep.equal(before.slice(1));
+  });
+
   it("keeps a description to its first line, and a long one to a line's length", () => {
     expect(descriptionLine('  Basic utility library\n more text')).to.equal('Basic utility library');
     const long = descriptionLine('x'.repeat(10_000));

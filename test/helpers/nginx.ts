@@ -86,6 +86,11 @@ export interface NginxOptions {
    * reload` act on this nginx.
    */
   beforeStart?: (nginxCommand: string[]) => Promise<void>;
+  /**
+   * A server block of its own instead of the project's template, given the `listen` address (the
+   * benchmark's bare nginx: same main configuration, same worker count).
+   */
+  server?: (listen: string) => string;
 }
 
 export interface RunningNginx {
@@ -122,12 +127,14 @@ async function startOnce(options: NginxOptions, port: number): Promise<RunningNg
   const template = await fs.readFile(TEMPLATE_PATH, 'utf8');
   const address = options.address ?? '127.0.0.1';
   const authority = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-  const config = renderTemplate(template, {
-    MIRROR_ROOT: options.mirrorRoot,
-    LISTEN_PORT: authority,
-    NGINX_STATIC: options.staticDir ?? NGINX_STATIC_DIR,
-    ONDEMAND_URL: options.onDemandUrl ?? `http://127.0.0.1:${await freePort()}`,
-  } satisfies TemplateVariables);
+  const config =
+    options.server?.(authority) ??
+    renderTemplate(template, {
+      MIRROR_ROOT: options.mirrorRoot,
+      LISTEN_PORT: authority,
+      NGINX_STATIC: options.staticDir ?? NGINX_STATIC_DIR,
+      ONDEMAND_URL: options.onDemandUrl ?? `http://127.0.0.1:${await freePort()}`,
+    } satisfies TemplateVariables);
   const withTls = options.tlsConfDir === undefined ? config : withTlsConfDir(config, options.tlsConfDir);
   await fs.writeFile(
     path.join(dir, 'default.conf'),

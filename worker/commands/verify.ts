@@ -23,6 +23,7 @@ import { formatFor } from '../formats/index.js';
 import type { Logger } from '../log.js';
 import {
   currentGeneration,
+  type GenerationListing,
   generationDir,
   generationOfLink,
   readGenerationFiles,
@@ -176,8 +177,9 @@ async function verifyGeneration(
 ): Promise<Omit<VerifyResult, 'generation' | 'generations' | 'restarts'>> {
   const root = generationDir(dir, generation);
   const result = { checked: 0, problems: [] as string[] };
-  const hashes = new HashCache();
-  await verifyAgainstPool(dir, root, hashes, result, options);
+  const listing = await readGenerationFiles(root);
+  const hashes = new HashCache(root, listing);
+  await verifyAgainstPool(dir, listing, hashes, result, options);
   const format = formatFor(release);
   for (const feedDir of await findDirsWith(root, format.indexFile)) {
     result.problems.push(...(await format.verifyFeed(servedFeed(root, feedDir, keys, hashes))));
@@ -190,50 +192,120 @@ async function verifyGeneration(
   return result;
 }
 
+/** Files hashed at once: reads of one overlap the hashing of another (sha256sum reads and hashes in turn). */
+const HASH_CONCURRENCY = 4;
+/** The most of a file read at once. */
+const READ_BYTES = 1024 * 1024;
+
 /**
- * Every served file is a hard link to `pool/<sha256>` of the bytes that were verified: re-hash them.
- * Anything in the generation that is not a regular file (a symlink planted there) is a problem.
+ * Every served file is a hard link to `pool/<sha256>` of the bytes that were verified: re-hash them,
+ * and find the pool's file of that hash to be this very inode. Anything in the generation that is
+ * not a regular file (a symlink planted there) is a problem.
  */
 async function verifyAgainstPool(
   dir: MirrorDir,
-  root: string,
+  listing: GenerationListing,
   hashes: HashCache,
   result: { checked: number; problems: string[] },
   options: VerifyOptions,
 ): Promise<void> {
-  const poolByInode = new Map<number, string>();
-  for (const name of await fs.readdir(dir.pool)) {
-    const stat = await fs.lstat(path.join(dir.pool, name)).catch(() => undefined);
-    if (stat?.isFile()) poolByInode.set(stat.ino, name);
-  }
-  const { files, strangers } = await readGenerationFiles(root);
-  for (const [file, kind] of strangers) {
+  for (const [file, kind] of listing.strangers) {
     result.checked++;
     result.problems.push(`${file}: ${kind}, not a verified file of the pool`);
   }
-  for (const [file, { ino }] of files) {
-    result.checked++;
-    const promised = poolByInode.get(ino);
-    const actual = await hashes.of(path.join(root, file));
-    if (promised === undefined) result.problems.push(`${file}: not a verified file of the pool`);
-    else if (actual.sha256 !== promised)
-      result.problems.push(`${file}: sha256 ${actual.sha256}, verified as ${promised}`);
+  /** Which pool file each inode is: read only to name what a file that is not its own pool entry is. */
+  let poolByInode: Promise<Map<number, string>> | undefined;
+  const files = [...listing.files];
+  const problems = await eachLimited(files, HASH_CONCURRENCY, async ([file, { ino }]) => {
+    const actual = await hashes.of(file);
+    const pooled = await fs.lstat(path.join(dir.pool, actual.sha256)).catch(() => undefined);
+    let problem: string | undefined;
+    if (!pooled?.isFile() || pooled.ino !== ino) {
+      poolByInode ??= poolInodes(dir);
+      const promised = (await poolByInode).get(ino);
+      problem =
+        promised === undefined
+          ? `${file}: not a verified file of the pool`
+          : `${file}: sha256 ${actual.sha256}, verified as ${promised}`;
+    }
     await options.onFile?.(file);
-  }
+    return problem;
+  });
+  result.checked += files.length;
+  for (const problem of problems) if (problem !== undefined) result.problems.push(problem);
 }
 
-/** Each inode is hashed once, however many paths and checks refer to it. */
+async function poolInodes(dir: MirrorDir): Promise<Map<number, string>> {
+  const byInode = new Map<number, string>();
+  for (const name of await fs.readdir(dir.pool)) {
+    const stat = await fs.lstat(path.join(dir.pool, name)).catch(() => undefined);
+    if (stat?.isFile()) byInode.set(stat.ino, name);
+  }
+  return byInode;
+}
+
+/**
+ * `work` over every item, at most `limit` at once; the results in the items' order. On a failure
+ * nothing more starts, and it rejects once the work under way has ended (a sync may be removing
+ * the tree: what is still reading must be done before anyone looks at why).
+ */
+async function eachLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const lane = async () => {
+    while (failure === undefined && next < items.length) {
+      const index = next++;
+      try {
+        results[index] = await work(items[index] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure) throw failure.error;
+  return results;
+}
+
+/**
+ * Each inode is hashed once, however many paths and checks refer to it. Only the generation's
+ * regular files are hashed, as its listing found them: nothing is followed.
+ */
 class HashCache {
   private readonly byInode = new Map<number, Promise<{ sha256: string; size: number }>>();
+  private readonly buffers: Buffer[] = [];
 
-  async of(file: string): Promise<{ sha256: string; size: number }> {
-    const { ino } = await fs.lstat(file);
-    let hash = this.byInode.get(ino);
+  constructor(
+    private readonly root: string,
+    private readonly listing: GenerationListing,
+  ) {}
+
+  /** `rel`'s hash and size, undefined when it is not a regular file of the generation. */
+  of(rel: string): Promise<{ sha256: string; size: number }>;
+  of(rel: string, optional: true): Promise<{ sha256: string; size: number } | undefined>;
+  async of(rel: string, optional?: true): Promise<{ sha256: string; size: number } | undefined> {
+    const listed = this.listing.files.get(rel);
+    if (listed === undefined) {
+      if (optional) return undefined;
+      throw new Error(`${rel}: not a regular file of the generation`);
+    }
+    let hash = this.byInode.get(listed.ino);
     if (!hash) {
-      hash = hashFile(file);
-      this.byInode.set(ino, hash);
+      hash = this.#hash(path.join(this.root, rel), listed.size);
+      this.byInode.set(listed.ino, hash);
     }
     return hash;
+  }
+
+  /** Read into a buffer of its own, reused: no stream, no garbage per chunk. */
+  async #hash(file: string, size: number): Promise<{ sha256: string; size: number }> {
+    const buffer = this.buffers.pop() ?? Buffer.allocUnsafe(READ_BYTES);
+    try {
+      return await hashFile(file, buffer, size);
+    } finally {
+      this.buffers.push(buffer);
+    }
   }
 }
 
@@ -244,7 +316,7 @@ function servedFeed(root: string, dir: string, keys: TrustedKeys, hashes: HashCa
     dir,
     keys,
     read: async (name) => ((await isRegularFile(at(name))) ? fs.readFile(at(name)) : undefined),
-    hash: async (name) => ((await isRegularFile(at(name))) ? hashes.of(at(name)) : undefined),
+    hash: (name) => hashes.of(`${dir}/${name}`, true),
     stream: async (name) => ((await isRegularFile(at(name))) ? createReadStream(at(name)) : undefined),
   };
 }
@@ -264,9 +336,8 @@ async function verifyTargetSums(
     result.problems.push(`${targetDir}/sha256sums: ${(error as Error).message}`);
   }
   for (const [name, sha256] of parseSha256Sums(sums.toString('utf8'))) {
-    const file = path.join(root, targetDir, name);
-    if (!(await isRegularFile(file))) continue;
-    const actual = await hashes.of(file);
+    const actual = await hashes.of(path.posix.join(targetDir, name), true);
+    if (actual === undefined) continue;
     if (actual.sha256 !== sha256)
       result.problems.push(`${targetDir}/${name}: sha256 ${actual.sha256}, sha256sums says ${sha256}`);
   }
@@ -291,12 +362,27 @@ async function isRegularFile(file: string): Promise<boolean> {
   return stat?.isFile() === true;
 }
 
-async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
+/** The file's SHA-256 and size, read through `buffer` (`expected`: its size when listed, for a first read that fits). */
+async function hashFile(
+  file: string,
+  buffer: Buffer,
+  expected: number,
+): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
-  for await (const chunk of createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
+  const handle = await fs.open(file, 'r');
+  try {
+    // One byte more than listed: a file that grew meanwhile is read to its end all the same.
+    let want = Math.min(buffer.length, expected + 1);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, want, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      size += bytesRead;
+      want = buffer.length;
+    }
+  } finally {
+    await handle.close();
   }
   return { sha256: hash.digest('hex'), size };
 }

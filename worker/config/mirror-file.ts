@@ -17,7 +17,8 @@
  * a key the shape does not have is an error. All scalars are read as strings (`24.10` stays 24.10).
  */
 import fs from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, type Node, type Pair, parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Node, Pair } from 'yaml';
 import { ConfigError, ConfigFileError } from '../errors.js';
 import {
   badItem,
@@ -33,6 +34,16 @@ import {
   TARGET,
 } from './rules.js';
 import type { MirrorMode, SetConfig } from './types.js';
+
+/**
+ * The YAML parser, loaded on the first MIRROR_CONFIG file read: without one (most mirrors) every
+ * start-up would load it for nothing (a tenth of a second and 9 MB of a worker's memory).
+ */
+let yamlModule: typeof import('yaml') | undefined;
+function yaml(): typeof import('yaml') {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yamlModule;
+}
 
 /** What a set takes from the environment where the file is silent. */
 export interface SetDefaults {
@@ -81,9 +92,9 @@ export function readMirrorConfigFile(file: string, defaults: SetDefaults): SetCo
 
 /** The sets a file's text describes. `file` names it in errors. */
 export function parseMirrorConfig(text: string, file: string, defaults: SetDefaults): SetConfig[] {
-  const lines = new LineCounter();
+  const lines = new (yaml().LineCounter)();
   // failsafe: every scalar is a string, so `release: 24.10` is not the number 24.1.
-  const doc = parseDocument(text, { schema: 'failsafe', lineCounter: lines, uniqueKeys: true });
+  const doc = yaml().parseDocument(text, { schema: 'failsafe', lineCounter: lines, uniqueKeys: true });
   const lineOf = (node: Node | null | undefined): number | undefined =>
     node?.range ? lines.linePos(node.range[0]).line : undefined;
   const fail = (node: Node | null | undefined, key: string, value: string | undefined, expected: string) =>
@@ -95,7 +106,7 @@ export function parseMirrorConfig(text: string, file: string, defaults: SetDefau
     throw new ConfigFileError(file, line, '(YAML)', undefined, `valid YAML: ${firstLine(syntax.message)}`);
   }
   const root = doc.contents;
-  if (!isMap(root)) {
+  if (!yaml().isMap(root)) {
     throw fail(root, '(top level)', undefined, 'a mapping with one key, sets: a list of sets');
   }
   let setsNode: Node | undefined;
@@ -104,7 +115,7 @@ export function parseMirrorConfig(text: string, file: string, defaults: SetDefau
     if (key !== 'sets') throw fail(pair.key, key, undefined, 'only the key sets at the top level');
     setsNode = pair.value ?? undefined;
   }
-  if (!isSeq(setsNode) || setsNode.items.length === 0) {
+  if (!yaml().isSeq(setsNode) || setsNode.items.length === 0) {
     throw fail(setsNode ?? root, 'sets', undefined, 'a list of at least one set (release, target, …)');
   }
 
@@ -112,7 +123,8 @@ export function parseMirrorConfig(text: string, file: string, defaults: SetDefau
   const seen = new Map<string, string>();
   setsNode.items.forEach((item, index) => {
     const where = `sets[${index}]`;
-    if (!isMap(item)) throw fail(item as Node, where, undefined, 'a mapping: release, target, mode, …');
+    if (!yaml().isMap(item))
+      throw fail(item as Node, where, undefined, 'a mapping: release, target, mode, …');
     const values = new Map<SetKey, { node: Node | null; pairKey: Node }>();
     for (const pair of item.items as Pair<Node, Node>[]) {
       const key = keyOf(pair);
@@ -190,11 +202,11 @@ export function parseMirrorConfig(text: string, file: string, defaults: SetDefau
 }
 
 function keyOf(pair: Pair<Node, Node>): string {
-  return isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+  return yaml().isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
 }
 
 function scalarOf(node: Node | null): string | undefined {
-  return isScalar(node) ? String(node.value ?? '') : undefined;
+  return yaml().isScalar(node) ? String(node.value ?? '') : undefined;
 }
 
 /** A list is a YAML sequence of names, or one string of names separated by commas or spaces. */
@@ -202,9 +214,9 @@ function listOf(
   node: Node | null,
   fail: (node: Node | null, raw: string | undefined, expected: string) => Error,
 ): string[] {
-  if (node === null || (isScalar(node) && (node.value === null || node.value === ''))) return [];
-  if (isScalar(node)) return splitList(String(node.value));
-  if (isSeq(node)) {
+  if (node === null || (yaml().isScalar(node) && (node.value === null || node.value === ''))) return [];
+  if (yaml().isScalar(node)) return splitList(String(node.value));
+  if (yaml().isSeq(node)) {
     return (node.items as Node[]).map((item) => {
       const value = scalarOf(item);
       if (value === undefined) throw fail(item, undefined, 'a list of names, not of lists or mappings');

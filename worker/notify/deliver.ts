@@ -3,7 +3,6 @@
  * take it as it is), and e-mail through SMTP_URL with nodemailer. A channel that fails is tried once
  * more, then logged; a notice never fails the sync that sent it.
  */
-import nodemailer from 'nodemailer';
 import type { NotifyConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Notice } from './notices.js';
@@ -21,6 +20,8 @@ export async function deliver(config: NotifyConfig, notices: Notice[], logger: L
     channels.push({ name: `webhook ${redact(url)}`, send: (notice) => postWebhook(url, notice) });
   }
   if (config.smtpUrl) {
+    // Loaded only when mail is configured: it is a tenth of a second of every run's start-up.
+    const { default: nodemailer } = await import('nodemailer');
     const transport = nodemailer.createTransport({
       url: config.smtpUrl,
       connectionTimeout: ATTEMPT_MS,

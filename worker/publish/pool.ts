@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { MirrorDir } from './mirror-dir.js';
 
+const PRUNE_BATCH = 64;
+
 export class Pool {
   constructor(private readonly dir: MirrorDir) {}
 
@@ -50,13 +52,18 @@ export class Pool {
   async pruneUnlinked(): Promise<{ files: number; bytes: number }> {
     let files = 0;
     let bytes = 0;
-    for (const name of await fs.readdir(this.dir.pool)) {
-      const file = this.path(name);
-      const stat = await fs.lstat(file).catch(() => undefined);
-      if (stat?.isFile() && stat.nlink > 1) continue;
-      await fs.rm(file, { force: true, recursive: true });
-      files++;
-      bytes += stat?.size ?? 0;
+    const names = await fs.readdir(this.dir.pool);
+    // Every run of a full mirror looks at thousands of files: their lstats go out a batch at a time.
+    for (let start = 0; start < names.length; start += PRUNE_BATCH) {
+      const batch = names.slice(start, start + PRUNE_BATCH).map((name) => this.path(name));
+      const stats = await Promise.all(batch.map((file) => fs.lstat(file).catch(() => undefined)));
+      for (const [i, file] of batch.entries()) {
+        const stat = stats[i];
+        if (stat?.isFile() && stat.nlink > 1) continue;
+        await fs.rm(file, { force: true, recursive: true });
+        files++;
+        bytes += stat?.size ?? 0;
+      }
     }
     return { files, bytes };
   }

@@ -206,7 +206,9 @@ export function buildStatus(input: {
 }): StatusFile {
   const { report } = input;
   const states = new Map(report.feeds.map((feed) => [`${feed.release}\0${feed.dir}`, feed.state]));
-  const sets = input.sets.map((set) => statusOfSet(set, input.releases.get(set.release), states));
+  // The sets of a release share its manifest: counted by directory once for all of them.
+  const tallies: Tallies = new Map();
+  const sets = input.sets.map((set) => statusOfSet(set, input.releases.get(set.release), states, tallies));
   const feeds = new Map<string, StatusFeed>();
   const images = new Map<string, StatusImage>();
   for (const set of sets) {
@@ -269,10 +271,51 @@ export function buildStatus(input: {
   };
 }
 
+interface DirectoryTally {
+  files: number;
+  bytes: number;
+  packages: number;
+  packageBytes: number;
+}
+
+/** Per manifest and package extension: its files counted by directory. */
+type Tallies = Map<Manifest, Map<string, Map<string, DirectoryTally>>>;
+
+/**
+ * The manifest's files and bytes by directory, and its package files (`extension`) among them: one
+ * pass, where a pass per feed made a full mirror's status cost feeds × files.
+ */
+function tallyDirectories(
+  tallies: Tallies,
+  manifest: Manifest,
+  extension: string,
+): Map<string, DirectoryTally> {
+  const known = tallies.get(manifest)?.get(extension);
+  if (known) return known;
+  const byDir = new Map<string, DirectoryTally>();
+  for (const [file, served] of manifest) {
+    const dir = path.posix.dirname(file);
+    let tally = byDir.get(dir);
+    if (!tally) {
+      tally = { files: 0, bytes: 0, packages: 0, packageBytes: 0 };
+      byDir.set(dir, tally);
+    }
+    tally.files++;
+    tally.bytes += served.size;
+    if (file.endsWith(extension)) {
+      tally.packages++;
+      tally.packageBytes += served.size;
+    }
+  }
+  tallies.set(manifest, new Map([...(tallies.get(manifest) ?? []), [extension, byDir]]));
+  return byDir;
+}
+
 function statusOfSet(
   set: SetStatusInput,
   release: { manifest: Manifest; generation?: string } | undefined,
   states: Map<string, FeedOutcome>,
+  tallies: Tallies,
 ): StatusSet {
   const manifest = release?.manifest ?? new Map();
   const format = formatNamed(set.format);
@@ -280,28 +323,19 @@ function statusOfSet(
   const feeds: StatusFeed[] = [];
   let bytes = 0;
   let files = 0;
+  const directories = tallyDirectories(tallies, manifest, format.packageExtension);
   for (const ref of set.feeds) {
-    let packages = 0;
-    let packageBytes = 0;
-    let any = false;
-    for (const [file, served] of manifest) {
-      if (path.posix.dirname(file) !== ref.dir) continue;
-      any = true;
-      files++;
-      bytes += served.size;
-      if (file.endsWith(format.packageExtension)) {
-        packages++;
-        packageBytes += served.size;
-      }
-    }
-    if (!any) continue;
+    const tally = directories.get(ref.dir);
+    if (!tally) continue;
+    files += tally.files;
+    bytes += tally.bytes;
     feeds.push({
       name: ref.name,
       distName: ref.distName,
       path: `${releaseDir}/${ref.dir}`,
       state: set.withdrawnUntil ? 'withdrawn' : (states.get(`${set.release}\0${ref.dir}`) ?? 'kept'),
-      packages,
-      bytes: packageBytes,
+      packages: tally.packages,
+      bytes: tally.packageBytes,
     });
   }
   const images: StatusImage[] = [];

@@ -4,6 +4,7 @@
  * at the top where exactly one set of a format is mirrored (or the list of the sets' where several
  * are), the list of sets, and status.json.
  */
+import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FeedFormat } from '../formats/format.js';
@@ -114,7 +115,7 @@ export async function writeFeedLines(dir: MirrorDir, sets: SetLines[]): Promise<
   const wanted = new Set<string>();
   const write = async (rel: string, text: string) => {
     wanted.add(rel);
-    await dir.writeAtomic(rel, text);
+    await writeChanged(dir, rel, text);
   };
   const served = sets.filter((set) => set.feeds.length > 0);
   for (const set of served) {
@@ -133,7 +134,7 @@ export async function writeFeedLines(dir: MirrorDir, sets: SetLines[]): Promise<
     const choices = `${DISTFEEDS_DIR}/choices.${top.split('.').pop()}`;
     if (ofFormat.length === 1) {
       const [only] = ofFormat as [SetLines];
-      await dir.writeAtomic(top, renderDistfeeds(only.feeds, only.release, MIRROR_URL_PLACEHOLDER, format));
+      await writeChanged(dir, top, renderDistfeeds(only.feeds, only.release, MIRROR_URL_PLACEHOLDER, format));
       await fs.rm(path.join(dir.root, choices), { force: true });
     } else {
       await fs.rm(path.join(dir.root, top), { force: true });
@@ -183,15 +184,23 @@ async function removeOtherFiles(dir: MirrorDir, rel: string, wanted: Set<string>
 }
 
 /**
- * The package lists for people: each set this run published gets its list rewritten; a set still
- * served but not published this run keeps its last one; a list of a set no longer served goes.
+ * The package lists for people: each set this run published gets its list written when it differs
+ * from the last (its `at` then says when it last changed); a set still served but not published
+ * this run keeps its last one; a list of a set no longer served goes.
  */
 export async function writePackageLists(
   dir: MirrorDir,
   lists: PackageList[],
   served: SetLines[],
 ): Promise<void> {
-  for (const list of lists) await dir.writeAtomic(packageListPath(list), renderPackageList(list));
+  for (const list of lists) {
+    const rel = packageListPath(list);
+    const last = await readOwnFile(dir, rel);
+    const lastAt = last === undefined ? undefined : writtenAt(last);
+    // The same packages as last time: the list stays as it is, `at` included.
+    if (lastAt !== undefined && renderPackageList({ ...list, at: lastAt }) === last) continue;
+    await dir.writeAtomic(rel, renderPackageList(list));
+  }
   const wanted = new Set(served.filter((set) => set.feeds.length > 0).map((set) => packageListPath(set)));
   await removeOtherFiles(dir, SEARCH_DIR, wanted);
 }
@@ -205,4 +214,34 @@ function manifestTotals(manifest: Manifest, packageExtension: string) {
     if (file.endsWith(packageExtension)) packages++;
   }
   return { files: manifest.size, bytes, packages };
+}
+
+/** A package list's `at`, from its first line (renderPackageList writes the head there). */
+function writtenAt(text: string): string | undefined {
+  const head = text.slice(0, text.indexOf('\n'));
+  return /"at":"([^"\\]*)"/.exec(head)?.[1];
+}
+
+/**
+ * Writes `text` unless the file holds it already: a re-run with nothing new rewrites (and syncs to
+ * disk) none of the files that say the same as before.
+ */
+async function writeChanged(dir: MirrorDir, rel: string, text: string): Promise<void> {
+  if ((await readOwnFile(dir, rel)) === text) return;
+  await dir.writeAtomic(rel, text);
+}
+
+/**
+ * A file the mirror wrote, as text; undefined when it is not there or not a regular file (a
+ * symlink is not followed, a fifo not waited on: writeAtomic then replaces it).
+ */
+async function readOwnFile(dir: MirrorDir, rel: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(path.join(dir.root, rel), {
+      encoding: 'utf8',
+      flag: constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+    });
+  } catch {
+    return undefined;
+  }
 }

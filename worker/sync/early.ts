@@ -23,12 +23,22 @@ export interface EarlyInput {
   previousFiles: Map<string, ServedFile>;
 }
 
+/** What the plan's task of a content key takes from the early one once it has been fetched. */
+interface Fetched {
+  rel: string;
+  outcome: NonNullable<FileTask['outcome']>;
+}
+
 export class EarlyDownloads {
   readonly #ctx: SyncContext;
   readonly #input: EarlyInput;
   readonly #running: Promise<void>[] = [];
-  /** The early task that fetches each content key (the same bytes may sit in two feeds). */
-  readonly #byKey = new Map<string, FileTask>();
+  /**
+   * The early task that fetches each content key (the same bytes may sit in two feeds); once its
+   * download has ended, only its path and outcome: in a full mirror there is one per package, and
+   * the plan makes a task of its own for each.
+   */
+  readonly #byKey = new Map<string, FileTask | Fetched>();
   /** Early tasks whose content another early task fetches. */
   readonly #twins: FileTask[] = [];
 
@@ -48,7 +58,12 @@ export class EarlyDownloads {
       }
     }
     if (fresh.length === 0) return;
-    const fetching = fetchTasks(this.#ctx, fresh, { background: true });
+    const fetching = fetchTasks(this.#ctx, fresh, { background: true }).then(() => {
+      for (const task of fresh) {
+        if (task.outcome && this.#byKey.get(task.key) === task)
+          this.#byKey.set(task.key, { rel: task.rel, outcome: task.outcome });
+      }
+    });
     // Awaited by together() or settled(); until then a stop's rejection must not count as unhandled.
     fetching.catch(() => {});
     this.#running.push(fetching);
@@ -86,6 +101,9 @@ export class EarlyDownloads {
         ? { ...early.outcome, fetched: task.rel === early.rel && early.outcome.fetched }
         : early.outcome;
     }
+    // Their outcomes are the plan's now: nothing of the early tasks is kept until the publish.
+    this.#byKey.clear();
+    this.#twins.length = 0;
   }
 
   /** Every early download ended (a release that publishes nothing still waits for its own). */

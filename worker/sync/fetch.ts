@@ -12,6 +12,8 @@ import type { SyncContext } from './context.js';
 import type { FileTask } from './types.js';
 
 const PROGRESS_EVERY_MS = 5000;
+/** Pool lookups in flight at once. */
+const HELD_BATCH = 64;
 
 /** What fetching needs of a sync: the run's, whichever release's context it is. */
 export type FetchContext = Pick<
@@ -32,14 +34,22 @@ export async function fetchTasks(
 ): Promise<void> {
   const toFetch = new Map<string, FileTask[]>();
   let held = 0;
-  for (const task of tasks) {
-    const served = await alreadyHeld(ctx, task);
-    if (served) {
-      task.outcome = { ok: true, served, fetched: false };
-      held++;
-      continue;
+  // A full mirror has thousands of tasks and a re-run holds them all: their lstats go out together,
+  // a batch at a time, instead of one after another.
+  for (let start = 0; start < tasks.length; start += HELD_BATCH) {
+    const batch = tasks.slice(start, start + HELD_BATCH);
+    const found = await Promise.all(batch.map((task) => alreadyHeld(ctx, task)));
+    for (const [i, task] of batch.entries()) {
+      const served = found[i];
+      if (served) {
+        task.outcome = { ok: true, served, fetched: false };
+        held++;
+        continue;
+      }
+      const same = toFetch.get(task.key);
+      if (same) same.push(task);
+      else toFetch.set(task.key, [task]);
     }
-    toFetch.set(task.key, [...(toFetch.get(task.key) ?? []), task]);
   }
   // The bytes to come, as the indexes give them; an image's size is not given: counted as the average.
   const firsts = [...toFetch.values()].map((same) => same[0] as FileTask);

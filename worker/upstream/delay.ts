@@ -10,7 +10,8 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * Resolves `ms` milliseconds from now (monotonic clock), rejects with the signal's reason when it
  * aborts. Waits longer than one timer can hold are slept in pieces; a timer that fires a little
- * early (Node measures from the loop's cached time) is followed by another for the rest.
+ * early (Node measures from the loop's cached time) is followed by another for the rest, and the
+ * last fraction of a millisecond, which no timer can wait, is waited out a loop turn at a time.
  */
 export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   await sleepUntil(performance.now() + ms, signal);
@@ -20,12 +21,23 @@ export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export async function sleepUntil(deadline: number, signal?: AbortSignal): Promise<void> {
   signal?.throwIfAborted();
   for (let left = deadline - performance.now(); left > 0; left = deadline - performance.now()) {
-    await timer(Math.min(Math.ceil(left), MAX_TIMER_MS), undefined, signal && { signal }).catch(
-      (error: unknown) => {
-        throw signal?.aborted ? signal.reason : error;
-      },
-    );
+    // Timers count whole milliseconds and fire late rather than early: a wait of 10.2 ms rounded up
+    // to 11, then fired a millisecond late, costs a request gate at 100/s a sixth of its rate.
+    if (left < 1) await immediate(signal);
+    else
+      await timer(Math.min(Math.floor(left), MAX_TIMER_MS), undefined, signal && { signal }).catch(
+        (error: unknown) => {
+          throw signal?.aborted ? signal.reason : error;
+        },
+      );
   }
+}
+
+/** The next turn of the event loop, after any I/O that is ready. */
+function immediate(signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) =>
+    setImmediate(() => (signal?.aborted ? reject(signal.reason) : resolve())),
+  );
 }
 
 /** `promise`, or the signal's reason as soon as it aborts, whichever comes first. */

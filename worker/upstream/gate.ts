@@ -24,13 +24,24 @@ export interface GateOptions {
 /**
  * Starts are spaced a little wider than 1000 / rateLimit: the upstream sees our sends through a
  * network with jitter, yet the limit is promised as seen from the upstream. 2 % of throughput buys
- * that margin.
+ * that margin, on the schedule (spacer.ts).
  */
 const SPACING_MARGIN = 1.02;
+/**
+ * How far a turn may go before it is due, so that the time from the gate to the socket is not added
+ * to every gap: 2 % of the spacing, at most 10 ms. Any RATE_LIMIT + 1 starts then still span at
+ * least 1.01 s, and no two are ever closer than 1000 / rateLimit.
+ */
+const MAX_EARLY_MS = 10;
 
 /** Milliseconds between two request starts at `rateLimit` per second, margin included. */
 export function spacingMs(rateLimit: number): number {
   return (1000 / rateLimit) * SPACING_MARGIN;
+}
+
+/** The least time between two starts: 1000 / rateLimit, or the spacing less MAX_EARLY_MS when that is more. */
+export function floorMs(rateLimit: number): number {
+  return Math.max(1000 / rateLimit, spacingMs(rateLimit) - MAX_EARLY_MS);
 }
 
 /**
@@ -61,7 +72,7 @@ export class Gate {
     this.#signal = signal;
     this.#concurrency = concurrency;
     this.#backgroundShare = Math.max(1, concurrency - 1);
-    this.#spacer = new Spacer(spacingMs(rateLimit), signal);
+    this.#spacer = new Spacer(spacingMs(rateLimit), signal, floorMs(rateLimit));
     // One listener for the whole queue, however long it grows.
     signal?.addEventListener(
       'abort',

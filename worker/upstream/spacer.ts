@@ -15,19 +15,33 @@ export interface Turn {
 
 /**
  * Turns are taken one at a time, in order: the next caller is let through only once the one ahead
- * has been sent (or has failed) and `spacingMs` have passed since the last send. Between being let
- * through and being sent a request may be held up — a busy event loop, a new connection, a TLS
- * handshake — and timing the next start from the send keeps two starts from landing close together.
+ * has been sent (or has failed), never sooner than `floorMs` after the last send, and on a schedule
+ * of one start every `spacingMs`. Between being let through and being sent a request may be held
+ * up — a busy event loop, a new connection, a TLS handshake — and timing the next start from the
+ * send keeps two starts from landing close together.
+ *
+ * The schedule: each send moves the next start's due time `spacingMs` on from its own due time, or
+ * from the send when that was later. A turn may go `spacingMs − floorMs` before it is due, so that
+ * the fraction of a millisecond each request takes from the gate to the socket is not added to every
+ * gap (at 100/s that alone cost a tenth of the rate); a request held up longer moves the schedule.
+ * Hence any n + 1 consecutive sends are at least `max(n × floorMs, n × spacingMs − (spacingMs −
+ * floorMs))` apart.
  */
 export class Spacer {
   readonly #spacingMs: number;
+  readonly #floorMs: number;
   readonly #signal: AbortSignal | undefined;
   #lastSentAt = Number.NEGATIVE_INFINITY;
+  /** When the next start is due on the schedule. */
+  #due = Number.NEGATIVE_INFINITY;
   /** Settles when the caller ahead has been sent or has given up its turn. */
   #ahead: Promise<void> = Promise.resolve();
 
-  constructor(spacingMs: number, signal?: AbortSignal) {
+  constructor(spacingMs: number, signal?: AbortSignal, floorMs = spacingMs) {
+    if (!(floorMs > 0 && floorMs <= spacingMs))
+      throw new RangeError(`floorMs must be in (0, spacingMs], got ${floorMs} of ${spacingMs}`);
     this.#spacingMs = spacingMs;
+    this.#floorMs = floorMs;
     this.#signal = signal;
   }
 
@@ -40,7 +54,8 @@ export class Spacer {
     });
     try {
       await unlessAborted(ahead, this.#signal);
-      await sleepUntil(this.#lastSentAt + this.#spacingMs, this.#signal);
+      const early = this.#spacingMs - this.#floorMs;
+      await sleepUntil(Math.max(this.#due - early, this.#lastSentAt + this.#floorMs), this.#signal);
     } catch (error) {
       over();
       throw error;
@@ -51,6 +66,7 @@ export class Spacer {
         if (!open) return;
         open = false;
         this.#lastSentAt = performance.now();
+        this.#due = Math.max(this.#due, this.#lastSentAt) + this.#spacingMs;
         over();
       },
       skip: () => {

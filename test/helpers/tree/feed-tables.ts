@@ -5,7 +5,7 @@
 import { apkOnlyTable, OPKG_ONLY } from './tables/apk.js';
 import { baseTable } from './tables/base.js';
 import { coreTable } from './tables/core.js';
-import { fillerTable } from './tables/filler.js';
+import { type FillerShares, fillerTable } from './tables/filler.js';
 import { kmodTable } from './tables/kmods.js';
 import { luciTable } from './tables/luci.js';
 import { packagesTable } from './tables/packages.js';
@@ -22,6 +22,7 @@ export interface TableChoice {
   kernel: Kernel;
   kmodsInCore: boolean;
   fillerPackages: number;
+  fillerShares?: FillerShares;
   extraKmods?: KmodTable;
 }
 
@@ -53,7 +54,8 @@ export function setTables(choice: TableChoice): SetTables {
     routing: routingTable(),
     telephony: telephonyTable(),
   };
-  for (const [feed, fillers] of fillerTable(choice.fillerPackages, kernelDep)) shared[feed].push(...fillers);
+  for (const [feed, fillers] of fillerTable(choice.fillerPackages, kernelDep, choice.fillerShares))
+    shared[feed].push(...fillers);
   const specs = choice.format === 'apk' ? apkSpecs(shared) : shared;
   return { specs, targetOnly: new Set(extra.map((spec) => spec.name)) };
 }

@@ -17,6 +17,7 @@ export {
   NODE_FEEDS,
 } from './lab.js';
 export { buildRelease } from './release.js';
+export type { FillerShares } from './tables/filler.js';
 export { type DeviceSpec, type ImageSpec, KNOWN_TARGETS, LAB_TARGET, type TargetSpec } from './targets.js';
 export type {
   ArchFeeds,

@@ -19,6 +19,7 @@ export function buildRelease(opts: TreeOptions): ReleaseTree {
     format,
     revision: opts.revision,
     fillerPackages: opts.fillerPackages,
+    fillerShares: opts.fillerShares,
     packageBytes: opts.packageBytes,
     signer: opts.signer,
     apkSigner: opts.apkSigner,

@@ -11,6 +11,7 @@ import { type KmodTable, setTables } from './feed-tables.js';
 import { labClosurePackages } from './lab.js';
 import { buildOpkgFeed, type IpkCache } from './opkg.js';
 import { revisionBumps } from './revision.js';
+import type { FillerShares } from './tables/filler.js';
 import { ARCH_FEEDS, FEED_ORDER, type FeedName, type PackageSpec } from './tables/spec.js';
 import { buildTargetDir, signTargetSums } from './target-dir.js';
 import { type DeviceSpec, KNOWN_TARGETS, LAB_TARGET } from './targets.js';
@@ -21,6 +22,7 @@ export interface ReleaseInput {
   format: TreeFormat;
   revision?: number;
   fillerPackages?: number;
+  fillerShares?: FillerShares;
   packageBytes?: (name: string) => number;
   signer: UsignSigner;
   apkSigner?: ApkSigner;
@@ -35,7 +37,8 @@ export interface ReleaseInput {
 }
 
 /** A release being built: its settings and the arch feeds built so far, by arch. */
-export interface ReleaseBuild extends Required<Omit<ReleaseInput, 'packageBytes'>> {
+export interface ReleaseBuild extends Required<Omit<ReleaseInput, 'packageBytes' | 'fillerShares'>> {
+  fillerShares?: FillerShares;
   releaseDir: string;
   sizeOf: (name: string) => number;
   archBuilds: Map<string, ArchBuild>;
@@ -73,6 +76,7 @@ export function newRelease(input: ReleaseInput): ReleaseBuild {
     format: input.format,
     revision,
     fillerPackages,
+    ...(input.fillerShares && { fillerShares: input.fillerShares }),
     signer: input.signer,
     apkSigner: input.apkSigner ?? apkTestSigner,
     distinctBuilds: input.distinctBuilds,
@@ -92,6 +96,7 @@ export function buildSet(release: ReleaseBuild, choice: SetChoice): SetTree {
     kernel,
     kmodsInCore: choice.kmodsInCore,
     fillerPackages: release.fillerPackages,
+    fillerShares: release.fillerShares,
     extraKmods: choice.extraKmods,
   });
   const bumps = setBumps(release, specs, targetOnly);

@@ -1,6 +1,7 @@
 /** The public shapes of a generated tree: options in, files and their descriptions out. */
 import type { ApkSigner } from '../adb-writer.js';
 import type { UsignSigner } from '../usign-signer.js';
+import type { FillerShares } from './tables/filler.js';
 
 export type TreeFormat = 'opkg' | 'apk';
 
@@ -41,6 +42,8 @@ export interface TreeOptions {
   revision?: number;
   /** Extra `filler-<feed>-<n>` packages spread over the feeds (full-mode and benchmark trees). */
   fillerPackages?: number;
+  /** How the fillers are shared among the feeds (e.g. most in `packages`, as upstream); default evenly, in turn. */
+  fillerShares?: FillerShares;
   /**
    * Size of each ipk; default a deterministic 1–40 KiB from the name. apk form: the size of the
    * package's content file; the `.apk` adds its ADB metadata (a few hundred bytes) to that.
