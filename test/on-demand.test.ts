@@ -151,9 +151,28 @@ describe('on demand: a listed package outside the selection, fetched and verifie
     // Nothing new anywhere in the mirror (the on-demand download directory is left empty).
     const after = (await listFiles(h.mirrorDir)).filter((f) => !f.startsWith('.mirror/ondemand/'));
     expect(after.filter((f) => !f.endsWith('.lock')).sort()).to.deep.equal(before.sort());
-    // The upstream mends: the next router gets it.
+    // Remembered for a while: a router that asks again gets the same answer, and the upstream no request.
     h.upstream.clearFaults();
-    expect((await request(`${nginx?.url}/${tcpdump}`)).status).to.equal(200);
+    h.upstream.resetLog();
+    const again = await request(`${nginx?.url}/${tcpdump}`);
+    expect(again.status).to.equal(502);
+    expect(again.body.toString()).to.match(/a moment ago; asked again in \d+ s/);
+    expect(h.upstream.requests).to.deep.equal([]);
+  });
+
+  it('remembers a failed fetch for a minute: routers retrying cost the upstream nothing more', async () => {
+    await start({ env: { MAX_RETRIES: '0' } });
+    const tcpdump = upstreamPathOf('tcpdump');
+    h.upstream.fault({ match: tcpdump, kind: '503' });
+    h.upstream.resetLog();
+    for (let i = 0; i < 5; i++) {
+      const reply = await request(`${nginx?.url}/${tcpdump}`);
+      expect(reply.status).to.equal(404);
+      expect(reply.body.toString()).to.match(
+        /tcpdump is listed .* but not mirrored, and fetching it from .* failed/,
+      );
+    }
+    expect(fetchesOf(tcpdump), 'one fetch for five routers').to.equal(1);
   });
 
   it('with the upstream down, a 404 that names the package and how to mirror it', async () => {

@@ -47,8 +47,17 @@ export interface Kept {
 /** Downloads in progress on demand: apart from tmp/, which every sync empties when it starts. */
 const PARTS = 'ondemand';
 
+/**
+ * How long a failed fetch is remembered: routers retry, apk retries a failed package on every later
+ * `apk add`, and each attempt costs the upstream 1 + MAX_RETRIES requests. Bytes that failed the
+ * checks are remembered longer: an upstream that serves them will not mend within seconds.
+ */
+export const FAILED_FOR_MS = 60_000;
+export const REFUSED_FOR_MS = 10 * 60_000;
+
 export class Keeper {
   readonly #inFlight = new Map<string, Promise<Kept>>();
+  readonly #failed = new Map<string, { until: number; error: NotKept }>();
 
   constructor(
     private readonly dir: MirrorDir,
@@ -77,9 +86,42 @@ export class Keeper {
     const key = `${file.generation}/${file.rel}`;
     const running = this.#inFlight.get(key);
     if (running) return running;
-    const next = this.#keep(file).finally(() => this.#inFlight.delete(key));
+    const failed = this.#failed.get(key);
+    if (failed && failed.until > Date.now()) {
+      const seconds = Math.ceil((failed.until - Date.now()) / 1000);
+      return Promise.reject(
+        new NotKept(
+          `${failed.error.message} (a moment ago; asked again in ${seconds} s)`,
+          failed.error.refused,
+        ),
+      );
+    }
+    this.#failed.delete(key);
+    const next = this.#keep(file)
+      .catch((error: unknown) => {
+        if (error instanceof NotKept && !(error instanceof GenerationGone)) {
+          this.#forgetExpired();
+          this.#failed.set(key, {
+            until: Date.now() + (error.refused ? REFUSED_FOR_MS : FAILED_FOR_MS),
+            error,
+          });
+        }
+        throw error;
+      })
+      .finally(() => this.#inFlight.delete(key));
     this.#inFlight.set(key, next);
     return next;
+  }
+
+  /** The memory of failures stays as small as the failures of the last minutes. */
+  #forgetExpired(): void {
+    const now = Date.now();
+    for (const [key, failed] of this.#failed) if (failed.until <= now) this.#failed.delete(key);
+  }
+
+  /** Whether the served generation holds the file already (a HEAD answers from that alone). */
+  async held(file: ListedFile): Promise<boolean> {
+    return (await fs.lstat(file.servedPath).catch(() => undefined))?.isFile() === true;
   }
 
   async #keep(file: ListedFile): Promise<Kept> {

@@ -73,6 +73,10 @@ export async function startOnDemand(
     const found = await indexes.resolve(req.url ?? '/');
     if (!('record' in found)) return answer(res, found.status, found.message);
     if (!config.onDemand) return answer(res, 404, notMirrored(found, 'ON_DEMAND=false'));
+    // A HEAD (a monitoring probe, a crawler) does not make the mirror fetch and keep a package.
+    if (req.method === 'HEAD' && !(await keeper.held(found))) {
+      return answer(res, 404, notMirrored(found, 'a HEAD request does not fetch it (a GET does)'));
+    }
     if (keeper.pending >= MAX_PENDING_FETCHES) {
       res.setHeader('Retry-After', '30');
       return answer(
