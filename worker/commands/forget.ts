@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { UsageError } from '../errors.js';
 import { forgetPackage, readLearned } from '../publish/learned.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
-import { recordLocal } from '../status/status-store.js';
+import { recordLearned } from '../status/status-store.js';
 
 export async function forgetCommand(
   config: Config,
@@ -21,7 +21,7 @@ export async function forgetCommand(
         (names.length > 0 ? `it holds ${names.join(', ')}` : 'it is empty (nothing was fetched on demand)'),
     );
   }
-  await recordLocal(dir);
+  await recordLearned(dir);
   const releases = [...new Set(removed.map((p) => p.release))].join(', ');
   options.stdout.write(
     `forgot ${name} (${releases}): the next sync no longer keeps it, unless a list names it or a node asks for it again; ` +

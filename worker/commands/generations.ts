@@ -15,7 +15,7 @@ import {
 import { acquireLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { readState, releasesWithState, writeState } from '../publish/state.js';
-import { recordLocal } from '../status/status-store.js';
+import { recordGenerations } from '../status/status-store.js';
 import { formatBytes } from '../status/units.js';
 
 interface Io {
@@ -104,7 +104,7 @@ export async function rollbackCommand(
   } finally {
     await lock.release();
   }
-  await recordLocal(dir);
+  await recordGenerations(dir);
   options.stdout.write(
     `${release}: now serving generation ${target.id} of ${target.publishedAt} again (${target.packages} packages) as ${id}` +
       `${held.length > 0 ? `, with the ${held.length} files of the tree served before that it lacks kept for nodes that read its index` : ''}; ` +
@@ -130,7 +130,7 @@ export async function unpinCommand(config: Config, options: Io & { release?: str
   } finally {
     await lock.release();
   }
-  await recordLocal(dir);
+  await recordGenerations(dir);
   if (unpinned === 0) options.stdout.write('nothing was pinned\n');
   return 0;
 }

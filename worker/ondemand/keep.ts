@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { learnPackage, MAX_LEARNED } from '../publish/learned.js';
 import { ensureDirectory, type MirrorDir } from '../publish/mirror-dir.js';
 import { settle } from '../publish/pool.js';
-import { recordLocal } from '../status/status-store.js';
+import { recordLearned } from '../status/status-store.js';
 import type { Upstream } from '../upstream/client.js';
 import type { ListedFile } from './request.js';
 
@@ -121,7 +121,7 @@ export class Keeper {
 
   /** Whether the served generation holds the file already (a HEAD answers from that alone). */
   async held(file: ListedFile): Promise<boolean> {
-    return (await fs.lstat(file.servedPath).catch(() => undefined))?.isFile() === true;
+    return (await regularFile(file.servedPath)) !== undefined;
   }
 
   async #keep(file: ListedFile): Promise<Kept> {
@@ -198,7 +198,7 @@ export class Keeper {
     try {
       const outcome = await learnPackage(this.dir, entry);
       if (outcome === 'added') {
-        await recordLocal(this.dir);
+        await recordLearned(this.dir);
         this.logger.info(
           `on demand: ${entry.name} (${file.release}) joins the selection; openwrt-mirror forget ${entry.name} drops it`,
           { phase: 'on-demand', release: file.release, package: entry.name },

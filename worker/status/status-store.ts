@@ -40,20 +40,38 @@ export function updateStatus(
 
 /**
  * status.json's fields that describe what is on this disk beside what a sync published: the learned
- * selection and the kept generations. Rewritten by whatever changed them (on demand, `forget`,
- * `rollback`, `unpin`); before the first sync there is no status.json to add them to.
+ * selection (rewritten by on demand and `forget`) and the kept generations (by `rollback`, `unpin`
+ * and a sync that finishes a rollback). Each writer rewrites only its own field; before the first
+ * sync there is no status.json to add it to, and the sync's end writes both.
  */
-export async function recordLocal(dir: MirrorDir): Promise<void> {
-  const local = await localFields(dir);
+export async function recordLearned(dir: MirrorDir): Promise<void> {
+  await replaceField(dir, 'learned', await learnedField(dir));
+}
+
+export async function recordGenerations(dir: MirrorDir): Promise<void> {
+  await replaceField(dir, 'generations', await generationsField(dir));
+}
+
+async function replaceField<K extends 'learned' | 'generations'>(
+  dir: MirrorDir,
+  key: K,
+  value: StatusFile[K],
+): Promise<void> {
   await updateStatus(dir, (current) => {
     if (current === undefined) return undefined;
-    const { learned: _l, generations: _g, ...rest } = current;
-    return { ...rest, ...local };
+    const next = { ...current };
+    delete next[key];
+    if (value !== undefined) next[key] = value;
+    return next;
   });
 }
 
-async function localFields(dir: MirrorDir): Promise<Pick<StatusFile, 'learned' | 'generations'>> {
+async function learnedField(dir: MirrorDir): Promise<StatusFile['learned']> {
   const learned = await readLearned(dir);
+  return learned.length > 0 ? learned : undefined;
+}
+
+async function generationsField(dir: MirrorDir): Promise<StatusFile['generations']> {
   const generations: Record<string, ReleaseGenerations> = {};
   for (const release of (await releasesWithState(dir)).sort()) {
     const served = await currentGeneration(dir, release).catch(() => undefined);
@@ -67,28 +85,28 @@ async function localFields(dir: MirrorDir): Promise<Pick<StatusFile, 'learned' |
     }));
     generations[release] = { ...(served && { served }), ...(pinned && { pinned }), kept };
   }
-  return {
-    ...(learned.length > 0 && { learned }),
-    ...(Object.keys(generations).length > 0 && { generations }),
-  };
+  return Object.keys(generations).length > 0 ? generations : undefined;
 }
 
 /**
  * The end of a run that published: `status` as built from it, with the worker's fields and the
- * download statistics kept, the learned selection as it is now, `running` gone.
+ * download statistics kept, the learned selection and kept generations as they are now, `running`
+ * gone.
  */
 export async function recordRun(
   dir: MirrorDir,
   status: StatusFile,
   options: { keepNextRun: boolean },
 ): Promise<void> {
-  const local = await localFields(dir);
+  const learned = await learnedField(dir);
+  const generations = await generationsField(dir);
   await updateStatus(dir, (current) =>
     withoutRunning({
       ...status,
       ...(current?.worker && { worker: current.worker }),
       ...(current?.downloads && { downloads: current.downloads }),
-      ...local,
+      ...(learned && { learned }),
+      ...(generations && { generations }),
       ...(options.keepNextRun && { nextRunAt: current?.nextRunAt }),
     }),
   );

@@ -13,7 +13,7 @@ import { currentGeneration, generationDir, manifestsEqual, switchGeneration } fr
 import { readState } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
 import { packageList } from '../status/package-list.js';
-import { recordLocal } from '../status/status-store.js';
+import { recordGenerations } from '../status/status-store.js';
 import { count } from '../status/units.js';
 import { assembleRelease, committedValidators, feedOutcome } from './assemble.js';
 import { releaseChanges } from './changes.js';
@@ -245,7 +245,7 @@ async function finishRollback(ctx: SyncContext, pinned: string): Promise<void> {
   await ctx.lock.assertHeld();
   await switchGeneration(ctx.dir, ctx.release, pinned);
   // A run that publishes nothing keeps status.json's generations as they were: they changed here.
-  await recordLocal(ctx.dir);
+  await recordGenerations(ctx.dir);
   ctx.logger.warn(
     `${ctx.release}: the rollback to ${pinned} was cut short before its switch (${served ?? 'nothing'} was still served); switched to it now`,
     { phase: 'publish', release: ctx.release, pinned },
