@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import type { RequestRecord } from './helpers/fake-upstream.js';
+import { listFiles } from './helpers/files.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
 
 const PACKAGE = /\.(ipk|apk)$/;
@@ -21,13 +22,17 @@ describe('download order', function () {
   const sizeOf = (record: RequestRecord) => h.tree.files.get(record.path)?.length ?? 0;
   const byStart = () => [...h.upstream.requests].sort((a, b) => a.start - b.start);
 
-  it('fetches the planned packages largest first', async () => {
+  it('fetches the packages largest first once the indexes are in, so the run ends on small ones', async () => {
     h = await createHarness({ env: { OPENWRT_DEVICES: '', RATE_LIMIT: '100', CONCURRENCY: '2' } });
     expect((await h.sync()).exitCode).to.equal(0);
-    const sizes = byStart()
-      .filter((r) => PACKAGE.test(r.path))
-      .map(sizeOf);
-    expect(sizes.length).to.be.greaterThan(100);
+    const requests = byStart();
+    const packages = requests.filter((r) => PACKAGE.test(r.path));
+    expect(packages.length).to.be.greaterThan(100);
+    // Each feed's share starts as its index verifies; once every index is in (and its closure
+    // taken, given half a second), everything still waiting goes out in one order, largest first.
+    const lastIndex = Math.max(...requests.filter((r) => r.path.endsWith('/Packages.gz')).map((r) => r.end));
+    const sizes = packages.filter((r) => r.start > lastIndex + 500).map(sizeOf);
+    expect(sizes.length, 'packages started after the indexes').to.be.greaterThan(20);
     expect(sizes).to.deep.equal([...sizes].sort((a, b) => b - a));
   });
 
@@ -43,9 +48,6 @@ describe('download order', function () {
     expect(images[0]?.start, 'the first image starts before the slow index has come').to.be.below(
       slowIndex.end,
     );
-    // Selective mode: no package before every index is in.
-    const firstPackage = requests.find((r) => PACKAGE.test(r.path)) as RequestRecord;
-    expect(firstPackage.start).to.be.above(slowIndex.end);
     expect(h.upstream.maxInFlight()).to.be.at.most(3);
     expect(h.upstream.maxStartsInWindow(1000)).to.be.at.most(50);
     // Each image fetched once, and served.
@@ -53,6 +55,41 @@ describe('download order', function () {
     for (const image of images) {
       const served = await h.readServed(image.path.replace(`${h.tree.releaseDir}/`, ''));
       expect(served?.equals(h.tree.files.get(image.path) as Buffer), image.path).to.be.true;
+    }
+  });
+
+  it('in selective mode, starts what the closure over the verified feeds holds while the others come in', async () => {
+    h = await createHarness({
+      upstream: { latencyMs: 20 },
+      env: { OPENWRT_DEVICES: '', RATE_LIMIT: '100', CONCURRENCY: '3' },
+    });
+    // The lab's lists need packages of telephony too; its index comes slowly.
+    h.upstream.fault({ match: /\/telephony\/Packages\.gz$/, kind: 'trickle', bytesPerSecond: 2_000 });
+    expect((await h.sync()).exitCode).to.equal(0);
+    const requests = byStart();
+    const slowIndex = requests.find((r) => r.path.endsWith('/telephony/Packages.gz')) as RequestRecord;
+    const packages = requests.filter((r) => PACKAGE.test(r.path));
+    const early = packages.filter((r) => r.start < slowIndex.end);
+    expect(early.length, 'packages fetched while the slow index came').to.be.greaterThan(5);
+    // A feed's packages wait for its own index.
+    expect(packages.filter((r) => r.path.includes('/telephony/')).every((r) => r.start > slowIndex.end)).to.be
+      .true;
+    // While the index came, a slot stayed free for it.
+    expect(h.upstream.maxInFlight((r) => PACKAGE.test(r.path) && r.start < slowIndex.start)).to.be.at.most(2);
+    // Nothing was fetched that the plan did not keep, and nothing twice: every package fetched is
+    // served, and the tree is the one a sync without the slow index makes.
+    expect(new Set(packages.map((r) => r.path)).size).to.equal(packages.length);
+    for (const request of packages) {
+      const served = await h.readServed(request.path.replace(`${h.tree.releaseDir}/`, ''));
+      expect(served?.equals(h.tree.files.get(request.path) as Buffer), request.path).to.be.true;
+    }
+    const slowTree = await listFiles(h.served(''));
+    const quick = await createHarness({ env: { OPENWRT_DEVICES: '' } });
+    try {
+      expect((await quick.sync()).exitCode).to.equal(0);
+      expect(slowTree.sort()).to.deep.equal((await listFiles(quick.served(''))).sort());
+    } finally {
+      await quick.close();
     }
   });
 

@@ -14,6 +14,7 @@ import type { ServedFile } from '../publish/types.js';
 import type { Upstream } from '../upstream/client.js';
 import type { IndexMemory } from './index-memory.js';
 import type { Progress } from './progress.js';
+import type { SideRequests } from './side.js';
 import type { SyncReport } from './types.js';
 
 export interface SyncContext {
@@ -37,6 +38,8 @@ export interface SyncContext {
   indexMemory: IndexMemory;
   /** What the run is doing, for status.json's `running`. */
   progress: Progress;
+  /** The small requests nothing plans with, beside the downloads (side.ts). */
+  side: SideRequests;
   /** Packages nodes fetched on demand, read once at the start: each set's plan keeps its own. */
   learned: LearnedPackage[];
   signal?: AbortSignal;

@@ -1,18 +1,21 @@
 /**
- * Downloads that need no plan, started while the index phase still runs: each target's images once
- * its signed sums verify, and every package of a feed that only full-mode sets use once that feed's
- * index verifies (a full-mode set wants all of it, whatever the other indexes say). They go to the
- * gate as `background` requests, behind the indexes. The plan, made later from the same indexes,
- * names the same files; those already under way are not fetched twice: they take their outcome
- * from the early task.
+ * Downloads that need no finished plan, started while the index phase still runs: each target's
+ * images once its signed sums verify, and a feed's packages once its index verifies — all of them
+ * for a full-mode set, and for a selective set the closure of its lists over the feeds verified so
+ * far. The closure only grows as feeds come in (every candidate opkg or apk might pick is taken,
+ * whatever the other feeds hold: feeds/closure.ts), so what it names now the final plan names too.
+ * They go to the gate as `background` requests, behind the indexes. The plan, made later from the
+ * same indexes, names the same files; those already under way are not fetched twice: they take
+ * their outcome from the early task.
  */
+import type { PackageRecord } from '../feeds/types.js';
 import type { FeedFormat } from '../formats/index.js';
 import type { ServedFile } from '../publish/types.js';
 import type { SyncContext } from './context.js';
 import type { DiscoveredSet, FeedRef } from './discover.js';
 import type { FeedIndex } from './feed-index.js';
 import { fetchTasks } from './fetch.js';
-import { planRelease } from './plan.js';
+import { type PlanSet, planRelease, planSetOf } from './plan.js';
 import type { FileTask } from './types.js';
 
 /** What the early plan of a feed needs: the same as the release's plan. */
@@ -21,6 +24,8 @@ export interface EarlyInput {
   format: FeedFormat;
   discovered: DiscoveredSet[];
   previousFiles: Map<string, ServedFile>;
+  /** Whether the mirror has several sets (the plan's tasks then name theirs). */
+  many: boolean;
 }
 
 /** What the plan's task of a content key takes from the early one once it has been fetched. */
@@ -41,6 +46,10 @@ export class EarlyDownloads {
   readonly #byKey = new Map<string, FileTask | Fetched>();
   /** Early tasks whose content another early task fetches. */
   readonly #twins: FileTask[] = [];
+  /** The feeds verified so far, by directory: what the selective sets' closures are taken over. */
+  readonly #verified = new Map<string, { name: string; packages: PackageRecord[] }>();
+  /** Paths an early plan has named already: a closure taken again names them again. */
+  readonly #named = new Set<string>();
 
   constructor(ctx: SyncContext, input: EarlyInput) {
     this.#ctx = ctx;
@@ -69,21 +78,33 @@ export class EarlyDownloads {
     this.#running.push(fetching);
   }
 
-  /** A feed's index verified: its packages start now when only full-mode sets use the feed. */
+  /**
+   * A feed's index verified: a full-mode set that uses it takes all of its packages, a selective one
+   * its closure over the feeds verified so far, which this feed may have grown in other feeds too.
+   */
   feed(ref: FeedRef, index: FeedIndex): void {
-    const { release, format, discovered, previousFiles } = this.#input;
+    const { release, format, discovered, previousFiles, many } = this.#input;
     const users = discovered.filter((set) => set.feeds.some((feed) => feed.dir === ref.dir));
-    if (users.length === 0 || users.some((set) => set.config.mode !== 'full')) return;
+    if (users.length === 0) return;
+    this.#verified.set(ref.dir, { name: ref.name, packages: index.packages });
+    const sets = users.map((set): PlanSet => {
+      const planned = planSetOf(set, { release, many, learned: this.#ctx.learned });
+      // Full mode: this feed's packages, the others' came with their own index.
+      if (planned.mode === 'full') return { ...planned, feedDirs: [ref.dir] };
+      return { ...planned, feedDirs: planned.feedDirs.filter((dir) => this.#verified.has(dir)) };
+    });
     const { tasks } = planRelease({
       release,
-      sets: [{ mode: 'full', required: [], optional: [], feedDirs: [ref.dir] }],
-      feeds: new Map([[ref.dir, { name: ref.name, packages: index.packages }]]),
+      sets,
+      feeds: this.#verified,
       unavailable: new Map(),
       accepts: format.accepts,
       expect: (pkg, rel, previous) => format.expect(pkg, rel, previous),
       previousFiles,
     });
-    this.fetch(tasks);
+    const fresh = tasks.filter((task) => !this.#named.has(task.rel));
+    for (const task of fresh) this.#named.add(task.rel);
+    this.fetch(fresh);
   }
 
   /**
@@ -104,6 +125,8 @@ export class EarlyDownloads {
     // Their outcomes are the plan's now: nothing of the early tasks is kept until the publish.
     this.#byKey.clear();
     this.#twins.length = 0;
+    this.#verified.clear();
+    this.#named.clear();
   }
 
   /** Every early download ended (a release that publishes nothing still waits for its own). */

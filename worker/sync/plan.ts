@@ -75,19 +75,7 @@ export function planSets(input: {
   const dirOf = (refusal: Refusal) => refusal.file.slice(0, refusal.file.lastIndexOf('/'));
   return planRelease({
     release: input.release,
-    sets: input.sets.map((set) => ({
-      ...(input.many && { label: set.label }),
-      mode: set.config.mode,
-      required: set.config.required,
-      optional: set.config.optional,
-      feedDirs: set.feeds.map((feed) => feed.dir),
-      sources: set.config.sources,
-      learned: learnedFor(
-        input.learned ?? [],
-        input.release,
-        set.feeds.map((feed) => feed.dir),
-      ),
-    })),
+    sets: input.sets.map((set) => planSetOf(set, input)),
     feeds: new Map(
       input.usable.map((feed) => [feed.ref.dir, { name: feed.ref.name, packages: feed.packages }]),
     ),
@@ -98,6 +86,23 @@ export function planSets(input: {
     expect: (pkg, rel, previousFile) => input.format.expect(pkg, rel, previousFile),
     previousFiles: input.previousFiles,
   });
+}
+
+/** What the plan needs of a discovered set: its lists, its feeds in a node's order, what it learned. */
+export function planSetOf(
+  set: DiscoveredSet,
+  input: { release: string; many: boolean; learned?: LearnedPackage[] },
+): PlanSet {
+  const feedDirs = set.feeds.map((feed) => feed.dir);
+  return {
+    ...(input.many && { label: set.label }),
+    mode: set.config.mode,
+    required: set.config.required,
+    optional: set.config.optional,
+    feedDirs,
+    sources: set.config.sources,
+    learned: learnedFor(input.learned ?? [], input.release, feedDirs),
+  };
 }
 
 export function planRelease(input: PlanInput): Plan {

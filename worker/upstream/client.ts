@@ -42,6 +42,8 @@ interface RequestShape {
   buffered?: number;
   /** Waits behind every other request at the gate (gate.ts). */
   background?: boolean;
+  /** The bytes a download expects: larger ones go first at the gate. */
+  size?: number;
 }
 
 export class Upstream {
@@ -157,7 +159,7 @@ export class Upstream {
    */
   async download(path: string, dest: string, expect: DownloadExpectation): Promise<DownloadResult> {
     const request = (attempts: Attempts) =>
-      this.#request({ headers: {}, background: expect.background }, attempts);
+      this.#request({ headers: {}, background: expect.background, size: expect.size }, attempts);
     try {
       return await this.#retry.run(this.#url(path), request, (response) =>
         streamToFile(response, path, dest, expect),
@@ -176,6 +178,11 @@ export class Upstream {
     this.#transport.limitBackground(limited);
   }
 
+  /** Resolves once no request waits at the gate: the downloads have all started (gate.ts). */
+  whenQuiet(): Promise<void> {
+    return this.#transport.whenQuiet();
+  }
+
   #url(path: string): string {
     const segments = path.replace(/^\/+/, '').split('/');
     if (segments.some((s) => s === '' || s === '.' || s === '..')) {
@@ -186,7 +193,7 @@ export class Upstream {
 
   /** One GET through axios and axios-retry, following redirects; a 304 to a conditional GET is an answer. */
   async #request(
-    { headers, buffered, background }: RequestShape,
+    { headers, buffered, background, size }: RequestShape,
     attempts: Attempts,
   ): Promise<AxiosResponse<Readable>> {
     for (let hop = 0; ; hop++) {
@@ -196,8 +203,8 @@ export class Upstream {
           headers,
           signal: this.#signal,
           // axios-retry reissues the same config: every attempt reserves afresh.
-          ...((buffered !== undefined || background) && {
-            adapter: this.#transport.adapter(buffered, background ? 'background' : 'normal'),
+          ...((buffered !== undefined || background || size !== undefined) && {
+            adapter: this.#transport.adapter(buffered, background ? 'background' : 'normal', size),
           }),
           'axios-retry': this.#retry.forRequest(attempts),
         });

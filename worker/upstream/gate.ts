@@ -1,7 +1,9 @@
 /**
  * The one gate every upstream request passes: at most `concurrency` in flight, and starts spaced
  * evenly, as the upstream sees them, so that no more than `rateLimit` begin in any second. Slots go
- * to waiting requests in order, background ones (below) after all others.
+ * to waiting requests largest first (a request of unknown size, an index, before any download, and
+ * in order among equals), background ones (below) after all others: the files of several plans
+ * waiting together go out in one longest-processing-time order, so the run ends on small ones.
  */
 import { Spacer } from './spacer.js';
 
@@ -54,6 +56,8 @@ export function floorMs(rateLimit: number): number {
 export type Priority = 'normal' | 'background';
 
 interface Waiter {
+  /** Bytes it will fetch; Infinity when unknown. */
+  size: number;
   grant: (release: () => void) => void;
   reject: (reason: unknown) => void;
 }
@@ -67,6 +71,8 @@ export class Gate {
   #inFlight = 0;
   #backgroundInFlight = 0;
   readonly #waiting: Record<Priority, Waiter[]> = { normal: [], background: [] };
+  /** Told when no request waits for a slot any more (whenQuiet). */
+  #onQuiet: (() => void)[] = [];
 
   constructor({ rateLimit, concurrency, signal }: GateOptions) {
     this.#signal = signal;
@@ -92,9 +98,9 @@ export class Gate {
    * start in one burst, over the rate. Holding a slot while waiting for the turn costs nothing,
    * because whoever is ahead would start first anyway.
    */
-  async enter(priority: Priority = 'normal'): Promise<Pass> {
+  async enter(priority: Priority = 'normal', size?: number): Promise<Pass> {
     this.#signal?.throwIfAborted();
-    const release = await this.#slot(priority);
+    const release = await this.#slot(priority, size ?? Number.POSITIVE_INFINITY);
     try {
       const turn = await this.#spacer.take();
       return {
@@ -110,15 +116,32 @@ export class Gate {
     }
   }
 
+  /**
+   * Resolves once no request waits for a slot (at once if none does): what can wait for the end
+   * of the downloads without adding to the run's time goes then (sync/side.ts).
+   */
+  whenQuiet(): Promise<void> {
+    if (this.#quiet()) return Promise.resolve();
+    return new Promise((resolve) => this.#onQuiet.push(resolve));
+  }
+
+  #quiet(): boolean {
+    return this.#waiting.normal.length === 0 && this.#waiting.background.length === 0;
+  }
+
   /** Whether background requests keep a slot free for the others (the index phase) or may take them all. */
   limitBackground(limited: boolean): void {
     this.#backgroundLimited = limited;
     this.#dispatch();
   }
 
-  #slot(priority: Priority): Promise<() => void> {
+  #slot(priority: Priority, size: number): Promise<() => void> {
     return new Promise((resolve, reject) => {
-      this.#waiting[priority].push({ grant: resolve, reject });
+      const queue = this.#waiting[priority];
+      // Behind every waiter at least as large: a queue of a few times CONCURRENCY per plan.
+      let at = queue.length;
+      while (at > 0 && (queue[at - 1] as Waiter).size < size) at--;
+      queue.splice(at, 0, { size, grant: resolve, reject });
       this.#dispatch();
     });
   }
@@ -133,9 +156,10 @@ export class Gate {
       }
       if (this.#backgroundLimited && this.#backgroundInFlight >= this.#backgroundShare) return;
       const background = this.#waiting.background.shift();
-      if (!background) return;
+      if (!background) break;
       this.#grant(background, 'background');
     }
+    if (this.#onQuiet.length > 0 && this.#quiet()) for (const go of this.#onQuiet.splice(0)) go();
   }
 
   #grant(waiter: Waiter, priority: Priority): void {

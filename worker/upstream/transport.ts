@@ -36,6 +36,11 @@ export class Transport {
     this.#budget = new ByteBudget(opts.maxBufferedBytes, opts.signal);
   }
 
+  /** See Gate.whenQuiet. */
+  whenQuiet(): Promise<void> {
+    return this.#gate.whenQuiet();
+  }
+
   /** See Gate.limitBackground. */
   limitBackground(limited: boolean): void {
     this.#gate.limitBackground(limited);
@@ -46,8 +51,8 @@ export class Transport {
    * each attempt first reserves that much memory: per attempt, not per call, so that a backoff
    * holds no memory and a retry never waits for memory while it holds some (which could deadlock).
    */
-  adapter(buffered?: number, priority: Priority = 'normal'): AxiosAdapter {
-    return (config) => this.#send(config, buffered, priority);
+  adapter(buffered?: number, priority: Priority = 'normal', size?: number): AxiosAdapter {
+    return (config) => this.#send(config, buffered, priority, size);
   }
 
   /**
@@ -59,6 +64,8 @@ export class Transport {
     config: InternalAxiosRequestConfig,
     buffered: number | undefined,
     priority: Priority,
+    /** The bytes a download expects, its place in the gate's queue. */
+    size: number | undefined,
   ): Promise<AxiosResponse> {
     const stopping = this.#opts.signal;
     const stats = this.#opts.stats;
@@ -66,7 +73,7 @@ export class Transport {
     const reservation = buffered === undefined ? undefined : await this.#budget.reserve(buffered);
     let pass: Pass;
     try {
-      pass = await this.#gate.enter(priority);
+      pass = await this.#gate.enter(priority, size);
     } catch (error) {
       reservation?.release();
       throw error;
