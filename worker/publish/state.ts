@@ -54,6 +54,11 @@ export interface ReleaseState {
   withdrawnSince?: string;
   /** The generation `rollback` switched to: syncs leave the release alone until `unpin`. */
   pinned?: string;
+  /**
+   * What the last publish planned with besides the upstream's files (sync/quiet.ts), when it had
+   * no failure: a run that finds every index unchanged and the same here keeps the generation.
+   */
+  plannedWith?: string;
 }
 
 export function emptyState(release: string): ReleaseState {

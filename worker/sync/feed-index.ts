@@ -15,7 +15,10 @@ import { fetchIndexFile } from './index-files.js';
 
 export interface FeedIndex {
   ref: FeedRef;
-  packages: PackageRecord[];
+  /** Parsed when first read: a quiet night (sync/quiet.ts) never reads an unchanged one. */
+  readonly packages: PackageRecord[];
+  /** How many packages the index lists. */
+  count: number;
   /** Index files to serve, by file name. */
   indexFiles: Record<string, ServedFile>;
   changed: boolean;
@@ -35,9 +38,22 @@ export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: Fee
   const marker = await fetchRevalidated(ctx, `${ref.dir}/${format.marker}`, format.markerMaxBytes);
 
   if (!marker.changed && last) {
-    const packages = await lastGoodPackages(ctx, last, format);
-    if (packages)
-      return { ref, packages, indexFiles: last.indexFiles, changed: false, problems: [], extras: [] };
+    const parse = await lastGoodIndex(ctx, last, format);
+    if (parse) {
+      let packages: PackageRecord[] | undefined;
+      return {
+        ref,
+        get packages() {
+          packages ??= parse();
+          return packages;
+        },
+        count: last.packages,
+        indexFiles: last.indexFiles,
+        changed: false,
+        problems: [],
+        extras: [],
+      };
+    }
   }
 
   const checked = await format.checkIndex({
@@ -65,6 +81,7 @@ export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: Fee
   return {
     ref,
     packages: checked.packages,
+    count: checked.packages.length,
     indexFiles,
     changed: true,
     problems: checked.problems,
@@ -74,7 +91,8 @@ export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: Fee
 
 /**
  * Fetches the extra index files of new indexes (absent upstream: not served) into their
- * `indexFiles`. Returns feed directory → reason for the feeds where one could not be had.
+ * `indexFiles`, as side requests beside the downloads (side.ts). Returns feed directory → reason
+ * for the feeds where one could not be had.
  */
 export async function fetchIndexExtras(ctx: SyncContext, indexes: FeedIndex[]): Promise<Map<string, string>> {
   const failures = new Map<string, string>();
@@ -83,7 +101,7 @@ export async function fetchIndexExtras(ctx: SyncContext, indexes: FeedIndex[]): 
       index.extras.map(async (name) => {
         const rel = `${index.ref.dir}/${name}`;
         try {
-          const body = await fetchIndexFile(ctx, rel, { optional: true });
+          const body = await ctx.side.run(() => fetchIndexFile(ctx, rel, { optional: true }));
           if (body) index.indexFiles[name] = { sha256: await ctx.pool.admitBuffer(body), size: body.length };
         } catch (error) {
           if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
@@ -101,13 +119,26 @@ export async function lastGoodPackages(
   last: FeedState,
   format: FeedFormat,
 ): Promise<PackageRecord[] | undefined> {
+  return (await lastGoodIndex(ctx, last, format))?.();
+}
+
+/**
+ * A feed's last good index, read back from the pool, to be parsed when called; undefined if any of
+ * its files is gone.
+ */
+async function lastGoodIndex(
+  ctx: SyncContext,
+  last: FeedState,
+  format: FeedFormat,
+): Promise<(() => PackageRecord[]) | undefined> {
   for (const file of Object.values(last.indexFiles)) {
     if (!(await ctx.pool.has(file.sha256, file.size))) return undefined;
   }
   const index = last.indexFiles[format.indexFile];
   if (!index) return undefined;
   ctx.indexMemory.keep(index.size, `${last.dir}/${format.indexFile}`);
-  return indexRecords(ctx, last, format);
+  const bytes = await ctx.pool.read(index.sha256);
+  return () => format.readIndex(bytes);
 }
 
 /**

@@ -20,7 +20,8 @@ import type { Failure, FeedReport, FileTask } from './types.js';
 /** A feed that has an index to plan with: the new one, or its last good one (`index` undefined). */
 export interface UsableFeed {
   ref: FeedRef;
-  packages: PackageRecord[];
+  /** The index's, parsed when first read (feed-index.ts). */
+  readonly packages: PackageRecord[];
   index?: FeedIndex;
   lastGood?: FeedState;
   report: FeedReport;
@@ -152,7 +153,8 @@ export async function fetchIndexes(
       const startedAt = Date.now();
       try {
         const index = await fetchFeedIndex(ctx, ref, format);
-        onIndex(ref, index);
+        // An unchanged index brings nothing new to fetch early: its files are in the pool.
+        if (index.changed) onIndex(ref, index);
         return { ref, index, startedAt };
       } catch (error) {
         if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
@@ -170,7 +172,7 @@ export async function fetchIndexes(
       distName: ref.distName,
       dir: ref.dir,
       state: index ? (index.changed ? 'updated' : 'unchanged') : lastGood ? 'kept' : 'failed',
-      packagesInIndex: index?.packages.length ?? lastGood?.packages ?? 0,
+      packagesInIndex: index?.count ?? lastGood?.packages ?? 0,
       durationMs: Date.now() - startedAt,
       ...emptyCounters(),
     };
@@ -178,9 +180,17 @@ export async function fetchIndexes(
     if (index) {
       for (const problem of index.problems)
         report.warnings.push(`${ref.dir}/${format.indexFile}: ${problem}`);
-      usable.push({ ref, packages: index.packages, index, lastGood, report: feedReport });
+      usable.push({
+        ref,
+        get packages() {
+          return index.packages;
+        },
+        index,
+        lastGood,
+        report: feedReport,
+      });
       logger.info(
-        `${ref.distName}: index ${index.changed ? 'updated' : 'unchanged'}, ${count(index.packages.length, 'package')}`,
+        `${ref.distName}: index ${index.changed ? 'updated' : 'unchanged'}, ${count(index.count, 'package')}`,
         { phase: 'index', feed: ref.name },
       );
       continue;

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import type { SetConfig } from '../config.js';
 import { AbortedError } from '../errors.js';
 import { parseSha256Sums } from '../feeds/profiles.js';
-import { formatFor } from '../formats/index.js';
+import { type FeedFormat, formatFor } from '../formats/index.js';
 import { currentGeneration, generationDir, manifestsEqual, switchGeneration } from '../publish/generation.js';
 import { readState } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
@@ -19,13 +19,14 @@ import { assembleRelease, committedValidators, feedOutcome } from './assemble.js
 import { releaseChanges } from './changes.js';
 import { feedStatesOf, publishRelease } from './commit.js';
 import { learntFile, type SyncContext } from './context.js';
-import { discoverSets } from './discover.js';
+import { type DiscoveredSet, discoverSets } from './discover.js';
 import { EarlyDownloads } from './early.js';
 import { fetchIndexExtras } from './feed-index.js';
 import { fetchTasks } from './fetch.js';
-import { indexStage } from './indexes.js';
+import { type IndexStage, indexStage } from './indexes.js';
 import { fetchTargetsList, placeTargetsList } from './metadata.js';
 import { planSets } from './plan.js';
+import { countKept, isQuiet, planFingerprint, sameTargetsList } from './quiet.js';
 import { countTasks } from './report.js';
 import { lastOutcome, nextSetStates, previousSets, publishedOutcome, withdrawnDirs } from './sets.js';
 import type { FileTask, ReleaseOutcome } from './types.js';
@@ -58,19 +59,36 @@ export async function syncRelease(
   if (discovered.length === 0) return lastOutcome(previous, format, configured);
 
   // Indexes: every feed directory once, however many sets share it; the images' signed sums beside.
-  // What needs no plan starts at once, behind the indexes at the gate, filling the connections the
-  // index phase and planning leave idle: each target's images as soon as its sums verify, and the
-  // packages of a feed only full-mode sets use as soon as its index does (early.ts).
-  const early = new EarlyDownloads(ctx, { release, format, discovered, previousFiles });
+  // What needs no finished plan starts at once, behind the indexes at the gate, filling the
+  // connections the index phase and planning leave idle: each target's images as soon as its sums
+  // verify, and as each feed's index verifies, what the sets' selections over the feeds verified
+  // so far already hold (early.ts).
+  const early = new EarlyDownloads(ctx, { release, format, discovered, previousFiles, many });
   ctx.upstream.limitBackground(true);
   const indexes = await indexStage(ctx, discovered, format, many, {
     images: (imageTasks) => early.fetch(imageTasks),
     index: (ref, index) => early.feed(ref, index),
   });
   ctx.upstream.limitBackground(false);
+  ctx.side.indexesIn();
   if (indexes.nothingUsable) {
     await early.settled();
     return lastOutcome(previous, format, configured);
+  }
+  // The release's list of targets comes beside the downloads (side.ts); placed when assembled.
+  const targetsList = ctx.side.run(() => fetchTargetsList(ctx));
+  targetsList.catch(() => {});
+
+  // A quiet night keeps the generation served, without parsing, planning or assembling (quiet.ts).
+  const plannedWith = planFingerprint({ release, format, discovered, many, learned: ctx.learned });
+  if (
+    report.failures.length === failuresBefore &&
+    isQuiet({ previous, fingerprint: plannedWith, configured, discovered, indexes })
+  ) {
+    await early.settled();
+    if (sameTargetsList(await targetsList, previousFiles)) {
+      return keepQuietly(ctx, { format, configured, discovered, indexes, previousFiles, plannedWith });
+    }
   }
 
   // Plan, pure: each set's closure over its own feeds; a shared feed serves the union.
@@ -134,7 +152,7 @@ export async function syncRelease(
   });
   report.failures.push(...assembly.failures);
   // The release's list of targets, for firmware-selector and ASU clients: switched with the rest.
-  placeTargetsList(ctx, await fetchTargetsList(ctx), assembly, previousFiles);
+  placeTargetsList(ctx, await targetsList, assembly, previousFiles);
   countTasks(report, release, tasks, indexes.usable, discovered, indexes.images);
   const changed = new Set(indexes.usable.filter((feed) => feed.index?.changed).map((feed) => feed.ref.dir));
   for (const feedReport of report.feeds.filter((f) => f.release === release)) {
@@ -171,6 +189,8 @@ export async function syncRelease(
         report.failures.length === failuresBefore ? ctx.now().toISOString() : previous.lastSuccessAt,
       sets,
       withdrawn: Object.fromEntries(assembly.withdrawn),
+      ...(report.failures.length === failuresBefore &&
+        Object.keys(assembly.dropped).length === 0 && { plannedWith }),
     },
     unchanged,
   );
@@ -224,6 +244,63 @@ export async function syncRelease(
     graceHours: config.pruneGraceHours,
   });
   return { ...outcome, lists };
+}
+
+/**
+ * A quiet night's publish: the same files, the same generation, the state's time of success and
+ * validators renewed; every file counted as planned and found in the pool. The package lists for
+ * the page's search stay as they are (no list is given).
+ */
+async function keepQuietly(
+  ctx: SyncContext,
+  input: {
+    format: FeedFormat;
+    configured: SetConfig[];
+    discovered: DiscoveredSet[];
+    indexes: IndexStage;
+    previousFiles: Map<string, ServedFile>;
+    plannedWith: string;
+  },
+): Promise<ReleaseOutcome> {
+  const { previous, release, report } = ctx;
+  const { format, configured, discovered, indexes, previousFiles, plannedWith } = input;
+  ctx.logger.info(`${release}: every index and target unchanged upstream: the plan stays as it was`, {
+    phase: 'plan',
+  });
+  const sets = nextSetStates(previous, configured, discovered, new Map());
+  const generation = await publishRelease(
+    ctx,
+    previousFiles,
+    {
+      schema: 1,
+      release,
+      files: previous.files,
+      validators: { ...previous.validators, ...ctx.validators },
+      feeds: previous.feeds,
+      dropped: {},
+      lastSuccessAt: ctx.now().toISOString(),
+      sets,
+      withdrawn: {},
+      plannedWith,
+    },
+    true,
+  );
+  countKept(report, release, previous, discovered, indexes);
+  report.published = true;
+  report.generations[release] = generation;
+  const outcome = publishedOutcome({
+    release,
+    format,
+    configured,
+    discovered,
+    sets,
+    manifest: previousFiles,
+    generation,
+    failed: new Set(),
+    withdrawn: new Map(),
+    graceHours: ctx.config.pruneGraceHours,
+  });
+  return { ...outcome, quiet: true };
 }
 
 /**

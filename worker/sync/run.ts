@@ -5,6 +5,7 @@
  * run is recorded with what went wrong.
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { type Config, type SetConfig, setLabel } from '../config.js';
 import { AbortedError, ConfigError, UntrustedInputError, UpstreamError } from '../errors.js';
 import type { VersionsFile } from '../feeds/metadata.js';
@@ -44,6 +45,7 @@ import { Progress } from './progress.js';
 import { syncRelease } from './release.js';
 import { emptyReport, exitCodeOf, finishReport } from './report.js';
 import { feedRefOf, graceEnd, hasFiles, withdrawnStatus } from './sets.js';
+import { SideRequests } from './side.js';
 import type { ReleaseOutcome, SyncReport } from './types.js';
 
 export interface SyncOptions {
@@ -99,6 +101,9 @@ export function openUpstream(
   });
 }
 
+/** In MIRROR_DIR/.mirror: a run skipped the pool's prune after a failure; the next one does it. */
+const PRUNE_OWED = 'prune-owed';
+
 /** What every release of a run shares. */
 type RunContext = Omit<SyncContext, 'release' | 'previous' | 'validators'>;
 
@@ -129,6 +134,8 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
   /** Rethrown once the run is recorded: a configuration error (exit 2) or a stop. */
   let rethrow: unknown;
   let upstreamLastSync: Date | undefined;
+  /** Generations removed at the start: their files may be left only in the pool. */
+  let stale = 0;
   const progress = new Progress({
     write: (running) => recordRunning(dir, config.upstreamUrl, running),
     by: options.by ?? 'sync',
@@ -140,7 +147,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
   try {
     await dir.prepare();
     const leftovers = await dir.cleanTmp();
-    const stale = await removeUnkeptGenerations(dir, config.keepGenerations);
+    stale = await removeUnkeptGenerations(dir, config.keepGenerations);
     if (leftovers + stale > 0) {
       logger.info(
         `cleaned up after an interrupted run: ${leftovers} temporary files, ${stale} generations unfinished or past KEEP_GENERATIONS`,
@@ -155,7 +162,8 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       report.warnings.push(problem);
       logger.warn(`trusted keys: ${problem}`, { phase: 'keys' });
     }
-    upstream = openUpstream(config, { logger, signal: options.signal, gate: options.gate });
+    const opened = openUpstream(config, { logger, signal: options.signal, gate: options.gate });
+    upstream = opened;
     progress.start();
     const releases = byRelease(sets);
     const run: RunContext = {
@@ -170,6 +178,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       now,
       lock,
       indexMemory: new IndexMemory(options.indexMemoryBytes),
+      side: new SideRequests(config.concurrency, () => opened.whenQuiet()),
       // Unreadable, it keeps nothing this run: said, since the learned packages then age out.
       learned: await readLearnedStrictly(dir).catch((error: Error) => {
         report.warnings.push(error.message);
@@ -183,17 +192,25 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     logger.info(`sync started: ${labels} (${modes}) from ${config.upstreamUrl}`, { phase: 'start' });
     // One release after another: their requests share one gate anyway, a file two releases share
     // is then fetched once, and one release's failure does not stop the next.
+    // The upstream's /lastsync and .versions.json go beside the first release's downloads.
+    const metadata = Promise.all([
+      run.side.afterIndexes(() => upstreamFreshness(run)),
+      run.side.afterIndexes(() => syncVersionsFile(run)),
+    ]);
+    // Awaited below; a stop before then must not leave it rejected unhandled.
+    metadata.catch(() => {});
     const outcomes: ReleaseOutcome[] = [];
     for (const [index, [release, ofRelease]] of [...releases].entries()) {
       progress.release(release, ofRelease.map(setLabel), index + 1, releases.size);
       outcomes.push(await syncRelease(run, release, ofRelease, sets.length > 1));
     }
     progress.phase('publishing');
-    upstreamLastSync = await upstreamFreshness(run);
-    const versions = await syncVersionsFile(run);
+    run.side.indexesIn();
+    const [lastSync, versions] = await metadata;
+    upstreamLastSync = lastSync;
     if (config.notify.on.includes('new-release')) newReleases = await upstreamReleases(run, sets, versions);
     outcomes.push(...(await withdrawReleases(run, new Set(sets.map((set) => set.release)))));
-    await commitRun(run, outcomes, options, upstreamLastSync);
+    await commitRun(run, outcomes, options, upstreamLastSync, stale > 0);
   } catch (error) {
     const stopped = error instanceof AbortedError || options.signal?.aborted === true;
     if (stopped) {
@@ -393,12 +410,45 @@ async function withdrawReleases(run: RunContext, configured: Set<string>): Promi
   return outcomes;
 }
 
+/**
+ * Removes the pool's files no generation links any more, after a run without failures that
+ * published. The pool is walked (a lstat per file) only when a file can have lost its last link:
+ * on a quiet night nothing entered it and no generation left, unless an earlier run owes the walk
+ * (it could not prune after a failure).
+ */
+async function prunePool(
+  run: RunContext,
+  outcomes: ReleaseOutcome[],
+  removedGenerations: boolean,
+): Promise<void> {
+  const { dir, report } = run;
+  const owed = path.join(dir.internal, PRUNE_OWED);
+  const quiet = !removedGenerations && outcomes.every((outcome) => outcome.quiet);
+  if (!report.published || report.failures.length > 0) {
+    if (!quiet) await fs.writeFile(owed, '');
+    return;
+  }
+  if (quiet && (await fs.stat(owed).catch(() => undefined)) === undefined) return;
+  const pruned = await run.pool.pruneUnlinked();
+  await fs.rm(owed, { force: true });
+  if (pruned.files > 0) {
+    run.logger.info(
+      `pruned ${count(pruned.files, 'file')} no index references (${formatBytes(pruned.bytes)})`,
+      {
+        phase: 'prune',
+      },
+    );
+  }
+}
+
 /** Every set's feed lines, then status.json: what the run leaves visible. */
 async function commitRun(
   run: RunContext,
   outcomes: ReleaseOutcome[],
   options: SyncOptions,
   upstreamLastSync: Date | undefined,
+  /** Whether generations were removed before the releases ran. */
+  removedGenerations: boolean,
 ): Promise<void> {
   const { dir, report, config } = run;
   // Nothing empty is published: without a single served feed, the lines stay as they were.
@@ -411,18 +461,8 @@ async function commitRun(
       lines,
     );
   }
+  await prunePool(run, outcomes, removedGenerations);
   if (!report.published) return;
-  if (report.failures.length === 0) {
-    const pruned = await run.pool.pruneUnlinked();
-    if (pruned.files > 0) {
-      run.logger.info(
-        `pruned ${count(pruned.files, 'file')} no index references (${formatBytes(pruned.bytes)})`,
-        {
-          phase: 'prune',
-        },
-      );
-    }
-  }
   finishReport(report, run.now());
   report.upstream = snapshotStats(run.upstream);
   // The mirror succeeded last when every release did: the oldest of their last successes.

@@ -165,4 +165,6 @@ export interface ReleaseOutcome {
   status: SetStatusInput[];
   /** The package lists for people of the sets this run published (search/…/packages.json). */
   lists?: PackageList[];
+  /** Kept as it was on a quiet night (quiet.ts): nothing entered the pool, no generation left it. */
+  quiet?: true;
 }
