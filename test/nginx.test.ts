@@ -86,18 +86,12 @@ describe('nginx serving a synced mirror', () => {
 
   it('serves the new generation as soon as the worker switches the symlink', async () => {
     const next = '20261127T030000Z';
-    const newCore = path.join(
-      dir,
-      '.mirror/generations',
-      next,
-      RELEASE,
-      core.replace(`releases/${RELEASE}/`, ''),
-    );
+    const newCore = path.join(dir, '.mirror/generations', next, core.replace(`releases/${RELEASE}/`, ''));
     await fs.mkdir(newCore, { recursive: true });
     await fs.writeFile(path.join(newCore, 'Packages'), 'Package: base-files\nVersion: 1650\n\n');
     const link = path.join(dir, 'releases', RELEASE);
     const switchTo = async (generation: string) => {
-      await fs.symlink(`../.mirror/generations/${generation}/${RELEASE}`, `${link}.new`);
+      await fs.symlink(`../.mirror/generations/${generation}`, `${link}.new`);
       await fs.rename(`${link}.new`, link);
     };
 
@@ -215,7 +209,7 @@ describe('nginx serving a synced mirror', () => {
       '/.mirror/tmp/partial',
       '/.mirror/state.json',
       `/.mirror/pool/${'a'.repeat(64)}`,
-      `/.mirror/generations/${GENERATION}/${RELEASE}/${core.replace(`releases/${RELEASE}/`, '')}/Packages`,
+      `/.mirror/generations/${GENERATION}/${core.replace(`releases/${RELEASE}/`, '')}/Packages`,
       '/.mirror/',
       '/.hidden',
       `/${core}/.lock`,

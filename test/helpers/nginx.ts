@@ -349,12 +349,15 @@ export const GENERATION = '20261126T030000Z';
 const TARGET_DIR = `releases/${RELEASE}/targets/ramips/mt7621`;
 const ARCH_DIR = `releases/${RELEASE}/packages/mipsel_24kc`;
 
-/** Where a URL path of the served tree is on disk: `releases/<ver>/…` lives in the generation. */
+/**
+ * Where a URL path of the served tree is on disk: `releases/<ver>/…` lives in the generation, which
+ * holds the release's tree at its top, as the worker builds it (worker/publish/generation.ts).
+ */
 export function diskPath(root: string, urlPath: string): string {
   return path.join(
     root,
     urlPath.startsWith(`releases/${RELEASE}/`)
-      ? urlPath.replace(`releases/${RELEASE}/`, `.mirror/generations/${GENERATION}/${RELEASE}/`)
+      ? urlPath.replace(`releases/${RELEASE}/`, `.mirror/generations/${GENERATION}/`)
       : urlPath,
   );
 }
@@ -507,7 +510,7 @@ export async function writeServedTree(root: string): Promise<ServedTree> {
   await put('status.json.tmp', 'half-written status');
 
   await fs.mkdir(path.join(root, 'releases'), { recursive: true });
-  await fs.symlink(`../.mirror/generations/${GENERATION}/${RELEASE}`, path.join(root, 'releases', RELEASE));
+  await fs.symlink(`../.mirror/generations/${GENERATION}`, path.join(root, 'releases', RELEASE));
   return {
     root,
     files,
@@ -555,6 +558,26 @@ export async function plantSymlinks(root: string): Promise<PlantedLink[]> {
       [{ urlPath: 'releases/evil-up/passwd', leaks: 'root:' }],
     ],
     ['releases/inside', '../.mirror', [{ urlPath: 'releases/inside/state.json', leaks: 'validators' }]],
+    // One level short of a generation, and the pool beside the generations: the checked path climbs
+    // from where a link leads and must find .mirror/generations two levels up (the template's map).
+    [
+      'releases/generations',
+      '../.mirror/generations',
+      [
+        {
+          urlPath: `releases/generations/${GENERATION}/${feed.replace(`releases/${RELEASE}/`, '')}/`,
+          leaks: '_mipsel_24kc.ipk',
+        },
+      ],
+    ],
+    ['releases/pool', '../.mirror/pool', [{ urlPath: `releases/pool/${'a'.repeat(64)}`, leaks: 'pooled' }]],
+    // Directory links right below the release and deep below it, into the generations themselves.
+    [`releases/${RELEASE}/etc`, '/etc', [{ urlPath: `releases/${RELEASE}/etc/passwd`, leaks: 'root:' }]],
+    [
+      `${feed}/generations`,
+      path.join(root, '.mirror/generations'),
+      [{ urlPath: `${feed}/generations/${GENERATION}/`, leaks: 'href="packages/' }],
+    ],
     ['passwd', '/etc/passwd', [{ urlPath: 'passwd', leaks: 'root:' }]],
     ['state.json', state, [{ urlPath: 'state.json', leaks: 'validators' }]],
     ['host-etc', '/etc', [{ urlPath: 'host-etc/passwd', leaks: 'root:' }]],
