@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import { copyGeneration, currentGeneration } from '../worker/publish/generation.js';
-import { keptGenerations, recordGeneration } from '../worker/publish/kept.js';
+import { keptGenerations, keptWithStates, recordGeneration } from '../worker/publish/kept.js';
 import { acquireLock } from '../worker/publish/lock.js';
 import { MirrorDir } from '../worker/publish/mirror-dir.js';
 import { readState, writeState } from '../worker/publish/state.js';
@@ -38,7 +38,7 @@ describe('attack: rollback', function () {
     const [newer, older] = (await keptGenerations(dir, release)).map((g) => g.id) as [string, string];
     expect(await served()).to.equal(newer);
     // rollback's own steps, up to a kill -9 just before its rename.
-    const target = (await keptGenerations(dir, release)).find((g) => g.id === older);
+    const target = (await keptWithStates(dir, release)).find((g) => g.id === older);
     if (!target) throw new Error('no older generation');
     const now = new Date();
     const { id } = await copyGeneration(dir, older, newer, now);
@@ -56,12 +56,12 @@ describe('attack: rollback', function () {
 
   it('a kept record whose state names another release is no generation to go back to', async () => {
     const [, older] = (await keptGenerations(dir, release)).map((g) => g.id) as [string, string];
-    const recordFile = path.join(h.mirrorDir, '.mirror/kept', `${older}.json`);
-    const record = JSON.parse(await fs.readFile(recordFile, 'utf8'));
+    const stateFile = path.join(h.mirrorDir, '.mirror/kept', `${older}.state.json`);
+    const state = JSON.parse(await fs.readFile(stateFile, 'utf8'));
     // Another release (or a climbing name): rollback would write that one's state and pin it,
     // and switch this one unpinned.
-    record.state.release = '23.05.5';
-    await fs.writeFile(recordFile, JSON.stringify(record));
+    state.release = '23.05.5';
+    await fs.writeFile(stateFile, JSON.stringify(state));
     const before = await served();
     const outside = path.dirname(h.mirrorDir);
     const beforeFiles = await listFiles(outside);

@@ -9,6 +9,7 @@ import { copyGeneration, currentGeneration, switchGeneration } from '../publish/
 import {
   type KeptGeneration,
   keptGenerations,
+  keptWithStates,
   recordGeneration,
   removeUnkeptGenerations,
 } from '../publish/kept.js';
@@ -31,7 +32,7 @@ export async function generationsCommand(
   for (const release of releases) {
     const served = await currentGeneration(dir, release).catch(() => undefined);
     const { pinned } = await readState(dir, release);
-    const kept = await keptGenerations(dir, release);
+    const kept = await keptWithStates(dir, release);
     options.stdout.write(
       `${release}: ${kept.length} kept (KEEP_GENERATIONS=${config.keepGenerations})${pinned ? `, pinned to ${pinned} (openwrt-mirror unpin)` : ''}\n`,
     );
@@ -65,7 +66,7 @@ export async function rollbackCommand(
   let held: string[];
   try {
     const served = await currentGeneration(dir, release);
-    const kept = await keptGenerations(dir, release);
+    const kept = await keptWithStates(dir, release);
     const ids = kept.map((g) => g.id).join(', ') || 'none';
     if (options.id === undefined) {
       const index = kept.findIndex((g) => g.id === served);

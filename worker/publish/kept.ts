@@ -1,9 +1,12 @@
 /**
  * Generations kept for going back: each published generation leaves a record in
- * `.mirror/kept/<id>.json` (its release, when, what it serves, and the release's state as it was
- * published), and the newest KEEP_GENERATIONS of each release stay on disk (hard links into the
- * pool: a generation costs only the files no other one shares). `rollback` switches a release back
- * to one of them with the publish's own rename and pins it there; `unpin` lets the syncs move on.
+ * `.mirror/kept/<id>.json` (its release, when, what it serves) and beside it the release's state as
+ * it was published (`<id>.state.json`, what a rollback restores), and the newest KEEP_GENERATIONS of
+ * each release stay on disk (hard links into the pool: a generation costs only the files no other
+ * one shares). `rollback` switches a release back to one of them with the publish's own rename and
+ * pins it there; `unpin` lets the syncs move on. The states are apart because they are big (2 MB at
+ * 11,000 packages) and only `rollback` and `generations` read them; every run and every status.json
+ * reads the records.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -12,7 +15,7 @@ import { generationDir, generationOfLink } from './generation.js';
 import type { MirrorDir } from './mirror-dir.js';
 import type { ReleaseState } from './state.js';
 
-export interface KeptGeneration {
+export interface KeptSummary {
   schema: 1;
   id: string;
   release: string;
@@ -21,30 +24,37 @@ export interface KeptGeneration {
   bytes: number;
   /** Package files (`.ipk`, `.apk`) it serves. */
   packages: number;
-  /** The release's state as this generation was published: what a rollback restores. */
-  state: ReleaseState;
   /** Made by `rollback`: the generation it serves again. */
   rollbackOf?: string;
 }
 
-const KEPT = 'kept';
-
-/** Written before the switch: a generation served always has its record. */
-export async function recordGeneration(dir: MirrorDir, record: KeptGeneration): Promise<void> {
-  await dir.writeAtomic(path.join('.mirror', KEPT, `${record.id}.json`), `${JSON.stringify(record)}\n`);
+export interface KeptGeneration extends KeptSummary {
+  /** The release's state as this generation was published: what a rollback restores. */
+  state: ReleaseState;
 }
 
+const KEPT = 'kept';
+
+/** Written before the switch, the state first: a record is whole once its summary is there. */
+export async function recordGeneration(dir: MirrorDir, record: KeptGeneration): Promise<void> {
+  const { state, ...summary } = record;
+  await dir.writeAtomic(path.join('.mirror', KEPT, `${record.id}${STATE}`), `${JSON.stringify(state)}\n`);
+  await dir.writeAtomic(path.join('.mirror', KEPT, `${record.id}.json`), `${JSON.stringify(summary)}\n`);
+}
+
+const STATE = '.state.json';
+
 /** The kept generations of `release` (every release when undefined) still on disk, newest first. */
-export async function keptGenerations(dir: MirrorDir, release?: string): Promise<KeptGeneration[]> {
+export async function keptGenerations(dir: MirrorDir, release?: string): Promise<KeptSummary[]> {
   const names = await fs.readdir(path.join(dir.internal, KEPT)).catch(() => [] as string[]);
-  const records: KeptGeneration[] = [];
+  const records: KeptSummary[] = [];
   for (const name of names) {
     if (!/^[A-Za-z0-9-]+\.json$/.test(name)) continue;
     try {
       const record = JSON.parse(
         await fs.readFile(path.join(dir.internal, KEPT, name), 'utf8'),
-      ) as KeptGeneration;
-      if (record.schema !== 1 || `${record.id}.json` !== name || !describesItself(record)) continue;
+      ) as KeptSummary;
+      if (record.schema !== 1 || `${record.id}.json` !== name || !namesItsRelease(record)) continue;
       if (release !== undefined && record.release !== release) continue;
       const stat = await fs.lstat(generationDir(dir, record.id)).catch(() => undefined);
       if (stat?.isDirectory()) records.push(record);
@@ -56,15 +66,35 @@ export async function keptGenerations(dir: MirrorDir, release?: string): Promise
 }
 
 /**
- * Whether a record is whole and about its own release: rollback writes the state it holds, under the
- * name of the release that state names. A record edited or damaged into naming another release
+ * The kept generations with the states they restore, newest first: only those whose state is whole
+ * and about their own release (records of before the split hold it inside).
+ */
+export async function keptWithStates(dir: MirrorDir, release?: string): Promise<KeptGeneration[]> {
+  const kept: KeptGeneration[] = [];
+  for (const record of await keptGenerations(dir, release)) {
+    const inside = (record as Partial<KeptGeneration>).state;
+    const state =
+      inside ??
+      (await fs
+        .readFile(path.join(dir.internal, KEPT, `${record.id}${STATE}`), 'utf8')
+        .then((text) => JSON.parse(text) as ReleaseState)
+        .catch(() => undefined));
+    if (state !== undefined && describesItself(record, state)) kept.push({ ...record, state });
+  }
+  return kept;
+}
+
+function namesItsRelease(record: KeptSummary): boolean {
+  return typeof record.release === 'string' && RELEASE.pattern.test(record.release);
+}
+
+/**
+ * Whether a state is whole and about the record's release: rollback writes the state, under the
+ * name of the release that state names. A state edited or damaged into naming another release
  * would overwrite and pin that one's state while switching this one.
  */
-function describesItself(record: KeptGeneration): boolean {
-  const state = record.state as Partial<ReleaseState> | undefined;
+function describesItself(record: KeptSummary, state: Partial<ReleaseState>): boolean {
   return (
-    typeof record.release === 'string' &&
-    RELEASE.pattern.test(record.release) &&
     state?.schema === 1 &&
     state.release === record.release &&
     typeof state.files === 'object' &&
@@ -107,7 +137,7 @@ export async function removeUnkeptGenerations(dir: MirrorDir, keep: number): Pro
     removed++;
   }
   for (const name of await fs.readdir(path.join(dir.internal, KEPT)).catch(() => [] as string[])) {
-    if (!wanted.has(name.replace(/\.json$/, '')))
+    if (!wanted.has(name.replace(/(\.state)?\.json$/, '')))
       await fs.rm(path.join(dir.internal, KEPT, name), { force: true });
   }
   return removed;

@@ -174,6 +174,8 @@ export async function syncRelease(
     return lastOutcome(previous, format, configured);
   }
   const sets = nextSetStates(previous, configured, discovered, assembly.withdrawn);
+  const lastSuccessAt =
+    report.failures.length === failuresBefore ? ctx.now().toISOString() : previous.lastSuccessAt;
   const unchanged = previous.generation !== undefined && manifestsEqual(assembly.manifest, previousFiles);
   const generation = await publishRelease(
     ctx,
@@ -185,8 +187,7 @@ export async function syncRelease(
       validators: committedValidators(previous, ctx.validators, assembly.fresh, assembly.kept),
       feeds,
       dropped: assembly.dropped,
-      lastSuccessAt:
-        report.failures.length === failuresBefore ? ctx.now().toISOString() : previous.lastSuccessAt,
+      lastSuccessAt,
       sets,
       withdrawn: Object.fromEntries(assembly.withdrawn),
       ...(report.failures.length === failuresBefore &&
@@ -243,7 +244,7 @@ export async function syncRelease(
     withdrawn: assembly.withdrawn,
     graceHours: config.pruneGraceHours,
   });
-  return { ...outcome, lists };
+  return { ...outcome, lists, ...(lastSuccessAt !== undefined && { lastSuccessAt }) };
 }
 
 /**
@@ -268,6 +269,7 @@ async function keepQuietly(
     phase: 'plan',
   });
   const sets = nextSetStates(previous, configured, discovered, new Map());
+  const lastSuccessAt = ctx.now().toISOString();
   const generation = await publishRelease(
     ctx,
     previousFiles,
@@ -278,7 +280,7 @@ async function keepQuietly(
       validators: { ...previous.validators, ...ctx.validators },
       feeds: previous.feeds,
       dropped: {},
-      lastSuccessAt: ctx.now().toISOString(),
+      lastSuccessAt,
       sets,
       withdrawn: {},
       plannedWith,
@@ -300,7 +302,7 @@ async function keepQuietly(
     withdrawn: new Map(),
     graceHours: ctx.config.pruneGraceHours,
   });
-  return { ...outcome, quiet: true };
+  return { ...outcome, quiet: true, lastSuccessAt };
 }
 
 /**

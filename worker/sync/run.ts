@@ -391,6 +391,7 @@ async function withdrawReleases(run: RunContext, configured: Set<string>): Promi
       release,
       manifest: files,
       generation: state.generation,
+      ...(state.lastSuccessAt !== undefined && { lastSuccessAt: state.lastSuccessAt }),
       lines: sets.map(([target, set]) => ({
         release,
         target,
@@ -466,9 +467,7 @@ async function commitRun(
   finishReport(report, run.now());
   report.upstream = snapshotStats(run.upstream);
   // The mirror succeeded last when every release did: the oldest of their last successes.
-  const successes = await Promise.all(
-    outcomes.map(async (o) => (await readState(dir, o.release)).lastSuccessAt),
-  );
+  const successes = outcomes.map((outcome) => outcome.lastSuccessAt);
   const lastSuccessAt = successes.includes(undefined) ? undefined : (successes as string[]).sort().at(0);
   await run.progress.stop();
   await recordRun(

@@ -12,7 +12,10 @@ import type { DiscoveredSet, FeedRef } from './discover.js';
 import { imageInfo } from './images.js';
 import type { ReleaseOutcome, SetLines } from './types.js';
 
-type LastState = Pick<ReleaseState, 'release' | 'files' | 'feeds' | 'sets' | 'withdrawn' | 'generation'>;
+type LastState = Pick<
+  ReleaseState,
+  'release' | 'files' | 'feeds' | 'sets' | 'withdrawn' | 'generation' | 'lastSuccessAt'
+>;
 
 /** The sets the last run served, by target: from the state, or, for a state of before sets, from its files. */
 export function previousSets(previous: LastState): Record<string, SetState> {
@@ -141,6 +144,7 @@ export function lastOutcome(
   const files = new Map(Object.entries(previous.files));
   const sets = Object.entries(previousSets(previous));
   return {
+    ...(previous.lastSuccessAt !== undefined && { lastSuccessAt: previous.lastSuccessAt }),
     release: previous.release,
     manifest: files,
     generation: previous.generation,

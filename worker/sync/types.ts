@@ -167,4 +167,6 @@ export interface ReleaseOutcome {
   lists?: PackageList[];
   /** Kept as it was on a quiet night (quiet.ts): nothing entered the pool, no generation left it. */
   quiet?: true;
+  /** When the release last synced without a failure, as its state now says. */
+  lastSuccessAt?: string;
 }
