@@ -38,14 +38,22 @@ const USAGE_HOOK =
   'writeFileSync(process.env.BENCH_USAGE_FILE,JSON.stringify({...u,vmHWM:h}))}catch{}})';
 
 /**
- * The V8 flags the worker image runs node with (Dockerfile.worker's `ENV NODE_OPTIONS`): the benchmark
- * measures the worker as it is shipped, from the one place the flags are set.
+ * How the worker image runs node, from Dockerfile.worker, the one place it is set: the flags of
+ * `ENV NODE_OPTIONS`, the V8 flags node refuses there (on the command line of the `openwrt-mirror`
+ * launcher the entrypoint runs), and glibc's malloc settings (`ENV GLIBC_TUNABLES`). The benchmark
+ * measures the worker as it is shipped.
  */
-export function workerNodeFlags(): string[] {
+export function workerRuntime(): { flags: string[]; env: Record<string, string> } {
   const dockerfile = readFileSync(new URL('../Dockerfile.worker', import.meta.url), 'utf8');
-  const flags = /NODE_OPTIONS="([^"]*)"/.exec(dockerfile)?.[1];
-  if (flags === undefined) throw new Error('Dockerfile.worker sets no NODE_OPTIONS="…"');
-  return flags.split(/\s+/).filter(Boolean);
+  const options = /NODE_OPTIONS="([^"]*)"/.exec(dockerfile)?.[1];
+  if (options === undefined) throw new Error('Dockerfile.worker sets no NODE_OPTIONS="…"');
+  const launcher = /exec node ((?:--\S+ )*)\/app\/dist\/cli\.js/.exec(dockerfile);
+  if (!launcher) throw new Error('Dockerfile.worker has no launcher `exec node … /app/dist/cli.js`');
+  const tunables = /GLIBC_TUNABLES="([^"]*)"/.exec(dockerfile)?.[1];
+  return {
+    flags: `${options} ${launcher[1]}`.split(/\s+/).filter(Boolean),
+    env: tunables === undefined ? {} : { GLIBC_TUNABLES: tunables },
+  };
 }
 
 export async function runNodeMeasured(
@@ -56,9 +64,10 @@ export async function runNodeMeasured(
 ): Promise<ProcessMeasure> {
   const usageFile = path.join(options.scratchDir, `usage-${Math.random().toString(36).slice(2)}.json`);
   const startedAt = performance.now();
-  const child = spawn(process.execPath, [...workerNodeFlags(), '--import', USAGE_HOOK, script, ...args], {
+  const runtime = workerRuntime();
+  const child = spawn(process.execPath, [...runtime.flags, '--import', USAGE_HOOK, script, ...args], {
     cwd: options.cwd,
-    env: { ...options.env, BENCH_USAGE_FILE: usageFile },
+    env: { ...runtime.env, ...options.env, BENCH_USAGE_FILE: usageFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;

@@ -4,7 +4,6 @@
  * (the same bytes at two paths, or in two releases) are fetched once. The upstream client holds the
  * rate and concurrency limits; this only keeps the queue of waiting downloads short.
  */
-import pLimit from 'p-limit';
 import { AbortedError } from '../errors.js';
 import type { ServedFile } from '../publish/types.js';
 import { count, formatBytes, formatDuration } from '../status/units.js';
@@ -82,58 +81,64 @@ export async function fetchTasks(
   }, PROGRESS_EVERY_MS);
   timer.unref();
 
-  // Enough queued to keep every connection busy, without thousands of pending promises holding temp paths.
-  const limit = pLimit(Math.max(4, ctx.config.concurrency * 2));
   // An image's size is not given before it comes: taken as the largest, which images are.
   const sizeOf = (same: FileTask[]) => (same[0] as FileTask).size ?? Number.POSITIVE_INFINITY;
   const largestFirst = [...toFetch.values()].sort((a, b) =>
     sizeOf(a) === sizeOf(b) ? 0 : sizeOf(a) > sizeOf(b) ? -1 : 1,
   );
+  toFetch.clear();
+  const fetchOne = async (same: FileTask[]): Promise<void> => {
+    const [first] = same as [FileTask, ...FileTask[]];
+    const tmp = ctx.dir.tmpPath(first.rel.split('/').pop() ?? 'download');
+    /** Bytes of the current attempt counted into the progress; a retry takes them back. */
+    let counted = 0;
+    try {
+      const result = await ctx.upstream.download(`releases/${first.release}/${first.rel}`, tmp, {
+        size: first.size,
+        sha256: first.sha256,
+        maxBytes: first.maxBytes,
+        check: first.check,
+        background: options.background,
+        onProgress: (bytes) => {
+          ctx.progress.bytes(bytes - counted);
+          counted = bytes;
+        },
+      });
+      await ctx.pool.admitFile(tmp, result.sha256);
+      const served: ServedFile = {
+        sha256: result.sha256,
+        size: result.bytes,
+        identity: first.identity,
+      };
+      // The first path fetched the bytes; the others found them in the pool.
+      same.forEach((task, i) => {
+        task.outcome = { ok: true, served, fetched: i === 0 };
+      });
+      ctx.logger.debug(`fetched ${first.rel}`, { bytes: result.bytes });
+    } catch (error) {
+      if (error instanceof AbortedError) throw error;
+      const reason = (error as Error).message;
+      for (const task of same) task.outcome = { ok: false, reason };
+      failed++;
+      ctx.logger.warn(`failed ${first.rel}: ${reason}`, { phase: 'download', file: first.rel });
+    } finally {
+      ctx.progress.fileDone();
+    }
+  };
+  // Enough downloads under way to keep every connection busy, each runner taking the next file when
+  // its last one ends: not a promise, a closure and a queue entry per file made up front (p-limit),
+  // which a full mirror's 11,000 files held until the last download.
+  let next = 0;
+  const runner = async (): Promise<void> => {
+    for (let same = largestFirst[next++]; same !== undefined; same = largestFirst[next++]) {
+      if (ctx.signal?.aborted) throw new AbortedError();
+      await fetchOne(same);
+    }
+  };
+  const runners = Math.min(largestFirst.length, Math.max(4, ctx.config.concurrency * 2));
   try {
     // allSettled: on a stop, every download in flight has ended (and cleaned up) before the run returns.
-    const settled = await Promise.allSettled(
-      largestFirst.map((same) =>
-        limit(async () => {
-          const [first] = same as [FileTask, ...FileTask[]];
-          if (ctx.signal?.aborted) throw new AbortedError();
-          const tmp = ctx.dir.tmpPath(first.rel.split('/').pop() ?? 'download');
-          /** Bytes of the current attempt counted into the progress; a retry takes them back. */
-          let counted = 0;
-          try {
-            const result = await ctx.upstream.download(`releases/${first.release}/${first.rel}`, tmp, {
-              size: first.size,
-              sha256: first.sha256,
-              maxBytes: first.maxBytes,
-              check: first.check,
-              background: options.background,
-              onProgress: (bytes) => {
-                ctx.progress.bytes(bytes - counted);
-                counted = bytes;
-              },
-            });
-            await ctx.pool.admitFile(tmp, result.sha256);
-            const served: ServedFile = {
-              sha256: result.sha256,
-              size: result.bytes,
-              identity: first.identity,
-            };
-            // The first path fetched the bytes; the others found them in the pool.
-            same.forEach((task, i) => {
-              task.outcome = { ok: true, served, fetched: i === 0 };
-            });
-            ctx.logger.debug(`fetched ${first.rel}`, { bytes: result.bytes });
-          } catch (error) {
-            if (error instanceof AbortedError) throw error;
-            const reason = (error as Error).message;
-            for (const task of same) task.outcome = { ok: false, reason };
-            failed++;
-            ctx.logger.warn(`failed ${first.rel}: ${reason}`, { phase: 'download', file: first.rel });
-          } finally {
-            ctx.progress.fileDone();
-          }
-        }),
-      ),
-    );
+    const settled = await Promise.allSettled(Array.from({ length: runners }, runner));
     const stopped = settled.find((result) => result.status === 'rejected');
     if (stopped) throw stopped.reason;
   } finally {

@@ -9,10 +9,10 @@
 import { setMaxListeners } from 'node:events';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
 import axiosRetry from 'axios-retry';
 import { UntrustedInputError } from '../errors.js';
 import { packageVersion } from '../version.js';
+import { type AxiosInstance, type AxiosResponse, axios, isAxiosError } from './axios.js';
 import { MAX_TIMER_MS } from './delay.js';
 import { spacingMs } from './gate.js';
 import { contentLength, header, shortBody, tooLarge } from './response.js';

@@ -7,7 +7,6 @@
  * retries per file.
  */
 import type { Readable } from 'node:stream';
-import { type AxiosResponse, isAxiosError } from 'axios';
 import axiosRetry, { type IAxiosRetryConfig } from 'axios-retry';
 import {
   AbortedError,
@@ -16,6 +15,7 @@ import {
   UpstreamError,
   type UpstreamFaultKind,
 } from '../errors.js';
+import { type AxiosResponse, isAxiosError } from './axios.js';
 import { backoffDelay, MAX_RETRY_AFTER_MS, parseRetryAfter } from './backoff.js';
 import { sleep } from './delay.js';
 import { header } from './response.js';

@@ -8,13 +8,14 @@
 import http, { type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import https from 'node:https';
 import { Readable, Transform } from 'node:stream';
-import axios, {
+import { AbortedError, UpstreamError } from '../errors.js';
+import {
   type AxiosAdapter,
   type AxiosResponse,
+  axios,
   type InternalAxiosRequestConfig,
   isAxiosError,
-} from 'axios';
-import { AbortedError, UpstreamError } from '../errors.js';
+} from './axios.js';
 import { ByteBudget } from './byte-budget.js';
 import { Gate, type Pass, type Priority } from './gate.js';
 import { contentLength, shortBody } from './response.js';
