@@ -1,10 +1,10 @@
-import fs from 'node:fs/promises';
 /**
  * One release of a run, as a pipeline: discover its sets → check each feed's index once (sets of
  * one architecture share their arch feeds) → plan (pure) → fetch → assemble (pure) → publish. A set
  * whose profiles.json, index or files fail keeps its last good state and does not hold the others
  * back; the release is switched on its own.
  */
+import fs from 'node:fs/promises';
 import type { SetConfig } from '../config.js';
 import { AbortedError } from '../errors.js';
 import { parseSha256Sums } from '../feeds/profiles.js';

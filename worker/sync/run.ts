@@ -190,8 +190,6 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     const labels = sets.map((set) => `${set.release} ${set.target}`).join(', ');
     const modes = [...new Set(sets.map((set) => set.mode))].join(', ');
     logger.info(`sync started: ${labels} (${modes}) from ${config.upstreamUrl}`, { phase: 'start' });
-    // One release after another: their requests share one gate anyway, a file two releases share
-    // is then fetched once, and one release's failure does not stop the next.
     // The upstream's /lastsync and .versions.json go beside the first release's downloads.
     const metadata = Promise.all([
       run.side.afterIndexes(() => upstreamFreshness(run)),
@@ -199,6 +197,8 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     ]);
     // Awaited below; a stop before then must not leave it rejected unhandled.
     metadata.catch(() => {});
+    // One release after another: their requests share one gate anyway, a file two releases share
+    // is then fetched once, and one release's failure does not stop the next.
     const outcomes: ReleaseOutcome[] = [];
     for (const [index, [release, ofRelease]] of [...releases].entries()) {
       progress.release(release, ofRelease.map(setLabel), index + 1, releases.size);

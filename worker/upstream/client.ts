@@ -88,7 +88,7 @@ export class Upstream {
       stats: this.stats,
     });
     this.#http = axios.create({
-      // A fetch() passes its own, which reserves memory first; see #request.
+      // Every request passes its own (#request); this one is for anything that would not.
       adapter: this.#transport.adapter(),
       responseType: 'stream',
       decompress: false,
@@ -202,10 +202,9 @@ export class Upstream {
         const response = await this.#http.get<Readable>(at, {
           headers,
           signal: this.#signal,
-          // axios-retry reissues the same config: every attempt reserves afresh.
-          ...((buffered !== undefined || background || size !== undefined) && {
-            adapter: this.#transport.adapter(buffered, background ? 'background' : 'normal', size),
-          }),
+          // Through the gate with this request's memory, priority and size; axios-retry reissues the
+          // same config: every attempt reserves afresh.
+          adapter: this.#transport.adapter(buffered, background ? 'background' : 'normal', size),
           'axios-retry': this.#retry.forRequest(attempts),
         });
         return response;
