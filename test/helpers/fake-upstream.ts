@@ -50,6 +50,7 @@ export interface RequestRecord {
   /** Body bytes written. */
   bytes: number;
   conditional: boolean;
+  userAgent?: string;
   fault?: string;
 }
 
@@ -350,6 +351,7 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
       bytes: 0,
       conditional:
         req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined,
+      userAgent: req.headers['user-agent'],
     };
     upstream.requests.push(record);
     const finish = () => {

@@ -1,6 +1,7 @@
 /**
- * The real command line in a child process (`node --import tsx worker/cli.ts …`), with an
- * environment of only what the test gives it, its output collected and its end awaitable.
+ * The real command line in a child process (`node --import tsx worker/cli.ts …`, or a built
+ * `cli.js`), with an environment of only what the test gives it, its output collected and its end
+ * awaitable.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +16,10 @@ export interface CliRun {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
-export function spawnCli(args: string[], env: Record<string, string>): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/cli.ts', ...args], {
+/** `built`: the path of a built dist/cli.js to run instead of the sources. */
+export function spawnCli(args: string[], env: Record<string, string>, built?: string): CliRun {
+  const entry = built === undefined ? ['--import', 'tsx', 'worker/cli.ts'] : [built];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: REPO_ROOT,
     // Nothing from the test runner's environment leaks into the configuration.
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
@@ -46,8 +49,9 @@ export function spawnCli(args: string[], env: Record<string, string>): CliRun {
 export async function runCli(
   args: string[],
   env: Record<string, string>,
+  built?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const run = spawnCli(args, env);
+  const run = spawnCli(args, env, built);
   const { code } = await run.exited;
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
