@@ -5,6 +5,7 @@
  */
 import { UntrustedInputError } from '../../errors.js';
 import { descriptionLine } from '../../feeds/description.js';
+import { detach } from '../../feeds/detach.js';
 import { assertSafeFileName, FEED_INDEX_NAMES, quoteForMessage } from '../../feeds/filename.js';
 import type { Dependency, PackageRecord } from '../../feeds/types.js';
 import { parseVersionOp } from './version.js';
@@ -146,20 +147,23 @@ function toRecord(fields: Map<string, string>, depends: string[]): PackageRecord
   } catch (err) {
     throw new StanzaError((err as Error).message);
   }
+  // Every string kept is detached from the index's text, which can then go (feeds/detach.ts).
   const record: PackageRecord = {
-    name,
-    version,
-    filename,
+    name: detach(name),
+    version: detach(version),
+    filename: detach(filename),
     size: Number(size),
-    sha256: sha256.toLowerCase(),
+    sha256: detach(sha256.toLowerCase()),
     depends:
-      depends.length === 1 ? parseDependsList(depends[0] as string) : depends.flatMap(parseDependsList),
-    provides: parseProvidesList(fields.get('Provides') ?? ''),
+      depends.length === 1
+        ? parseDependsList(detach(depends[0] as string))
+        : depends.flatMap((value) => parseDependsList(detach(value))),
+    provides: parseProvidesList(detach(fields.get('Provides') ?? '')),
   };
   const architecture = fields.get('Architecture');
-  if (architecture) record.architecture = architecture;
+  if (architecture) record.architecture = detach(architecture);
   const description = fields.get('Description');
-  if (description) record.description = descriptionLine(description);
+  if (description) record.description = detach(descriptionLine(description));
   return record;
 }
 
