@@ -80,6 +80,11 @@ export interface FeedFormat {
   /** Revalidated first on every run; an unchanged marker means an unchanged feed. */
   marker: string;
   markerMaxBytes: number;
+  /**
+   * The files checkIndex fetches besides the marker, every time: a feed's first sync, with no
+   * marker to revalidate, asks for them beside it (sync/feed-index.ts).
+   */
+  companions: readonly string[];
   /** The file the packages are read from when the feed is unchanged. */
   indexFile: string;
   /** How a package file's name ends: what status counts as packages. */

@@ -52,12 +52,14 @@ export function upstreamPath(ctx: SyncContext, rel: string): string {
 
 /**
  * Fetches a small file, revalidating it with the validators of the last good copy. Returns the
- * body (from the pool when unchanged) and whether it changed. The body is unverified.
+ * body (from the pool when unchanged) and whether it changed. The body is unverified. `side`: a
+ * side request (side.ts).
  */
 export async function fetchRevalidated(
   ctx: SyncContext,
   rel: string,
   maxBytes: number,
+  { side = false }: { side?: boolean } = {},
 ): Promise<{ body: Buffer; changed: boolean }> {
   const known = ctx.previous.validators[rel];
   if (known && (await ctx.pool.has(known.sha256))) {
@@ -65,6 +67,7 @@ export async function fetchRevalidated(
       maxBytes,
       etag: known.etag,
       lastModified: known.lastModified,
+      side,
     });
     if (result.notModified) {
       ctx.validators[rel] = known;
@@ -72,7 +75,7 @@ export async function fetchRevalidated(
     }
     return remember(ctx, rel, result, known.sha256);
   }
-  return remember(ctx, rel, await ctx.upstream.fetch(upstreamPath(ctx, rel), { maxBytes }), undefined);
+  return remember(ctx, rel, await ctx.upstream.fetch(upstreamPath(ctx, rel), { maxBytes, side }), undefined);
 }
 
 /**

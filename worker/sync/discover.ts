@@ -52,14 +52,25 @@ export async function discoverSets(
   /** Whether the mirror has several sets: then failures name theirs. */
   many: boolean,
 ): Promise<DiscoveredSet[]> {
+  // All at once: one round trip for the release's sets, not one per set.
+  const outcomes = await Promise.all(
+    configured.map((set) =>
+      discoverSet(ctx, set).then(
+        (found) => ({ found }),
+        (error: unknown) => ({ error }),
+      ),
+    ),
+  );
   const discovered: DiscoveredSet[] = [];
-  for (const set of configured) {
-    try {
-      discovered.push(await discoverSet(ctx, set));
-    } catch (error) {
-      if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
-      ctx.report.failures.push({ ...(many && { set: setLabel(set) }), reason: (error as Error).message });
+  for (const [i, outcome] of outcomes.entries()) {
+    if ('found' in outcome) {
+      discovered.push(outcome.found);
+      continue;
     }
+    const { error } = outcome;
+    if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
+    const set = configured[i] as SetConfig;
+    ctx.report.failures.push({ ...(many && { set: setLabel(set) }), reason: (error as Error).message });
   }
   for (const set of discovered) {
     ctx.report.sets.push({

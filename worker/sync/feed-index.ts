@@ -11,7 +11,7 @@ import type { FeedState } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
 import { fetchRevalidated, type SyncContext } from './context.js';
 import type { FeedRef } from './discover.js';
-import { fetchIndexFile } from './index-files.js';
+import { absentAsUndefined, fetchIndexFile } from './index-files.js';
 
 export interface FeedIndex {
   ref: FeedRef;
@@ -35,7 +35,13 @@ const SHRINK_RATIO = 0.5;
 
 export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: FeedFormat): Promise<FeedIndex> {
   const last = ctx.previous.feeds[ref.dir];
-  const marker = await fetchRevalidated(ctx, `${ref.dir}/${format.marker}`, format.markerMaxBytes);
+  const markerRel = `${ref.dir}/${format.marker}`;
+  // Nothing to revalidate the marker with (the feed's first sync): the index is needed whatever the
+  // marker says, so what checkIndex fetches goes beside it, a round trip sooner.
+  const early = ctx.previous.validators[markerRel]
+    ? new Map<string, Promise<Buffer>>()
+    : companions(ctx, ref.dir, format);
+  const marker = await fetchRevalidated(ctx, markerRel, format.markerMaxBytes);
 
   if (!marker.changed && last) {
     const parse = await lastGoodIndex(ctx, last, format);
@@ -59,10 +65,11 @@ export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: Fee
   const checked = await format.checkIndex({
     dir: ref.dir,
     marker: marker.body,
-    fetch: (name, options) =>
-      options?.optional
-        ? fetchIndexFile(ctx, `${ref.dir}/${name}`, { optional: true })
-        : fetchIndexFile(ctx, `${ref.dir}/${name}`),
+    fetch: (name, options) => {
+      const fetching = early.get(name) ?? fetchIndexFile(ctx, `${ref.dir}/${name}`);
+      early.delete(name);
+      return options?.optional ? absentAsUndefined(fetching) : fetching;
+    },
     keys: ctx.keys,
     arch: ref.arch,
     memory: ctx.indexMemory,
@@ -89,6 +96,18 @@ export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: Fee
   };
 }
 
+/** The format's companion files of a feed, requested now; a failure surfaces where one is read. */
+function companions(ctx: SyncContext, dir: string, format: FeedFormat): Map<string, Promise<Buffer>> {
+  const early = new Map<string, Promise<Buffer>>();
+  for (const name of format.companions) {
+    const fetching = fetchIndexFile(ctx, `${dir}/${name}`);
+    // Never read when the marker fails: that is the feed's error, not this one.
+    fetching.catch(() => {});
+    early.set(name, fetching);
+  }
+  return early;
+}
+
 /**
  * Fetches the extra index files of new indexes (absent upstream: not served) into their
  * `indexFiles`, as side requests beside the downloads (side.ts). Returns feed directory → reason
@@ -101,7 +120,7 @@ export async function fetchIndexExtras(ctx: SyncContext, indexes: FeedIndex[]): 
       index.extras.map(async (name) => {
         const rel = `${index.ref.dir}/${name}`;
         try {
-          const body = await ctx.side.run(() => fetchIndexFile(ctx, rel, { optional: true }));
+          const body = await ctx.side.run(() => fetchIndexFile(ctx, rel, { optional: true, side: true }));
           if (body) index.indexFiles[name] = { sha256: await ctx.pool.admitBuffer(body), size: body.length };
         } catch (error) {
           if (error instanceof AbortedError || ctx.signal?.aborted) throw error;

@@ -10,22 +10,28 @@ import { type SyncContext, upstreamPath } from './context.js';
  */
 export const MAX_INDEX_FILE_BYTES = 16 * 1024 * 1024;
 
+/** `optional`: a 404 is undefined; `side`: a side request (side.ts). */
 export async function fetchIndexFile(
   ctx: SyncContext,
   rel: string,
-  options: { optional: true },
+  options: { optional: true; side?: boolean },
 ): Promise<Buffer | undefined>;
 export async function fetchIndexFile(ctx: SyncContext, rel: string): Promise<Buffer>;
 export async function fetchIndexFile(
   ctx: SyncContext,
   rel: string,
-  options?: { optional: true },
+  options?: { optional: true; side?: boolean },
 ): Promise<Buffer | undefined> {
-  try {
-    const result = await ctx.upstream.fetch(upstreamPath(ctx, rel), { maxBytes: MAX_INDEX_FILE_BYTES });
-    return result.body ?? Buffer.alloc(0);
-  } catch (error) {
-    if (options?.optional && error instanceof UpstreamError && error.details.status === 404) return undefined;
+  const fetching = ctx.upstream
+    .fetch(upstreamPath(ctx, rel), { maxBytes: MAX_INDEX_FILE_BYTES, side: options?.side })
+    .then((result) => result.body ?? Buffer.alloc(0));
+  return options?.optional ? absentAsUndefined(fetching) : fetching;
+}
+
+/** A fetch of an index file whose 404 means "not there" (undefined) rather than an error. */
+export function absentAsUndefined(fetching: Promise<Buffer>): Promise<Buffer | undefined> {
+  return fetching.catch((error: unknown) => {
+    if (error instanceof UpstreamError && error.details.status === 404) return undefined;
     throw error;
-  }
+  });
 }

@@ -32,7 +32,7 @@ export type TargetsListOutcome =
 /** The release's `.targets.json`, fetched (conditionally) and checked. Throws only on a stop. */
 export async function fetchTargetsList(ctx: SyncContext): Promise<TargetsListOutcome> {
   try {
-    const { body } = await fetchRevalidated(ctx, TARGETS_FILE, MAX_METADATA_BYTES);
+    const { body } = await fetchRevalidated(ctx, TARGETS_FILE, MAX_METADATA_BYTES, { side: true });
     checkTargetsFile(body, `releases/${ctx.release}/${TARGETS_FILE}`);
     return { taken: 'new', file: learntFile(ctx, TARGETS_FILE) };
   } catch (error) {
@@ -112,6 +112,7 @@ export async function syncVersionsFile(
   try {
     const result = await upstream.fetch(VERSIONS_FILE, {
       maxBytes: MAX_METADATA_BYTES,
+      side: true,
       ...(known?.etag !== undefined && { etag: known.etag }),
       ...(known?.lastModified !== undefined && { lastModified: known.lastModified }),
     });

@@ -54,6 +54,11 @@ export async function syncRelease(
   const failuresBefore = report.failures.length;
   const previousFiles = new Map(Object.entries(previous.files));
 
+  // The release's list of targets, a side request (side.ts): it takes a start the round trip of
+  // profiles.json leaves unused; placed when assembled, and a quiet night waits for it.
+  const targetsList = ctx.side.run(() => fetchTargetsList(ctx));
+  targetsList.catch(() => {});
+
   // Discover: each set's target profiles.json gives its arch and kernel, hence its feeds.
   const discovered = await discoverSets(ctx, configured, format.name, many);
   if (discovered.length === 0) return lastOutcome(previous, format, configured);
@@ -75,10 +80,6 @@ export async function syncRelease(
     await early.settled();
     return lastOutcome(previous, format, configured);
   }
-  // The release's list of targets comes beside the downloads (side.ts); placed when assembled.
-  const targetsList = ctx.side.run(() => fetchTargetsList(ctx));
-  targetsList.catch(() => {});
-
   // A quiet night keeps the generation served, without parsing, planning or assembling (quiet.ts).
   const plannedWith = planFingerprint({ release, format, discovered, many, learned: ctx.learned });
   if (

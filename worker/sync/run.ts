@@ -178,7 +178,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       now,
       lock,
       indexMemory: new IndexMemory(options.indexMemoryBytes),
-      side: new SideRequests(config.concurrency, () => opened.whenQuiet()),
+      side: new SideRequests(config.concurrency),
       // Unreadable, it keeps nothing this run: said, since the learned packages then age out.
       learned: await readLearnedStrictly(dir).catch((error: Error) => {
         report.warnings.push(error.message);
@@ -263,7 +263,7 @@ async function upstreamFreshness(run: RunContext): Promise<Date | undefined> {
   if (await lastsyncKnownMissing(run.dir, run.config.upstreamUrl, run.now())) return undefined;
   let body: Buffer | undefined;
   try {
-    body = (await run.upstream.fetch(LASTSYNC_FILE, { maxBytes: 64, mayBeMissing: true })).body;
+    body = (await run.upstream.fetch(LASTSYNC_FILE, { maxBytes: 64, mayBeMissing: true, side: true })).body;
   } catch (error) {
     if (error instanceof AbortedError) throw error;
     run.logger.debug(`the upstream has no /lastsync: ${(error as Error).message}`, { phase: 'publish' });

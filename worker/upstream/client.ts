@@ -14,7 +14,7 @@ import { UntrustedInputError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { type AxiosInstance, type AxiosResponse, axios, isAxiosError } from './axios.js';
 import { MAX_TIMER_MS } from './delay.js';
-import { spacingMs } from './gate.js';
+import { type Priority, spacingMs } from './gate.js';
 import { contentLength, header, shortBody, tooLarge } from './response.js';
 import { RetryPolicy } from './retry.js';
 import { streamToFile } from './stream-to-file.js';
@@ -40,8 +40,8 @@ const USER_AGENT = `openwrt-mirror/${packageVersion()}`;
 interface RequestShape {
   headers: Record<string, string>;
   buffered?: number;
-  /** Waits behind every other request at the gate (gate.ts). */
-  background?: boolean;
+  /** Its place at the gate (gate.ts): `normal` unless said. */
+  priority?: Priority;
   /** The bytes a download expects: larger ones go first at the gate. */
   size?: number;
 }
@@ -114,6 +114,8 @@ export class Upstream {
       lastModified?: string;
       /** A 404 is no upstream error in the stats: a file many servers do not have. */
       mayBeMissing?: boolean;
+      /** Nothing plans with it: it goes where the downloads leave room (gate.ts, `side`). */
+      side?: boolean;
     } = {},
   ): Promise<FetchResult> {
     const maxBytes = opts.maxBytes ?? DEFAULT_FETCH_MAX_BYTES;
@@ -121,7 +123,8 @@ export class Upstream {
     if (opts.etag !== undefined) headers['If-None-Match'] = opts.etag;
     if (opts.lastModified !== undefined) headers['If-Modified-Since'] = opts.lastModified;
     const buffered = Math.min(maxBytes, this.#maxBufferedBytes);
-    const request = (attempts: Attempts) => this.#request({ headers, buffered }, attempts);
+    const priority: Priority = opts.side ? 'side' : 'normal';
+    const request = (attempts: Attempts) => this.#request({ headers, buffered, priority }, attempts);
     return this.#retry.run(
       this.#url(path),
       request,
@@ -159,7 +162,10 @@ export class Upstream {
    */
   async download(path: string, dest: string, expect: DownloadExpectation): Promise<DownloadResult> {
     const request = (attempts: Attempts) =>
-      this.#request({ headers: {}, background: expect.background, size: expect.size }, attempts);
+      this.#request(
+        { headers: {}, priority: expect.background ? 'background' : 'normal', size: expect.size },
+        attempts,
+      );
     try {
       return await this.#retry.run(this.#url(path), request, (response) =>
         streamToFile(response, path, dest, expect),
@@ -178,11 +184,6 @@ export class Upstream {
     this.#transport.limitBackground(limited);
   }
 
-  /** Resolves once no request waits at the gate: the downloads have all started (gate.ts). */
-  whenQuiet(): Promise<void> {
-    return this.#transport.whenQuiet();
-  }
-
   #url(path: string): string {
     const segments = path.replace(/^\/+/, '').split('/');
     if (segments.some((s) => s === '' || s === '.' || s === '..')) {
@@ -193,7 +194,7 @@ export class Upstream {
 
   /** One GET through axios and axios-retry, following redirects; a 304 to a conditional GET is an answer. */
   async #request(
-    { headers, buffered, background, size }: RequestShape,
+    { headers, buffered, priority, size }: RequestShape,
     attempts: Attempts,
   ): Promise<AxiosResponse<Readable>> {
     for (let hop = 0; ; hop++) {
@@ -204,7 +205,7 @@ export class Upstream {
           signal: this.#signal,
           // Through the gate with this request's memory, priority and size; axios-retry reissues the
           // same config: every attempt reserves afresh.
-          adapter: this.#transport.adapter(buffered, background ? 'background' : 'normal', size),
+          adapter: this.#transport.adapter(buffered, priority, size),
           'axios-retry': this.#retry.forRequest(attempts),
         });
         return response;

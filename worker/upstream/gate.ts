@@ -2,8 +2,8 @@
  * The one gate every upstream request passes: at most `concurrency` in flight, and starts spaced
  * evenly, as the upstream sees them, so that no more than `rateLimit` begin in any second. Slots go
  * to waiting requests largest first (a request of unknown size, an index, before any download, and
- * in order among equals), background ones (below) after all others: the files of several plans
- * waiting together go out in one longest-processing-time order, so the run ends on small ones.
+ * in order among equals), background and side ones (below) after all others: the files of several
+ * plans waiting together go out in one longest-processing-time order, so the run ends on small ones.
  */
 import { Spacer } from './spacer.js';
 
@@ -47,18 +47,38 @@ export function floorMs(rateLimit: number): number {
 }
 
 /**
- * `background`: a request nothing waits on yet (an image, or a full-mode feed's package, fetched
- * while the other indexes still come in). It takes a slot only when no other request waits for one,
- * and while `limitBackground(true)` (the index phase) at most CONCURRENCY − 1 background requests
- * are in flight (one when CONCURRENCY is 1), so the indexes a plan waits for always find a slot free
- * or soon free. Starts are spaced the same for both.
+ * `background`: a request nothing waits on yet (an image, or a package of a feed verified while
+ * the other indexes still come in). It waits behind the others, but while `limitBackground(true)`
+ * (the index phase) it takes every other start: the rate, not the connections, binds the index
+ * phase, and a download started there fills a connection that would stand idle until the plan,
+ * for the price of one index coming 1 / RATE_LIMIT later. At most CONCURRENCY − 1 background
+ * requests are then in flight (one when CONCURRENCY is 1), so the indexes a plan waits for always
+ * find a slot free or soon free.
+ *
+ * `side`: a small request nothing plans with (sync/side.ts). It takes a slot when nothing else
+ * waits for one, or else the slot a download has just given back when the rate has a start to
+ * spare at once (the link binds, not the rate); it then costs that one connection one small round
+ * trip. Held back to the end instead, a run's 17 side requests at 20/s were 0.6 s of rate-bound
+ * tail; in a rate-bound run no start is ever spare, so side requests still go at the end, where
+ * their starts cost the same. A slot a side request gives back goes to the others, so side
+ * requests spread over the connections rather than queue on one.
+ *
+ * Starts are spaced the same for all.
  */
-export type Priority = 'normal' | 'background';
+export type Priority = 'normal' | 'background' | 'side';
+
+/** What a request holds between its slot and its send. */
+interface Slot {
+  /** The request is sent: the next may be chosen. */
+  sent(): void;
+  /** The slot is free again (and the turn, if it was never sent). */
+  release(): void;
+}
 
 interface Waiter {
   /** Bytes it will fetch; Infinity when unknown. */
   size: number;
-  grant: (release: () => void) => void;
+  grant: (slot: Slot) => void;
   reject: (reason: unknown) => void;
 }
 
@@ -70,9 +90,11 @@ export class Gate {
   #backgroundLimited = true;
   #inFlight = 0;
   #backgroundInFlight = 0;
-  readonly #waiting: Record<Priority, Waiter[]> = { normal: [], background: [] };
-  /** Told when no request waits for a slot any more (whenQuiet). */
-  #onQuiet: (() => void)[] = [];
+  /** Requests holding a slot, not yet sent: at most one (see enter). */
+  #awaitingTurn = 0;
+  /** Who got the last start: in the index phase, background requests take every other one. */
+  #lastGranted: Priority | undefined;
+  readonly #waiting: Record<Priority, Waiter[]> = { normal: [], background: [], side: [] };
 
   constructor({ rateLimit, concurrency, signal }: GateOptions) {
     this.#signal = signal;
@@ -83,10 +105,9 @@ export class Gate {
     signal?.addEventListener(
       'abort',
       () => {
-        for (const waiter of [...this.#waiting.normal, ...this.#waiting.background])
-          waiter.reject(signal.reason);
-        this.#waiting.normal = [];
-        this.#waiting.background = [];
+        for (const queue of Object.values(this.#waiting)) {
+          for (const waiter of queue.splice(0)) waiter.reject(signal.reason);
+        }
       },
       { once: true },
     );
@@ -94,39 +115,30 @@ export class Gate {
 
   /**
    * Waits for a slot, then for the request's turn to start. The slot comes first: a request that
-   * got its turn and then queued for a slot would start later than its turn, and several such could
-   * start in one burst, over the rate. Holding a slot while waiting for the turn costs nothing,
-   * because whoever is ahead would start first anyway.
+   * got its turn and then queued for a slot would start later than its turn. Only one request at a
+   * time holds a slot while it waits for its turn, and the next is chosen when it is sent: who goes
+   * next is decided when the start comes up, among every request waiting then (an index that has
+   * just become needed, a download of a feed that has just verified), not in the order they came.
    */
   async enter(priority: Priority = 'normal', size?: number): Promise<Pass> {
     this.#signal?.throwIfAborted();
-    const release = await this.#slot(priority, size ?? Number.POSITIVE_INFINITY);
+    const slot = await this.#slot(priority, size ?? Number.POSITIVE_INFINITY);
     try {
       const turn = await this.#spacer.take();
       return {
-        sent: turn.sent,
+        sent: () => {
+          turn.sent();
+          slot.sent();
+        },
         release: () => {
           turn.skip();
-          release();
+          slot.release();
         },
       };
     } catch (error) {
-      release();
+      slot.release();
       throw error;
     }
-  }
-
-  /**
-   * Resolves once no request waits for a slot (at once if none does): what can wait for the end
-   * of the downloads without adding to the run's time goes then (sync/side.ts).
-   */
-  whenQuiet(): Promise<void> {
-    if (this.#quiet()) return Promise.resolve();
-    return new Promise((resolve) => this.#onQuiet.push(resolve));
-  }
-
-  #quiet(): boolean {
-    return this.#waiting.normal.length === 0 && this.#waiting.background.length === 0;
   }
 
   /** Whether background requests keep a slot free for the others (the index phase) or may take them all. */
@@ -135,7 +147,7 @@ export class Gate {
     this.#dispatch();
   }
 
-  #slot(priority: Priority, size: number): Promise<() => void> {
+  #slot(priority: Priority, size: number): Promise<Slot> {
     return new Promise((resolve, reject) => {
       const queue = this.#waiting[priority];
       // Behind every waiter at least as large: a queue of a few times CONCURRENCY per plan.
@@ -146,32 +158,70 @@ export class Gate {
     });
   }
 
-  /** Hands free slots out: every waiting normal request first, then background ones up to their share. */
-  #dispatch(): void {
-    while (this.#inFlight < this.#concurrency) {
-      const normal = this.#waiting.normal.shift();
-      if (normal) {
-        this.#grant(normal, 'normal');
-        continue;
-      }
-      if (this.#backgroundLimited && this.#backgroundInFlight >= this.#backgroundShare) return;
-      const background = this.#waiting.background.shift();
-      if (!background) break;
-      this.#grant(background, 'background');
+  /** Hands the next start out, if a slot is free and no one holds one waiting for a turn; `freedBy`: see #next. */
+  #dispatch(freedBy?: Priority): void {
+    if (this.#inFlight >= this.#concurrency || this.#awaitingTurn > 0) return;
+    const next = this.#next(freedBy);
+    if (next) this.#grant(next.waiter, next.priority);
+  }
+
+  /**
+   * Who goes next: a side request into the slot a download (`freedBy`) has just given back when a
+   * start is to be had at once and no index waits; else normal requests, but in the index phase
+   * a background one every other start; then background ones up to their share; then side ones.
+   */
+  #next(freedBy?: Priority): { waiter: Waiter; priority: Priority } | undefined {
+    const { normal, background, side } = this.#waiting;
+    // Unknown sizes sort first: an index, which a plan waits for.
+    const indexWaits = (normal[0]?.size ?? 0) === Number.POSITIVE_INFINITY;
+    if (
+      freedBy !== undefined &&
+      freedBy !== 'side' &&
+      side.length > 0 &&
+      !indexWaits &&
+      this.#spacer.ready()
+    ) {
+      return { waiter: side.shift() as Waiter, priority: 'side' };
     }
-    if (this.#onQuiet.length > 0 && this.#quiet()) for (const go of this.#onQuiet.splice(0)) go();
+    const backgroundMay =
+      background.length > 0 &&
+      !(this.#backgroundLimited && this.#backgroundInFlight >= this.#backgroundShare);
+    const backgroundsTurn = this.#backgroundLimited && this.#lastGranted !== 'background';
+    if (normal.length > 0 && !(backgroundMay && backgroundsTurn)) {
+      return { waiter: normal.shift() as Waiter, priority: 'normal' };
+    }
+    if (backgroundMay) return { waiter: background.shift() as Waiter, priority: 'background' };
+    // Background requests wait for their share: side ones still wait behind them.
+    if (normal.length > 0 || background.length > 0) return undefined;
+    const waiter = side.shift();
+    return waiter && { waiter, priority: 'side' };
   }
 
   #grant(waiter: Waiter, priority: Priority): void {
     this.#inFlight++;
+    this.#awaitingTurn++;
+    this.#lastGranted = priority;
     if (priority === 'background') this.#backgroundInFlight++;
+    let awaiting = true;
     let freed = false;
-    waiter.grant(() => {
-      if (freed) return;
-      freed = true;
-      this.#inFlight--;
-      if (priority === 'background') this.#backgroundInFlight--;
-      this.#dispatch();
+    const taken = () => {
+      if (!awaiting) return false;
+      awaiting = false;
+      this.#awaitingTurn--;
+      return true;
+    };
+    waiter.grant({
+      sent: () => {
+        if (taken()) this.#dispatch();
+      },
+      release: () => {
+        taken();
+        if (freed) return;
+        freed = true;
+        this.#inFlight--;
+        if (priority === 'background') this.#backgroundInFlight--;
+        this.#dispatch(priority);
+      },
     });
   }
 }

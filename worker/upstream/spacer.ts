@@ -36,6 +36,8 @@ export class Spacer {
   #due = Number.NEGATIVE_INFINITY;
   /** Settles when the caller ahead has been sent or has given up its turn. */
   #ahead: Promise<void> = Promise.resolve();
+  /** Callers that have taken a turn not yet over. */
+  #waiting = 0;
 
   constructor(spacingMs: number, signal?: AbortSignal, floorMs = spacingMs) {
     if (!(floorMs > 0 && floorMs <= spacingMs))
@@ -45,6 +47,15 @@ export class Spacer {
     this.#signal = signal;
   }
 
+  /** Whether a turn taken now would go at once: no caller ahead, and the next start is due. */
+  ready(): boolean {
+    return this.#waiting === 0 && performance.now() >= this.#nextAt();
+  }
+
+  #nextAt(): number {
+    return Math.max(this.#due - (this.#spacingMs - this.#floorMs), this.#lastSentAt + this.#floorMs);
+  }
+
   /** Waits for this caller's turn; rejects with the signal's reason on shutdown. */
   async take(): Promise<Turn> {
     const ahead = this.#ahead;
@@ -52,28 +63,29 @@ export class Spacer {
     this.#ahead = new Promise<void>((resolve) => {
       over = resolve;
     });
+    this.#waiting++;
+    let open = true;
+    const close = () => {
+      if (!open) return;
+      open = false;
+      this.#waiting--;
+      over();
+    };
     try {
       await unlessAborted(ahead, this.#signal);
-      const early = this.#spacingMs - this.#floorMs;
-      await sleepUntil(Math.max(this.#due - early, this.#lastSentAt + this.#floorMs), this.#signal);
+      await sleepUntil(this.#nextAt(), this.#signal);
     } catch (error) {
-      over();
+      close();
       throw error;
     }
-    let open = true;
     return {
       sent: () => {
         if (!open) return;
-        open = false;
         this.#lastSentAt = performance.now();
         this.#due = Math.max(this.#due, this.#lastSentAt) + this.#spacingMs;
-        over();
+        close();
       },
-      skip: () => {
-        if (!open) return;
-        open = false;
-        over();
-      },
+      skip: close,
     };
   }
 }

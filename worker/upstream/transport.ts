@@ -37,11 +37,6 @@ export class Transport {
     this.#budget = new ByteBudget(opts.maxBufferedBytes, opts.signal);
   }
 
-  /** See Gate.whenQuiet. */
-  whenQuiet(): Promise<void> {
-    return this.#gate.whenQuiet();
-  }
-
   /** See Gate.limitBackground. */
   limitBackground(limited: boolean): void {
     this.#gate.limitBackground(limited);

@@ -17,6 +17,7 @@ export const apkFormat: FeedFormat = {
   name: 'apk',
   marker: 'packages.adb',
   markerMaxBytes: MAX_ADB_FILE_BYTES,
+  companions: ['index.json'],
   indexFile: 'packages.adb',
   packageExtension: '.apk',
   distfeedsFile: 'distfeeds.list',

@@ -18,6 +18,7 @@ export const opkgFormat: FeedFormat = {
   name: 'opkg',
   marker: 'Packages.sig',
   markerMaxBytes: 64 * 1024,
+  companions: ['Packages.gz'],
   indexFile: 'Packages',
   packageExtension: '.ipk',
   distfeedsFile: 'distfeeds.conf',
