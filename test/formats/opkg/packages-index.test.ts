@@ -107,6 +107,16 @@ describe('feeds/packages-index', () => {
       expect(crlf.problems).to.deep.equal([]);
       expect(crlf.packages).to.deep.equal(packages);
     });
+
+    it('hands a dependency item written alike in many stanzas out once, as the same object', () => {
+      const first = (p: (typeof packages)[number]) => p.depends.find((item) => item[0]?.name === 'kernel');
+      const dependers = packages.filter((p) => first(p) !== undefined);
+      expect(dependers.length).to.be.greaterThan(100);
+      // Every kmod's `kernel (= …)`: one item, one object.
+      const items = new Set(dependers.map(first));
+      expect(items.size).to.equal(1);
+      expect([...items][0]).to.deep.equal([{ name: 'kernel', op: '=', version: KERNEL }]);
+    });
   });
 
   describe('dependency syntax', () => {
