@@ -27,7 +27,7 @@ describe('the built command line (dist/cli.js)', function () {
     // Tells, as the process exits, whether Node's bundled fetch (undici) was ever loaded.
     await fs.writeFile(
       path.join(app, 'probe.cjs'),
-      "process.on('exit', () => process.stderr.write(`undici loaded: ${process.moduleLoadList.some((m) => m.includes('undici'))}\\n`));\n",
+      "process.on('exit', () => process.stderr.write('undici loaded: ' + process.moduleLoadList.some((m) => m.includes('undici')) + '\\n'));\n",
     );
   });
 
