@@ -70,12 +70,15 @@ export async function syncRelease(
   // so far already hold (early.ts).
   const early = new EarlyDownloads(ctx, { release, format, discovered, previousFiles, many });
   ctx.upstream.limitBackground(true);
-  const indexes = await indexStage(ctx, discovered, format, many, {
+  const indexing = indexStage(ctx, discovered, format, many, {
     images: (imageTasks) => early.fetch(imageTasks),
     index: (ref, index) => early.feed(ref, index),
   });
+  // The run's side requests waiting for the indexes to be asked for go now, behind them at the gate:
+  // on a quiet night they fill the indexes' round trip instead of adding one after it (side.ts).
+  ctx.side.indexesAsked();
+  const indexes = await indexing;
   ctx.upstream.limitBackground(false);
-  ctx.side.indexesIn();
   if (indexes.nothingUsable) {
     await early.settled();
     return lastOutcome(previous, format, configured);

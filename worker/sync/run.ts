@@ -190,7 +190,8 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     const labels = sets.map((set) => `${set.release} ${set.target}`).join(', ');
     const modes = [...new Set(sets.map((set) => set.mode))].join(', ');
     logger.info(`sync started: ${labels} (${modes}) from ${config.upstreamUrl}`, { phase: 'start' });
-    // The upstream's /lastsync and .versions.json go beside the first release's downloads.
+    // The upstream's /lastsync and .versions.json, as side requests once the first release's
+    // indexes are asked for.
     const metadata = Promise.all([
       run.side.afterIndexes(() => upstreamFreshness(run)),
       run.side.afterIndexes(() => syncVersionsFile(run)),
@@ -205,7 +206,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       outcomes.push(await syncRelease(run, release, ofRelease, sets.length > 1));
     }
     progress.phase('publishing');
-    run.side.indexesIn();
+    run.side.indexesAsked();
     const [lastSync, versions] = await metadata;
     upstreamLastSync = lastSync;
     if (config.notify.on.includes('new-release')) newReleases = await upstreamReleases(run, sets, versions);
