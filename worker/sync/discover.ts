@@ -53,21 +53,14 @@ export async function discoverSets(
   many: boolean,
 ): Promise<DiscoveredSet[]> {
   // All at once: one round trip for the release's sets, not one per set.
-  const outcomes = await Promise.all(
-    configured.map((set) =>
-      discoverSet(ctx, set).then(
-        (found) => ({ found }),
-        (error: unknown) => ({ error }),
-      ),
-    ),
-  );
+  const outcomes = await Promise.allSettled(configured.map((set) => discoverSet(ctx, set)));
   const discovered: DiscoveredSet[] = [];
   for (const [i, outcome] of outcomes.entries()) {
-    if ('found' in outcome) {
-      discovered.push(outcome.found);
+    if (outcome.status === 'fulfilled') {
+      discovered.push(outcome.value);
       continue;
     }
-    const { error } = outcome;
+    const error: unknown = outcome.reason;
     if (error instanceof AbortedError || ctx.signal?.aborted) throw error;
     const set = configured[i] as SetConfig;
     ctx.report.failures.push({ ...(many && { set: setLabel(set) }), reason: (error as Error).message });

@@ -4,9 +4,9 @@
  * for a full-mode set, and for a selective set the closure of its lists over the feeds verified so
  * far. The closure only grows as feeds come in (every candidate opkg or apk might pick is taken,
  * whatever the other feeds hold: feeds/closure.ts), so what it names now the final plan names too.
- * They go to the gate as `background` requests, behind the indexes. The plan, made later from the
- * same indexes, names the same files; those already under way are not fetched twice: they take
- * their outcome from the early task.
+ * They go to the gate as `background` requests, every other start while indexes wait. The plan,
+ * made later from the same indexes, names the same files; those already under way are not fetched
+ * twice: they take their outcome from the early task.
  */
 import type { PackageRecord } from '../feeds/types.js';
 import type { FeedFormat } from '../formats/index.js';

@@ -64,8 +64,8 @@ export async function syncRelease(
   if (discovered.length === 0) return lastOutcome(previous, format, configured);
 
   // Indexes: every feed directory once, however many sets share it; the images' signed sums beside.
-  // What needs no finished plan starts at once, behind the indexes at the gate, filling the
-  // connections the index phase and planning leave idle: each target's images as soon as its sums
+  // What needs no finished plan starts at once, every other start at the gate while the indexes
+  // come in, filling the connections the index phase and planning leave idle: each target's images as soon as its sums
   // verify, and as each feed's index verifies, what the sets' selections over the feeds verified
   // so far already hold (early.ts).
   const early = new EarlyDownloads(ctx, { release, format, discovered, previousFiles, many });

@@ -162,8 +162,7 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
       report.warnings.push(problem);
       logger.warn(`trusted keys: ${problem}`, { phase: 'keys' });
     }
-    const opened = openUpstream(config, { logger, signal: options.signal, gate: options.gate });
-    upstream = opened;
+    upstream = openUpstream(config, { logger, signal: options.signal, gate: options.gate });
     progress.start();
     const releases = byRelease(sets);
     const run: RunContext = {
@@ -193,8 +192,8 @@ export async function runSync(config: Config, options: SyncOptions = {}): Promis
     // The upstream's /lastsync and .versions.json, as side requests once the first release's
     // indexes are asked for.
     const metadata = Promise.all([
-      run.side.afterIndexes(() => upstreamFreshness(run)),
-      run.side.afterIndexes(() => syncVersionsFile(run)),
+      run.side.afterIndexesAsked(() => upstreamFreshness(run)),
+      run.side.afterIndexesAsked(() => syncVersionsFile(run)),
     ]);
     // Awaited below; a stop before then must not leave it rejected unhandled.
     metadata.catch(() => {});

@@ -28,7 +28,7 @@ export class SideRequests {
   }
 
   /** Runs `request` as a side request once the first release's indexes are asked for. */
-  afterIndexes<T>(request: () => Promise<T>): Promise<T> {
+  afterIndexesAsked<T>(request: () => Promise<T>): Promise<T> {
     return new Promise<void>((resolve) => {
       if (this.#indexesAsked) resolve();
       else this.#whenIndexesAsked.push(resolve);
