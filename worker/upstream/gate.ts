@@ -158,29 +158,24 @@ export class Gate {
     });
   }
 
-  /** Hands the next start out, if a slot is free and no one holds one waiting for a turn; `freedBy`: see #next. */
-  #dispatch(freedBy?: Priority): void {
+  /** Hands the next start out, if a slot is free and no one holds one waiting for a turn; `freedByDownload`: see #next. */
+  #dispatch(freedByDownload = false): void {
     if (this.#inFlight >= this.#concurrency || this.#awaitingTurn > 0) return;
-    const next = this.#next(freedBy);
+    const next = this.#next(freedByDownload);
     if (next) this.#grant(next.waiter, next.priority);
   }
 
   /**
-   * Who goes next: a side request into the slot a download (`freedBy`) has just given back when a
-   * start is to be had at once and no index waits; else normal requests, but in the index phase
-   * a background one every other start; then background ones up to their share; then side ones.
+   * Who goes next: a side request into the slot a download has just given back
+   * (`freedByDownload`) when a start is to be had at once and no index waits; else normal
+   * requests, but in the index phase a background one every other start; then background ones up
+   * to their share; then side ones.
    */
-  #next(freedBy?: Priority): { waiter: Waiter; priority: Priority } | undefined {
+  #next(freedByDownload: boolean): { waiter: Waiter; priority: Priority } | undefined {
     const { normal, background, side } = this.#waiting;
     // Unknown sizes sort first: an index, which a plan waits for.
     const indexWaits = (normal[0]?.size ?? 0) === Number.POSITIVE_INFINITY;
-    if (
-      freedBy !== undefined &&
-      freedBy !== 'side' &&
-      side.length > 0 &&
-      !indexWaits &&
-      this.#spacer.ready()
-    ) {
+    if (freedByDownload && side.length > 0 && !indexWaits && this.#spacer.ready()) {
       return { waiter: side.shift() as Waiter, priority: 'side' };
     }
     const backgroundMay =
@@ -220,7 +215,9 @@ export class Gate {
         freed = true;
         this.#inFlight--;
         if (priority === 'background') this.#backgroundInFlight--;
-        this.#dispatch(priority);
+        // A download's size is known; an index's or a side request's is not. The slot an index
+        // gives back at the end of the index phase is the plan's first download's, not a side request's.
+        this.#dispatch(priority !== 'side' && waiter.size !== Number.POSITIVE_INFINITY);
       },
     });
   }
