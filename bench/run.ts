@@ -57,6 +57,8 @@ const USAGE = `usage: npm run bench [-- flags]     (each flag also reads BENCH_<
   --runs N                runs of the selective workloads and of serving (default 3; quick 1)
   --expensive-runs N      runs of the full-mirror and big-file workloads (default 1)
   --baseline-runs N       of those runs, how many also run the sequential baseline (default 1)
+  --noop-runs N           re-runs with nothing new after each cold sync (default 3; quick 1): cheap,
+                          and short enough that one run's noise would decide its goal
   --baseline wget|node    how the baseline downloads (default wget when installed)
   --filler N              generated packages added for the full mirror (default 2000; quick 150)
   --link-packages N       big packages in the link-bound workload, 0 to skip (default 48; quick 16)
@@ -85,6 +87,7 @@ interface BenchOptions {
   quick: boolean;
   runs: number;
   expensiveRuns: number;
+  noopRuns: number;
   baselineRuns: number;
   baseline: BaselineFetcher;
   filler: number;
@@ -110,6 +113,7 @@ const FLAGS = {
   runs: { type: 'string' },
   'expensive-runs': { type: 'string' },
   'baseline-runs': { type: 'string' },
+  'noop-runs': { type: 'string' },
   baseline: { type: 'string' },
   filler: { type: 'string' },
   'sets-filler': { type: 'string' },
@@ -188,6 +192,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions | un
     runs: int('runs', 3, 1, 1),
     expensiveRuns: int('expensive-runs', 1, 1, 1),
     baselineRuns: int('baseline-runs', 1),
+    noopRuns: int('noop-runs', 3, 1, 1),
     baseline,
     filler: int('filler', 2000, 150),
     setsFiller: int('sets-filler', 1000, 100),
@@ -336,7 +341,7 @@ async function main(): Promise<number> {
             cwd: REPO_ROOT,
             network: options.network,
             baseline: baseline && run <= options.baselineRuns ? options.baseline : false,
-            noop,
+            noopRuns: noop ? options.noopRuns : 0,
             change,
             keep: serve || measureVerify,
           });

@@ -349,13 +349,14 @@ export interface SequenceOptions {
   cwd: string;
   network: Network;
   baseline: BaselineFetcher | false;
-  noop: boolean;
+  /** Re-runs with nothing new after the cold sync, each a sample. */
+  noopRuns: number;
   change: boolean;
   /** The mirror directory is left for the caller (to serve it) instead of removed. */
   keep: boolean;
 }
 
-/** Cold sync (+ baseline), then a re-run with nothing new, then a re-run after revision 1 (+ baseline). */
+/** Cold sync (+ baseline), then re-runs with nothing new, then a re-run after revision 1 (+ baseline). */
 export async function runSequence(
   world: World,
   politeness: Politeness,
@@ -388,7 +389,8 @@ export async function runSequence(
   world.serve(0);
   const cold = await syncOnce(world, mirrorDir, politeness, options);
   sample('cold', cold, await baseline(cold));
-  if (options.noop) sample('no-op', await syncOnce(world, mirrorDir, politeness, options));
+  for (let i = 0; i < options.noopRuns; i++)
+    sample('no-op', await syncOnce(world, mirrorDir, politeness, options));
   if (options.change) {
     world.serve(1);
     const changed = await syncOnce(world, mirrorDir, politeness, options);
