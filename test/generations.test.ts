@@ -97,6 +97,8 @@ describe('generations: keep, roll back, pin, unpin', function () {
       /24\.10\.4: pinned to generation .* by rollback, so this sync leaves it as it is \(openwrt-mirror unpin/,
     );
     expect(await servedId()).to.equal(pinned);
+    // status.json's generations still say so after the run (the pin comes from the run, not a reread).
+    expect((await status()).generations['24.10.4']).to.include({ served: pinned, pinned });
     const unpin = await runCli(['unpin'], h.env);
     expect(unpin.code, unpin.stderr).to.equal(0);
     expect(unpin.stdout).to.match(/24\.10\.4: unpinned from/);

@@ -294,7 +294,8 @@ function tallyDirectories(
   if (known) return known;
   const byDir = new Map<string, DirectoryTally>();
   for (const [file, served] of manifest) {
-    const dir = path.posix.dirname(file);
+    const slash = file.lastIndexOf('/');
+    const dir = slash < 0 ? '.' : file.slice(0, slash);
     let tally = byDir.get(dir);
     if (!tally) {
       tally = { files: 0, bytes: 0, packages: 0, packageBytes: 0 };
@@ -339,8 +340,9 @@ function statusOfSet(
     });
   }
   const images: StatusImage[] = [];
+  const targetPrefix = `${set.targetDir}/`;
   for (const [file, served] of manifest) {
-    if (!file.startsWith(`${set.targetDir}/`) || file.slice(set.targetDir.length + 1).includes('/')) continue;
+    if (!file.startsWith(targetPrefix) || file.indexOf('/', targetPrefix.length) >= 0) continue;
     files++;
     bytes += served.size;
     if (isImageFile(file))

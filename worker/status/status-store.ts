@@ -71,11 +71,15 @@ async function learnedField(dir: MirrorDir): Promise<StatusFile['learned']> {
   return learned.length > 0 ? learned : undefined;
 }
 
-async function generationsField(dir: MirrorDir): Promise<StatusFile['generations']> {
+/** `pinned`: each release's pin where the caller knows it, so that its state is not read again. */
+async function generationsField(
+  dir: MirrorDir,
+  pinned: Map<string, string | undefined> = new Map(),
+): Promise<StatusFile['generations']> {
   const generations: Record<string, ReleaseGenerations> = {};
   for (const release of (await releasesWithState(dir)).sort()) {
     const served = await currentGeneration(dir, release).catch(() => undefined);
-    const { pinned } = await readState(dir, release);
+    const pin = pinned.has(release) ? pinned.get(release) : (await readState(dir, release)).pinned;
     const kept = (await keptGenerations(dir, release)).map(({ id, publishedAt, packages, files, bytes }) => ({
       id,
       publishedAt,
@@ -83,7 +87,7 @@ async function generationsField(dir: MirrorDir): Promise<StatusFile['generations
       files,
       bytes,
     }));
-    generations[release] = { ...(served && { served }), ...(pinned && { pinned }), kept };
+    generations[release] = { ...(served && { served }), ...(pin && { pinned: pin }), kept };
   }
   return Object.keys(generations).length > 0 ? generations : undefined;
 }
@@ -96,10 +100,14 @@ async function generationsField(dir: MirrorDir): Promise<StatusFile['generations
 export async function recordRun(
   dir: MirrorDir,
   status: StatusFile,
-  options: { keepNextRun: boolean },
+  options: {
+    keepNextRun: boolean;
+    /** Each release the run handled → the generation it is pinned to, as its state now says. */
+    pinned: Map<string, string | undefined>;
+  },
 ): Promise<void> {
   const learned = await learnedField(dir);
-  const generations = await generationsField(dir);
+  const generations = await generationsField(dir, options.pinned);
   await updateStatus(dir, (current) =>
     withoutRunning({
       ...status,

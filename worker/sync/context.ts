@@ -12,6 +12,8 @@ import type { Pool } from '../publish/pool.js';
 import type { ReleaseState, Validators } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
 import type { Upstream } from '../upstream/client.js';
+import type { FetchResult } from '../upstream/types.js';
+import type { AskedAhead } from './ahead.js';
 import type { IndexMemory } from './index-memory.js';
 import type { Progress } from './progress.js';
 import type { SideRequests } from './side.js';
@@ -40,6 +42,8 @@ export interface SyncContext {
   progress: Progress;
   /** The small requests nothing plans with, beside the downloads (side.ts). */
   side: SideRequests;
+  /** The release's requests asked before its sets were discovered (ahead.ts). */
+  ahead: AskedAhead;
   /** Packages nodes fetched on demand, read once at the start: each set's plan keeps its own. */
   learned: LearnedPackage[];
   signal?: AbortSignal;
@@ -61,21 +65,49 @@ export async function fetchRevalidated(
   maxBytes: number,
   { side = false }: { side?: boolean } = {},
 ): Promise<{ body: Buffer; changed: boolean }> {
-  const known = ctx.previous.validators[rel];
-  if (known && (await ctx.pool.has(known.sha256))) {
-    const result = await ctx.upstream.fetch(upstreamPath(ctx, rel), {
+  const asked = ctx.ahead.take(rel);
+  const { known, result } = asked
+    ? { known: revalidating(ctx, rel), result: asked }
+    : askRevalidated(ctx, rel, maxBytes, side);
+  // Together: a failed request is never left unhandled while the pool is asked.
+  const [validators, answer] = await Promise.all([known, result]);
+  if (validators && answer.notModified) {
+    ctx.validators[rel] = validators;
+    return { body: await ctx.pool.read(validators.sha256), changed: false };
+  }
+  return remember(ctx, rel, answer, validators?.sha256);
+}
+
+/** Asks for `rel` as fetchRevalidated will, before it does (ahead.ts). */
+export function askRevalidatedAhead(ctx: SyncContext, rel: string, maxBytes: number): void {
+  ctx.ahead.ask(rel, () => askRevalidated(ctx, rel, maxBytes, false).result);
+}
+
+/**
+ * The request for `rel`, conditional on the last good copy's validators when the pool still has
+ * it to answer a 304 with. Without validators it is made at once, so that requests go to the gate
+ * in the order they are asked (a feed's marker before its companions).
+ */
+function askRevalidated(
+  ctx: SyncContext,
+  rel: string,
+  maxBytes: number,
+  side: boolean,
+): { known: Promise<Validators | undefined> | undefined; result: Promise<FetchResult> } {
+  const known = revalidating(ctx, rel);
+  const request = (validators?: Validators) =>
+    ctx.upstream.fetch(upstreamPath(ctx, rel), {
       maxBytes,
-      etag: known.etag,
-      lastModified: known.lastModified,
+      ...(validators && { etag: validators.etag, lastModified: validators.lastModified }),
       side,
     });
-    if (result.notModified) {
-      ctx.validators[rel] = known;
-      return { body: await ctx.pool.read(known.sha256), changed: false };
-    }
-    return remember(ctx, rel, result, known.sha256);
-  }
-  return remember(ctx, rel, await ctx.upstream.fetch(upstreamPath(ctx, rel), { maxBytes, side }), undefined);
+  return { known, result: known ? known.then(request) : request() };
+}
+
+/** The validators of the last good copy of `rel`, if it has any, once the pool is known to hold it. */
+function revalidating(ctx: SyncContext, rel: string): Promise<Validators | undefined> | undefined {
+  const last = ctx.previous.validators[rel];
+  return last && ctx.pool.has(last.sha256).then((held) => (held ? last : undefined));
 }
 
 /**

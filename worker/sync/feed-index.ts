@@ -9,9 +9,9 @@ import type { PackageRecord } from '../feeds/types.js';
 import type { FeedFormat } from '../formats/index.js';
 import type { FeedState } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
-import { fetchRevalidated, type SyncContext } from './context.js';
+import { askRevalidatedAhead, fetchRevalidated, type SyncContext } from './context.js';
 import type { FeedRef } from './discover.js';
-import { absentAsUndefined, fetchIndexFile } from './index-files.js';
+import { absentAsUndefined, askIndexFileAhead, fetchIndexFile } from './index-files.js';
 
 export interface FeedIndex {
   ref: FeedRef;
@@ -36,12 +36,13 @@ const SHRINK_RATIO = 0.5;
 export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: FeedFormat): Promise<FeedIndex> {
   const last = ctx.previous.feeds[ref.dir];
   const markerRel = `${ref.dir}/${format.marker}`;
+  const asking = fetchRevalidated(ctx, markerRel, format.markerMaxBytes);
   // Nothing to revalidate the marker with (the feed's first sync): the index is needed whatever the
-  // marker says, so what checkIndex fetches goes beside it, a round trip sooner.
-  const early = ctx.previous.validators[markerRel]
-    ? new Map<string, Promise<Buffer>>()
-    : companions(ctx, ref.dir, format);
-  const marker = await fetchRevalidated(ctx, markerRel, format.markerMaxBytes);
+  // marker says, so what checkIndex fetches goes right behind it, a round trip sooner.
+  const early = needsCompanions(ctx, markerRel)
+    ? companions(ctx, ref.dir, format)
+    : new Map<string, Promise<Buffer>>();
+  const marker = await asking;
 
   if (!marker.changed && last) {
     const parse = await lastGoodIndex(ctx, last, format);
@@ -94,6 +95,19 @@ export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: Fee
     problems: checked.problems,
     extras: checked.extras,
   };
+}
+
+/** Asks for what fetchFeedIndex asks of the feed in `dir` first, before it does (ahead.ts). */
+export function askFeedAhead(ctx: SyncContext, dir: string, format: FeedFormat): void {
+  const markerRel = `${dir}/${format.marker}`;
+  askRevalidatedAhead(ctx, markerRel, format.markerMaxBytes);
+  if (needsCompanions(ctx, markerRel))
+    for (const name of format.companions) askIndexFileAhead(ctx, `${dir}/${name}`);
+}
+
+/** Nothing to revalidate the marker with (the feed's first sync): its companions go beside it. */
+function needsCompanions(ctx: SyncContext, markerRel: string): boolean {
+  return ctx.previous.validators[markerRel] === undefined;
 }
 
 /** The format's companion files of a feed, requested now; a failure surfaces where one is read. */

@@ -3,11 +3,18 @@
  * whose sha256 must agree with the target's sha256sums, itself signed (sha256sums.sig).
  */
 import { ALL_DEVICES } from '../config/rules.js';
+import type { SetConfig } from '../config.js';
 import { IntegrityError, UntrustedInputError } from '../errors.js';
 import { closestIds, parseSha256Sums } from '../feeds/profiles.js';
 import { verifyUsign } from '../feeds/usign.js';
 import type { ServedFile } from '../publish/types.js';
-import { fetchRevalidated, lastGoodCopy, learntFile, type SyncContext } from './context.js';
+import {
+  askRevalidatedAhead,
+  fetchRevalidated,
+  lastGoodCopy,
+  learntFile,
+  type SyncContext,
+} from './context.js';
 import type { DiscoveredSet } from './discover.js';
 import type { Failure, FileTask } from './types.js';
 
@@ -74,6 +81,17 @@ export async function planImages(
     }
   }
   return plan;
+}
+
+/**
+ * Asks for the signature planImages asks first, when the last run asked for it too (ahead.ts): a
+ * target that lists none of the configured devices has no images to plan.
+ */
+export function askImagesAhead(ctx: SyncContext, set: SetConfig): void {
+  const sigRel = `targets/${set.target}/sha256sums.sig`;
+  if (set.devices.length > 0 && ctx.previous.validators[sigRel] !== undefined) {
+    askRevalidatedAhead(ctx, sigRel, MAX_SIGNATURE_BYTES);
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 /** Fetching the small files of an index, whole and capped. */
 import { UpstreamError } from '../errors.js';
+import type { FetchResult } from '../upstream/types.js';
 import { type SyncContext, upstreamPath } from './context.js';
 
 /**
@@ -22,10 +23,20 @@ export async function fetchIndexFile(
   rel: string,
   options?: { optional: true; side?: boolean },
 ): Promise<Buffer | undefined> {
-  const fetching = ctx.upstream
-    .fetch(upstreamPath(ctx, rel), { maxBytes: MAX_INDEX_FILE_BYTES, side: options?.side })
-    .then((result) => result.body ?? Buffer.alloc(0));
+  const asked = options?.side ? undefined : ctx.ahead.take(rel);
+  const fetching = (asked ?? requestIndexFile(ctx, rel, options?.side)).then(
+    (result) => result.body ?? Buffer.alloc(0),
+  );
   return options?.optional ? absentAsUndefined(fetching) : fetching;
+}
+
+/** Asks for the index file `rel` as fetchIndexFile will, before it does (ahead.ts). */
+export function askIndexFileAhead(ctx: SyncContext, rel: string): void {
+  ctx.ahead.ask(rel, () => requestIndexFile(ctx, rel));
+}
+
+function requestIndexFile(ctx: SyncContext, rel: string, side = false): Promise<FetchResult> {
+  return ctx.upstream.fetch(upstreamPath(ctx, rel), { maxBytes: MAX_INDEX_FILE_BYTES, side });
 }
 
 /** A fetch of an index file whose 404 means "not there" (undefined) rather than an error. */

@@ -15,6 +15,7 @@ import type { ServedFile } from '../publish/types.js';
 import { packageList } from '../status/package-list.js';
 import { recordGenerations } from '../status/status-store.js';
 import { count } from '../status/units.js';
+import { AskedAhead, askReleaseAhead } from './ahead.js';
 import { assembleRelease, committedValidators, feedOutcome } from './assemble.js';
 import { releaseChanges } from './changes.js';
 import { feedStatesOf, publishRelease } from './commit.js';
@@ -33,14 +34,14 @@ import type { FileTask, ReleaseOutcome } from './types.js';
 import { releaseUnits } from './units.js';
 
 export async function syncRelease(
-  base: Omit<SyncContext, 'release' | 'previous' | 'validators'>,
+  base: Omit<SyncContext, 'release' | 'previous' | 'validators' | 'ahead'>,
   release: string,
   configured: SetConfig[],
   /** Whether the mirror has several sets: then failures and messages name theirs. */
   many: boolean,
 ): Promise<ReleaseOutcome> {
   const previous = await readState(base.dir, release);
-  const ctx: SyncContext = { ...base, release, previous, validators: {} };
+  const ctx: SyncContext = { ...base, release, previous, validators: {}, ahead: new AskedAhead() };
   const { report, logger, config } = ctx;
   const format = formatFor(release);
   if (previous.pinned !== undefined) {
@@ -59,8 +60,11 @@ export async function syncRelease(
   const targetsList = ctx.side.run(() => fetchTargetsList(ctx));
   targetsList.catch(() => {});
 
-  // Discover: each set's target profiles.json gives its arch and kernel, hence its feeds.
-  const discovered = await discoverSets(ctx, configured, format.name, many);
+  // Discover: each set's target profiles.json gives its arch and kernel, hence its feeds; what the
+  // index phase will ask first and is known already goes in the same round trip (ahead.ts).
+  const discovering = discoverSets(ctx, configured, format.name, many);
+  askReleaseAhead(ctx, configured, format);
+  const discovered = await discovering;
   if (discovered.length === 0) return lastOutcome(previous, format, configured);
 
   // Indexes: every feed directory once, however many sets share it; the images' signed sums beside.
@@ -79,6 +83,10 @@ export async function syncRelease(
   ctx.side.indexesAsked();
   const indexes = await indexing;
   ctx.upstream.limitBackground(false);
+  const untaken = ctx.ahead.untaken();
+  if (untaken.length > 0) {
+    logger.debug(`${release}: asked ahead and not needed: ${untaken.join(', ')}`, { phase: 'index' });
+  }
   if (indexes.nothingUsable) {
     await early.settled();
     return lastOutcome(previous, format, configured);

@@ -105,7 +105,7 @@ export function openUpstream(
 const PRUNE_OWED = 'prune-owed';
 
 /** What every release of a run shares. */
-type RunContext = Omit<SyncContext, 'release' | 'previous' | 'validators'>;
+type RunContext = Omit<SyncContext, 'release' | 'previous' | 'validators' | 'ahead'>;
 
 export async function runSync(config: Config, options: SyncOptions = {}): Promise<SyncResult> {
   const logger = options.logger ?? silentLogger();
@@ -392,6 +392,7 @@ async function withdrawReleases(run: RunContext, configured: Set<string>): Promi
       manifest: files,
       generation: state.generation,
       ...(state.lastSuccessAt !== undefined && { lastSuccessAt: state.lastSuccessAt }),
+      ...(state.pinned !== undefined && { pinned: state.pinned }),
       lines: sets.map(([target, set]) => ({
         release,
         target,
@@ -482,7 +483,10 @@ async function commitRun(
       nextRunAt: options.nextRunAt,
     }),
     // A one-off sync beside a running worker keeps the next run the worker wrote.
-    { keepNextRun: !('nextRunAt' in options) },
+    {
+      keepNextRun: !('nextRunAt' in options),
+      pinned: new Map(outcomes.map((outcome) => [outcome.release, outcome.pinned])),
+    },
   );
   report.statusWritten = true;
   await writeTrace(dir, {

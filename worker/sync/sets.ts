@@ -14,7 +14,7 @@ import type { ReleaseOutcome, SetLines } from './types.js';
 
 type LastState = Pick<
   ReleaseState,
-  'release' | 'files' | 'feeds' | 'sets' | 'withdrawn' | 'generation' | 'lastSuccessAt'
+  'release' | 'files' | 'feeds' | 'sets' | 'withdrawn' | 'generation' | 'lastSuccessAt' | 'pinned'
 >;
 
 /** The sets the last run served, by target: from the state, or, for a state of before sets, from its files. */
@@ -145,6 +145,7 @@ export function lastOutcome(
   const sets = Object.entries(previousSets(previous));
   return {
     ...(previous.lastSuccessAt !== undefined && { lastSuccessAt: previous.lastSuccessAt }),
+    ...(previous.pinned !== undefined && { pinned: previous.pinned }),
     release: previous.release,
     manifest: files,
     generation: previous.generation,
@@ -200,6 +201,7 @@ export function feedRefOf(dir: string, arch: string): FeedRef {
 }
 
 export function hasFiles(manifest: Manifest, dir: string): boolean {
-  for (const file of manifest.keys()) if (file.startsWith(`${dir}/`)) return true;
+  const prefix = `${dir}/`;
+  for (const file of manifest.keys()) if (file.startsWith(prefix)) return true;
   return false;
 }

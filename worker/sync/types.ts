@@ -169,4 +169,6 @@ export interface ReleaseOutcome {
   quiet?: true;
   /** When the release last synced without a failure, as its state now says. */
   lastSuccessAt?: string;
+  /** The generation `rollback` pinned it to, as its state now says. */
+  pinned?: string;
 }

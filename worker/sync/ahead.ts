@@ -1,0 +1,59 @@
+/**
+ * Asked ahead: what a release's index phase will ask for first that is known before its sets'
+ * profiles.json answers, asked together with profiles.json instead of one round trip after it. A
+ * target's core feed and signed image sums have fixed directories; its kmods and arch feeds are the
+ * ones the last run served it (the state's `sets`), which within one release never change. The
+ * index phase then takes the answer to the same request (context.ts) instead of asking again. A
+ * guess that turns out wrong (the sets' configuration changed) costs one request and is never read.
+ */
+import type { SetConfig } from '../config.js';
+import type { FeedFormat } from '../formats/index.js';
+import type { FetchResult } from '../upstream/types.js';
+import type { SyncContext } from './context.js';
+import { feedRefs } from './discover.js';
+import { askFeedAhead } from './feed-index.js';
+import { askImagesAhead } from './images.js';
+
+export class AskedAhead {
+  readonly #asked = new Map<string, Promise<FetchResult>>();
+
+  /** Starts `request` for the release-relative `rel`, unless it was asked ahead already. */
+  ask(rel: string, request: () => Promise<FetchResult>): void {
+    if (this.#asked.has(rel)) return;
+    const asking = request();
+    // Read, and its failure surfaced, only where the index phase takes it.
+    asking.catch(() => {});
+    this.#asked.set(rel, asking);
+  }
+
+  /** The answer to `rel` asked ahead, once: the index phase's own request for it. */
+  take(rel: string): Promise<FetchResult> | undefined {
+    const asking = this.#asked.get(rel);
+    this.#asked.delete(rel);
+    return asking;
+  }
+
+  /** What was asked ahead and never taken: guesses the discovery proved wrong. */
+  untaken(): string[] {
+    return [...this.#asked.keys()];
+  }
+}
+
+/**
+ * Asks ahead, for each configured set of the context's release, its image sums' signature and the
+ * first request of each feed it is known to have: its core feed, and the kmods and arch feeds the
+ * last run served it with the same arch.
+ */
+export function askReleaseAhead(ctx: SyncContext, configured: SetConfig[], format: FeedFormat): void {
+  for (const set of configured) {
+    askImagesAhead(ctx, set);
+    const dirs = [`targets/${set.target}/packages`];
+    const last = ctx.previous.sets?.[set.target];
+    const kmods = `targets/${set.target}/kmods/`;
+    const kmodsDir = last?.feedDirs.find((dir) => dir.startsWith(kmods))?.slice(kmods.length);
+    if (last && kmodsDir && (set.arch ?? last.arch) === last.arch) {
+      dirs.push(...feedRefs(set.target, last.arch, kmodsDir, set.feeds).map((ref) => ref.dir));
+    }
+    for (const dir of dirs) askFeedAhead(ctx, dir, format);
+  }
+}
