@@ -8,26 +8,34 @@
  */
 import type { SetConfig } from '../config.js';
 import type { FeedFormat } from '../formats/index.js';
+import type { Validators } from '../publish/state.js';
 import type { FetchResult } from '../upstream/types.js';
 import type { SyncContext } from './context.js';
 import { feedRefs } from './discover.js';
 import { askFeedAhead } from './feed-index.js';
 import { askImagesAhead } from './images.js';
 
+/** A request asked ahead: its answer, and the validators it was made with, if any. */
+export interface Asked {
+  known?: Promise<Validators | undefined>;
+  result: Promise<FetchResult>;
+}
+
 export class AskedAhead {
-  readonly #asked = new Map<string, Promise<FetchResult>>();
+  readonly #asked = new Map<string, Asked>();
 
   /** Starts `request` for the release-relative `rel`, unless it was asked ahead already. */
-  ask(rel: string, request: () => Promise<FetchResult>): void {
+  ask(rel: string, request: () => Asked): void {
     if (this.#asked.has(rel)) return;
     const asking = request();
-    // Read, and its failure surfaced, only where the index phase takes it.
-    asking.catch(() => {});
+    // Read, and a failure surfaced, only where the index phase takes it.
+    asking.result.catch(() => {});
+    asking.known?.catch(() => {});
     this.#asked.set(rel, asking);
   }
 
-  /** The answer to `rel` asked ahead, once: the index phase's own request for it. */
-  take(rel: string): Promise<FetchResult> | undefined {
+  /** The request for `rel` asked ahead, once: the index phase's own request for it. */
+  take(rel: string): Asked | undefined {
     const asking = this.#asked.get(rel);
     this.#asked.delete(rel);
     return asking;

@@ -12,8 +12,7 @@ import type { Pool } from '../publish/pool.js';
 import type { ReleaseState, Validators } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
 import type { Upstream } from '../upstream/client.js';
-import type { FetchResult } from '../upstream/types.js';
-import type { AskedAhead } from './ahead.js';
+import type { Asked, AskedAhead } from './ahead.js';
 import type { IndexMemory } from './index-memory.js';
 import type { Progress } from './progress.js';
 import type { SideRequests } from './side.js';
@@ -65,10 +64,8 @@ export async function fetchRevalidated(
   maxBytes: number,
   { side = false }: { side?: boolean } = {},
 ): Promise<{ body: Buffer; changed: boolean }> {
-  const asked = ctx.ahead.take(rel);
-  const { known, result } = asked
-    ? { known: revalidating(ctx, rel), result: asked }
-    : askRevalidated(ctx, rel, maxBytes, side);
+  // Asked ahead, it was asked the same way: with the validators it comes back with.
+  const { known, result } = ctx.ahead.take(rel) ?? askRevalidated(ctx, rel, maxBytes, side);
   // Together: a failed request is never left unhandled while the pool is asked.
   const [validators, answer] = await Promise.all([known, result]);
   if (validators && answer.notModified) {
@@ -80,7 +77,7 @@ export async function fetchRevalidated(
 
 /** Asks for `rel` as fetchRevalidated will, before it does (ahead.ts). */
 export function askRevalidatedAhead(ctx: SyncContext, rel: string, maxBytes: number): void {
-  ctx.ahead.ask(rel, () => askRevalidated(ctx, rel, maxBytes, false).result);
+  ctx.ahead.ask(rel, () => askRevalidated(ctx, rel, maxBytes, false));
 }
 
 /**
@@ -88,26 +85,17 @@ export function askRevalidatedAhead(ctx: SyncContext, rel: string, maxBytes: num
  * it to answer a 304 with. Without validators it is made at once, so that requests go to the gate
  * in the order they are asked (a feed's marker before its companions).
  */
-function askRevalidated(
-  ctx: SyncContext,
-  rel: string,
-  maxBytes: number,
-  side: boolean,
-): { known: Promise<Validators | undefined> | undefined; result: Promise<FetchResult> } {
-  const known = revalidating(ctx, rel);
+function askRevalidated(ctx: SyncContext, rel: string, maxBytes: number, side: boolean): Asked {
   const request = (validators?: Validators) =>
     ctx.upstream.fetch(upstreamPath(ctx, rel), {
       maxBytes,
       ...(validators && { etag: validators.etag, lastModified: validators.lastModified }),
       side,
     });
-  return { known, result: known ? known.then(request) : request() };
-}
-
-/** The validators of the last good copy of `rel`, if it has any, once the pool is known to hold it. */
-function revalidating(ctx: SyncContext, rel: string): Promise<Validators | undefined> | undefined {
   const last = ctx.previous.validators[rel];
-  return last && ctx.pool.has(last.sha256).then((held) => (held ? last : undefined));
+  if (last === undefined) return { result: request() };
+  const known = ctx.pool.has(last.sha256).then((held) => (held ? last : undefined));
+  return { known, result: known.then(request) };
 }
 
 /**

@@ -23,7 +23,7 @@ export async function fetchIndexFile(
   rel: string,
   options?: { optional: true; side?: boolean },
 ): Promise<Buffer | undefined> {
-  const asked = options?.side ? undefined : ctx.ahead.take(rel);
+  const asked = options?.side ? undefined : ctx.ahead.take(rel)?.result;
   const fetching = (asked ?? requestIndexFile(ctx, rel, options?.side)).then(
     (result) => result.body ?? Buffer.alloc(0),
   );
@@ -32,7 +32,7 @@ export async function fetchIndexFile(
 
 /** Asks for the index file `rel` as fetchIndexFile will, before it does (ahead.ts). */
 export function askIndexFileAhead(ctx: SyncContext, rel: string): void {
-  ctx.ahead.ask(rel, () => requestIndexFile(ctx, rel));
+  ctx.ahead.ask(rel, () => ({ result: requestIndexFile(ctx, rel) }));
 }
 
 function requestIndexFile(ctx: SyncContext, rel: string, side = false): Promise<FetchResult> {
