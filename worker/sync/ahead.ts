@@ -11,9 +11,9 @@ import type { FeedFormat } from '../formats/index.js';
 import type { Validators } from '../publish/state.js';
 import type { FetchResult } from '../upstream/types.js';
 import type { SyncContext } from './context.js';
-import { feedRefs } from './discover.js';
 import { askFeedAhead } from './feed-index.js';
 import { askImagesAhead } from './images.js';
+import { feedRefOf } from './sets.js';
 
 /** A request asked ahead: its answer, and the validators it was made with, if any. */
 export interface Asked {
@@ -49,19 +49,20 @@ export class AskedAhead {
 
 /**
  * Asks ahead, for each configured set of the context's release, its image sums' signature and the
- * first request of each feed it is known to have: its core feed, and the kmods and arch feeds the
- * last run served it with the same arch.
+ * first request of each feed it is known to have: its core feed, and the kmods feed and configured
+ * arch feeds the last run served it with the same arch.
  */
 export function askReleaseAhead(ctx: SyncContext, configured: SetConfig[], format: FeedFormat): void {
   for (const set of configured) {
     askImagesAhead(ctx, set);
-    const dirs = [`targets/${set.target}/packages`];
     const last = ctx.previous.sets?.[set.target];
-    const kmods = `targets/${set.target}/kmods/`;
-    const kmodsDir = last?.feedDirs.find((dir) => dir.startsWith(kmods))?.slice(kmods.length);
-    if (last && kmodsDir && (set.arch ?? last.arch) === last.arch) {
-      dirs.push(...feedRefs(set.target, last.arch, kmodsDir, set.feeds).map((ref) => ref.dir));
-    }
-    for (const dir of dirs) askFeedAhead(ctx, dir, format);
+    const served =
+      last && (set.arch ?? last.arch) === last.arch
+        ? last.feedDirs.filter((dir) => {
+            const { name } = feedRefOf(dir, last.arch);
+            return name === 'kmods' || set.feeds.includes(name);
+          })
+        : [];
+    for (const dir of [`targets/${set.target}/packages`, ...served]) askFeedAhead(ctx, dir, format);
   }
 }
