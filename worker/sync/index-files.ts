@@ -23,8 +23,7 @@ export async function fetchIndexFile(
   rel: string,
   options?: { optional: true; side?: boolean },
 ): Promise<Buffer | undefined> {
-  const asked = options?.side ? undefined : ctx.ahead.take(rel)?.result;
-  const fetching = (asked ?? requestIndexFile(ctx, rel, options?.side)).then(
+  const fetching = (ctx.ahead.take(rel)?.result ?? requestIndexFile(ctx, rel, options?.side)).then(
     (result) => result.body ?? Buffer.alloc(0),
   );
   return options?.optional ? absentAsUndefined(fetching) : fetching;
