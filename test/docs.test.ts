@@ -58,7 +58,7 @@ describe('documentation', () => {
     const levels = (text: string) =>
       [...text.matchAll(/\b(error|warn|info|http|verbose|debug|silly)\b/g)].map((m) => m[1]);
     expect(new Set(levels(row))).to.deep.equal(new Set(LOG_LEVELS));
-    const line = example.split('\n').find((l) => /^# winston level/.test(l)) ?? '';
+    const line = example.split('\n').find((l) => /^# Log level/.test(l)) ?? '';
     expect(new Set(levels(line))).to.deep.equal(new Set(LOG_LEVELS));
   });
 });
