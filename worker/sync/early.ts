@@ -5,8 +5,9 @@
  * far. The closure only grows as feeds come in (every candidate opkg or apk might pick is taken,
  * whatever the other feeds hold: feeds/closure.ts), so what it names now the final plan names too.
  * They go to the gate as `background` requests, every other start while indexes wait. The plan,
- * made later from the same indexes, names the same files; those already under way are not fetched
- * twice: they take their outcome from the early task.
+ * made later from the same indexes, names the same files, and takes the early task of each path
+ * instead of making its own (one task per package in memory, not two); a file of the same bytes at
+ * another path takes the outcome of the task that fetched them.
  */
 import type { PackageRecord } from '../feeds/types.js';
 import type { FeedFormat } from '../formats/index.js';
@@ -28,28 +29,24 @@ export interface EarlyInput {
   many: boolean;
 }
 
-/** What the plan's task of a content key takes from the early one once it has been fetched. */
-interface Fetched {
-  rel: string;
-  outcome: NonNullable<FileTask['outcome']>;
-}
-
 export class EarlyDownloads {
   readonly #ctx: SyncContext;
   readonly #input: EarlyInput;
   readonly #running: Promise<void>[] = [];
   /**
-   * The early task that fetches each content key (the same bytes may sit in two feeds); once its
-   * download has ended, only its path and outcome: in a full mirror there is one per package, and
-   * the plan makes a task of its own for each.
+   * The early task that fetches each content key (the same bytes may sit in two feeds). The plan
+   * takes these tasks (`startedAt`), so keeping them here costs nothing more.
    */
-  readonly #byKey = new Map<string, FileTask | Fetched>();
+  readonly #byKey = new Map<string, FileTask>();
   /** Early tasks whose content another early task fetches. */
   readonly #twins: FileTask[] = [];
   /** The feeds verified so far, by directory: what the selective sets' closures are taken over. */
   readonly #verified = new Map<string, { name: string; packages: PackageRecord[] }>();
-  /** Paths an early plan has named already: a closure taken again names them again. */
-  readonly #named = new Set<string>();
+  /**
+   * The task of each path an early plan has named: a closure taken again names them again, and the
+   * release's plan takes these tasks instead of making its own (one task per package, not two).
+   */
+  readonly #named = new Map<string, FileTask>();
 
   constructor(ctx: SyncContext, input: EarlyInput) {
     this.#ctx = ctx;
@@ -67,12 +64,7 @@ export class EarlyDownloads {
       }
     }
     if (fresh.length === 0) return;
-    const fetching = fetchTasks(this.#ctx, fresh, { background: true }).then(() => {
-      for (const task of fresh) {
-        if (task.outcome && this.#byKey.get(task.key) === task)
-          this.#byKey.set(task.key, { rel: task.rel, outcome: task.outcome });
-      }
-    });
+    const fetching = fetchTasks(this.#ctx, fresh, { background: true });
     // Awaited by together() or settled(); until then a stop's rejection must not count as unhandled.
     fetching.catch(() => {});
     this.#running.push(fetching);
@@ -103,9 +95,12 @@ export class EarlyDownloads {
       previousFiles,
     });
     const fresh = tasks.filter((task) => !this.#named.has(task.rel));
-    for (const task of fresh) this.#named.add(task.rel);
+    for (const task of fresh) this.#named.set(task.rel, task);
     this.fetch(fresh);
   }
+
+  /** The task started early at `rel`, for the release's plan to take (`PlanInput.startedAt`). */
+  readonly startedAt = (rel: string): FileTask | undefined => this.#named.get(rel);
 
   /**
    * The plan's package tasks fetched with those started early: the rest through `fetch`, and each
@@ -116,7 +111,8 @@ export class EarlyDownloads {
     await Promise.all([fetch(rest), ...this.#running]);
     for (const task of [...planned, ...this.#twins]) {
       const early = this.#byKey.get(task.key);
-      if (!early?.outcome || early === task) continue;
+      // A task started early has its own outcome, whether the plan took it or not.
+      if (!early?.outcome || early === task || task.outcome) continue;
       // The early task's path fetched the bytes; this one found them in the pool.
       task.outcome = early.outcome.ok
         ? { ...early.outcome, fetched: task.rel === early.rel && early.outcome.fetched }

@@ -106,7 +106,8 @@ export async function fetchTasks(
       });
       await ctx.pool.admitFile(tmp, result.sha256);
       const served: ServedFile = {
-        sha256: result.sha256,
+        // The index's own string when it is the same hash: one copy per package, not two.
+        sha256: result.sha256 === first.sha256 ? first.sha256 : result.sha256,
         size: result.bytes,
         identity: first.identity,
       };

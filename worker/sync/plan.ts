@@ -46,6 +46,8 @@ export interface PlanInput {
   expect(pkg: PackageRecord, rel: string, previous: ServedFile | undefined): PackageExpectation;
   /** What the last generation served, by path (apk reuses a file by its identity). */
   previousFiles: Map<string, ServedFile>;
+  /** The task already started at a path, if any (early.ts): the plan takes it, not a second one. */
+  startedAt?: (rel: string) => FileTask | undefined;
 }
 
 export interface Plan {
@@ -70,6 +72,7 @@ export function planSets(input: {
   many: boolean;
   /** The learned selection: each set takes the names learned from its own feeds. */
   learned?: LearnedPackage[];
+  startedAt?: PlanInput['startedAt'];
 }): Plan {
   const usableDirs = new Set(input.usable.map((feed) => feed.ref.dir));
   const dirOf = (refusal: Refusal) => refusal.file.slice(0, refusal.file.lastIndexOf('/'));
@@ -85,6 +88,7 @@ export function planSets(input: {
     accepts: input.format.accepts,
     expect: (pkg, rel, previousFile) => input.format.expect(pkg, rel, previousFile),
     previousFiles: input.previousFiles,
+    startedAt: input.startedAt,
   });
 }
 
@@ -120,21 +124,32 @@ export function planRelease(input: PlanInput): Plan {
     const selected = set.mode === 'full' ? selectAll(feeds) : closeOver(set, feeds, unavailable, input, plan);
     for (const { feed, pkg } of selected) {
       const rel = `${feed}/${pkg.filename}`;
-      const known = byPath.get(rel);
+      const known = byPath.get(rel) ?? input.startedAt?.(rel);
       if (known) {
-        if (set.label && !known.sets.includes(set.label)) known.sets.push(set.label);
+        if (set.label && !known.sets.includes(set.label)) known.sets = [...known.sets, set.label];
+        if (!byPath.has(rel)) {
+          byPath.set(rel, known);
+          plan.tasks.push(known);
+        }
         continue;
       }
       const expectation = input.expect(pkg, rel, input.previousFiles.get(rel));
+      // Every field named, in one order, outcome too: all tasks share one shape with their fields
+      // inside the object (a spread would put them in a second array each: 11,000 tasks at real size).
       const task: FileTask = {
         release: input.release,
         rel,
         unit: feed,
-        sets: set.label ? [set.label] : [],
+        sets: set.label ? [set.label] : NO_SETS,
         feed: input.feeds.get(feed)?.name,
         package: pkg.name,
-        ...expectation,
+        size: expectation.size,
+        sha256: expectation.sha256,
+        identity: expectation.identity,
+        check: expectation.check,
+        reuse: expectation.reuse,
         key: expectation.sha256 ?? expectation.identity ?? rel,
+        outcome: undefined,
       };
       byPath.set(rel, task);
       plan.tasks.push(task);
@@ -142,6 +157,9 @@ export function planRelease(input: PlanInput): Plan {
   }
   return plan;
 }
+
+/** The sets of a task in a mirror of one set (none named): one frozen empty list for every task. */
+const NO_SETS: string[] = Object.freeze([]) as unknown as string[];
 
 /** Selective mode: the set's closure; what is missing becomes failures and warnings, named. */
 function closeOver(

@@ -25,7 +25,7 @@ import { EarlyDownloads } from './early.js';
 import { fetchIndexExtras } from './feed-index.js';
 import { fetchTasks } from './fetch.js';
 import { type IndexStage, indexStage } from './indexes.js';
-import { fetchTargetsList, placeTargetsList } from './metadata.js';
+import { fetchTargetsList, placeTargetsList, type TargetsListOutcome } from './metadata.js';
 import { planSets } from './plan.js';
 import { countKept, isQuiet, planFingerprint, sameTargetsList } from './quiet.js';
 import { countTasks } from './report.js';
@@ -103,84 +103,19 @@ export async function syncRelease(
     }
   }
 
-  // Plan, pure: each set's closure over its own feeds; a shared feed serves the union.
-  ctx.progress.phase('planning');
-  const plan = planSets({
-    release,
-    sets: discovered,
-    ...indexes,
+  // Plan, fetch, assemble: in a function of their own, so that the tasks (one per package) are
+  // gone before the publish builds the state, the package lists and the changes (memory at 11,000).
+  const { assembly, feeds } = await fetchAndAssemble(ctx, {
+    discovered,
+    indexes,
     format,
     previousFiles,
     many,
-    learned: ctx.learned,
-  });
-  report.failures.push(...plan.failures);
-  report.warnings.push(...plan.warnings);
-  for (const failure of plan.failures) logger.error(failure.reason, { phase: 'plan' });
-  for (const warning of plan.warnings) logger.warn(warning, { phase: 'plan' });
-  logger.info(
-    `${release}: plan: ${count(plan.tasks.length, 'package file')} over ${count(indexes.usable.length, 'feed')}`,
-    { phase: 'plan' },
-  );
-
-  // Fetch: the planned files, and the images already on their way; the index files nobody plans
-  // with (Packages.manifest, index.json) come in beside them.
-  const imageTasks = discovered.flatMap((set) => indexes.images.get(set.label)?.plan?.tasks ?? []);
-  const tasks: FileTask[] = [...plan.tasks, ...imageTasks];
-  ctx.progress.phase('downloading');
-  const [, extras] = await Promise.all([
-    early.together(plan.tasks, (rest) => fetchTasks(ctx, rest)),
-    fetchIndexExtras(
-      ctx,
-      indexes.usable.flatMap(({ index }) => (index ? [index] : [])),
-    ),
-  ]);
-  if (ctx.signal?.aborted) throw new AbortedError();
-
-  // Assemble, pure: every feed and every target directory taken new, kept, or failed.
-  ctx.progress.phase('publishing');
-  const units = releaseUnits({
-    ...indexes,
-    tasks,
-    extras,
-    marker: format.marker,
-    discovered,
-    profiles: (set) => learntFile(ctx, set.profilesRel),
+    early,
+    targetsList,
     configured,
-    servedSets: previousSets(previous),
-    many,
   });
-  const readSums = async (file: ServedFile) =>
-    parseSha256Sums((await ctx.pool.read(file.sha256)).toString('utf8'));
-  const assembly = await assembleRelease({
-    units,
-    previousFiles,
-    targetDirs: discovered.map((set) => set.targetDir),
-    readSums,
-    withdrawn: withdrawnDirs(previous, configured, discovered, ctx.now()),
-    dropped: previous.dropped,
-    now: ctx.now(),
-    graceHours: config.pruneGraceHours,
-  });
-  report.failures.push(...assembly.failures);
-  // The release's list of targets, for firmware-selector and ASU clients: switched with the rest.
-  placeTargetsList(ctx, await targetsList, assembly, previousFiles);
-  countTasks(report, release, tasks, indexes.usable, discovered, indexes.images);
-  const changed = new Set(indexes.usable.filter((feed) => feed.index?.changed).map((feed) => feed.ref.dir));
-  for (const feedReport of report.feeds.filter((f) => f.release === release)) {
-    const decision = assembly.decisions.get(feedReport.dir);
-    const unit = units.find((u) => u.dir === feedReport.dir);
-    if (decision && unit) feedReport.state = feedOutcome(decision, unit, changed.has(feedReport.dir));
-  }
-
   // Publish, unless no feed can be served whole: nothing without a feed is published.
-  const feeds = feedStatesOf({
-    units,
-    decisions: assembly.decisions,
-    ...indexes,
-    previous,
-    withdrawn: assembly.withdrawn,
-  });
   if (feeds === undefined) {
     report.failures.push({ reason: `${release}: no feed could be served whole: nothing new is published` });
     return lastOutcome(previous, format, configured);
@@ -257,6 +192,110 @@ export async function syncRelease(
     graceHours: config.pruneGraceHours,
   });
   return { ...outcome, lists, ...(lastSuccessAt !== undefined && { lastSuccessAt }) };
+}
+
+/**
+ * The middle of a release's pipeline: plan (pure), fetch the plan with what started early, assemble
+ * (pure), and say what each feed's state will be; `feeds` is undefined when no feed can be served
+ * whole. Its tasks die with it.
+ */
+async function fetchAndAssemble(
+  ctx: SyncContext,
+  input: {
+    discovered: DiscoveredSet[];
+    indexes: IndexStage;
+    format: FeedFormat;
+    previousFiles: Map<string, ServedFile>;
+    many: boolean;
+    early: EarlyDownloads;
+    targetsList: Promise<TargetsListOutcome>;
+    configured: SetConfig[];
+  },
+): Promise<{
+  assembly: Awaited<ReturnType<typeof assembleRelease>>;
+  feeds: ReturnType<typeof feedStatesOf>;
+}> {
+  const { release, report, logger, config, previous } = ctx;
+  const { discovered, indexes, format, previousFiles, many, early, targetsList, configured } = input;
+  // Plan, pure: each set's closure over its own feeds; a shared feed serves the union.
+  ctx.progress.phase('planning');
+  const plan = planSets({
+    release,
+    sets: discovered,
+    ...indexes,
+    format,
+    previousFiles,
+    many,
+    learned: ctx.learned,
+    startedAt: early.startedAt,
+  });
+  report.failures.push(...plan.failures);
+  report.warnings.push(...plan.warnings);
+  for (const failure of plan.failures) logger.error(failure.reason, { phase: 'plan' });
+  for (const warning of plan.warnings) logger.warn(warning, { phase: 'plan' });
+  logger.info(
+    `${release}: plan: ${count(plan.tasks.length, 'package file')} over ${count(indexes.usable.length, 'feed')}`,
+    { phase: 'plan' },
+  );
+
+  // Fetch: the planned files, and the images already on their way; the index files nobody plans
+  // with (Packages.manifest, index.json) come in beside them.
+  const imageTasks = discovered.flatMap((set) => indexes.images.get(set.label)?.plan?.tasks ?? []);
+  const tasks: FileTask[] = [...plan.tasks, ...imageTasks];
+  ctx.progress.phase('downloading');
+  const [, extras] = await Promise.all([
+    early.together(plan.tasks, (rest) => fetchTasks(ctx, rest)),
+    fetchIndexExtras(
+      ctx,
+      indexes.usable.flatMap(({ index }) => (index ? [index] : [])),
+    ),
+  ]);
+  if (ctx.signal?.aborted) throw new AbortedError();
+
+  // Assemble, pure: every feed and every target directory taken new, kept, or failed.
+  ctx.progress.phase('publishing');
+  const units = releaseUnits({
+    ...indexes,
+    tasks,
+    extras,
+    marker: format.marker,
+    discovered,
+    profiles: (set) => learntFile(ctx, set.profilesRel),
+    configured,
+    servedSets: previousSets(previous),
+    many,
+  });
+  const readSums = async (file: ServedFile) =>
+    parseSha256Sums((await ctx.pool.read(file.sha256)).toString('utf8'));
+  const assembly = await assembleRelease({
+    units,
+    previousFiles,
+    targetDirs: discovered.map((set) => set.targetDir),
+    readSums,
+    withdrawn: withdrawnDirs(previous, configured, discovered, ctx.now()),
+    dropped: previous.dropped,
+    now: ctx.now(),
+    graceHours: config.pruneGraceHours,
+  });
+  report.failures.push(...assembly.failures);
+  // The release's list of targets, for firmware-selector and ASU clients: switched with the rest.
+  placeTargetsList(ctx, await targetsList, assembly, previousFiles);
+  countTasks(report, release, tasks, indexes.usable, discovered, indexes.images);
+  const changed = new Set(indexes.usable.filter((feed) => feed.index?.changed).map((feed) => feed.ref.dir));
+  for (const feedReport of report.feeds.filter((f) => f.release === release)) {
+    const decision = assembly.decisions.get(feedReport.dir);
+    const unit = units.find((u) => u.dir === feedReport.dir);
+    if (decision && unit) feedReport.state = feedOutcome(decision, unit, changed.has(feedReport.dir));
+  }
+
+  const feeds = feedStatesOf({
+    units,
+    decisions: assembly.decisions,
+    ...indexes,
+    previous,
+    withdrawn: assembly.withdrawn,
+  });
+  return { assembly, feeds };
 }
 
 /**

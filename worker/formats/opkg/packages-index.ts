@@ -117,8 +117,21 @@ export function parseProvidesList(value: string): string[] {
       throw new StanzaError(`Provides entry ${quoteForMessage(token)} is not a name`);
     names.add(token);
   }
-  return [...names];
+  return names.size === 0 ? NO_NAMES : [...names];
 }
+
+/** `text` detached from the index, the same string for every record that has it. */
+function interned(known: Map<string, string>, text: string): string {
+  let kept = known.get(text);
+  if (kept === undefined) {
+    kept = detach(text);
+    known.set(kept, kept);
+  }
+  return kept;
+}
+
+/** The `provides` of every record without a Provides field (most): one frozen empty list for all. */
+const NO_NAMES: string[] = Object.freeze([]) as unknown as string[];
 
 /**
  * `value` with every `( … )` replaced by a space, an unclosed one up to the end: in one pass (a
@@ -141,6 +154,7 @@ function toRecord(
   fields: Map<string, string>,
   depends: string[],
   shared: Map<string, Dependency[]>,
+  architectures: Map<string, string>,
 ): PackageRecord {
   for (const field of REQUIRED_FIELDS) {
     if (!fields.get(field)) throw new StanzaError(`missing ${field}`);
@@ -178,7 +192,7 @@ function toRecord(
     provides: parseProvidesList(detach(fields.get('Provides') ?? '')),
   };
   const architecture = fields.get('Architecture');
-  if (architecture) record.architecture = detach(architecture);
+  if (architecture) record.architecture = interned(architectures, architecture);
   const description = fields.get('Description');
   if (description) record.description = detach(descriptionLine(description));
   return record;
@@ -201,6 +215,8 @@ export function parsePackagesIndex(text: string, options: { maxEntries?: number 
   const files = new Map<string, string>();
   /** Dependency items by their text, shared by the records (parseDependsList). */
   const shared = new Map<string, Dependency[]>();
+  /** Architecture values by their text: two in a feed (its own and `all`), one string each for every record. */
+  const architectures = new Map<string, string>();
 
   let fields = new Map<string, string>();
   let depends: string[] = [];
@@ -218,7 +234,7 @@ export function parsePackagesIndex(text: string, options: { maxEntries?: number 
       const where = `${name ? `package ${quoteForMessage(name)}` : 'stanza'} at line ${startLine}`;
       try {
         if (fault !== undefined) throw new StanzaError(fault);
-        const record = toRecord(fields, depends, shared);
+        const record = toRecord(fields, depends, shared, architectures);
         // Two stanzas for one file would make it ambiguous which hash the file must have.
         const earlier = files.get(record.filename);
         if (earlier !== undefined)
