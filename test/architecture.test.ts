@@ -12,7 +12,7 @@ const WORKER = fileURLToPath(new URL('../worker/', import.meta.url));
 
 /** Path prefixes (relative to worker/) of each layer, lowest first. */
 const LAYERS: string[][] = [
-  ['errors.ts', 'log.ts', 'version.ts'],
+  ['errors.ts', 'log.ts', 'order.ts', 'version.ts'],
   ['config.ts', 'config/'],
   ['feeds/'],
   ['formats/'],

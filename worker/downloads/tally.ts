@@ -5,6 +5,7 @@
  * of missing packages) has a cap, past which it counts without remembering.
  */
 import type { FormatName } from '../formats/index.js';
+import { byCodeUnits } from '../order.js';
 import { classify, type ServedRequest } from './requests.js';
 
 /** Days of totals kept (the page's chart, status.json). */
@@ -161,7 +162,7 @@ export class DownloadTally {
 
   summary(now: Date): DownloadsSummary {
     this.prune(now);
-    const days = [...this.days.values()].sort((a, b) => a.day.localeCompare(b.day));
+    const days = [...this.days.values()].sort((a, b) => byCodeUnits(a.day, b.day));
     const detailed = days.slice(-DETAIL_DAYS);
     const packages = new Map<string, Pair>();
     const feeds = new Map<string, Pair>();
@@ -172,7 +173,7 @@ export class DownloadTally {
       for (const [key, requests] of day.missing) missing.set(key, (missing.get(key) ?? 0) + requests);
     }
     const byRequests = <T>(entries: [string, T][], count: (value: T) => number) =>
-      entries.sort((a, b) => count(b[1]) - count(a[1]) || a[0].localeCompare(b[0]));
+      entries.sort((a, b) => count(b[1]) - count(a[1]) || byCodeUnits(a[0], b[0]));
     return {
       updatedAt: now.toISOString(),
       days: days.map(countsOf),
@@ -185,7 +186,7 @@ export class DownloadTally {
           .slice(0, TOP_LISTED)
           .map(([key, [requests, bytes]]) => ({ ...splitKey(key), requests, bytes })),
         feeds: [...feeds]
-          .sort((a, b) => b[1][1] - a[1][1] || a[0].localeCompare(b[0]))
+          .sort((a, b) => b[1][1] - a[1][1] || byCodeUnits(a[0], b[0]))
           .map(([feed, [requests, bytes]]) => ({ feed, requests, bytes })),
         missing: byRequests([...missing], (requests) => requests)
           .slice(0, TOP_LISTED)

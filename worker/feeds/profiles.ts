@@ -3,6 +3,7 @@
  * Both come from upstream: every field is checked for shape before it names a path.
  */
 import { UntrustedInputError } from '../errors.js';
+import { byCodeUnits } from '../order.js';
 import { assertSafeFileName, assertSafeRelativePath, quoteForMessage, TARGET_DIR_NAMES } from './filename.js';
 
 export interface KernelInfo {
@@ -203,7 +204,7 @@ export function closestIds(unknown: string, known: string[], n = 3): string[] {
       return { id, distance: editDistance(wanted, lower) };
     })
     .filter((c) => c.distance <= limit)
-    .sort((a, b) => a.distance - b.distance || a.id.length - b.id.length || a.id.localeCompare(b.id))
+    .sort((a, b) => a.distance - b.distance || a.id.length - b.id.length || byCodeUnits(a.id, b.id))
     .slice(0, n)
     .map((c) => c.id);
 }

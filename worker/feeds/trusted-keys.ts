@@ -7,6 +7,7 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { byCodeUnits } from '../order.js';
 import { parseUsignPublicKey, type UsignPublicKey } from './usign.js';
 
 /** An apk (v3) signing key: ECDSA or RSA, matched by apk's key id rather than by file name. */
@@ -45,10 +46,10 @@ export function createTrustedKeys(
     problems,
     describe: () => [
       ...[...usignMap.values()]
-        .sort((a, b) => a.fingerprint.localeCompare(b.fingerprint))
+        .sort((a, b) => byCodeUnits(a.fingerprint, b.fingerprint))
         .map((k) => `usign ${k.fingerprint}${k.comment ? ` (${k.comment})` : ''}`),
       ...[...apkMap.values()]
-        .sort((a, b) => a.keyId.localeCompare(b.keyId))
+        .sort((a, b) => byCodeUnits(a.keyId, b.keyId))
         .map((k) => `apk ${k.keyId} (${k.source})`),
     ],
   };

@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { UntrustedInputError } from '../errors.js';
+import { byCodeUnits } from '../order.js';
 import { ensureDirectory, type MirrorDir } from './mirror-dir.js';
 import type { Manifest } from './types.js';
 
@@ -50,12 +51,17 @@ export function generationDir(dir: MirrorDir, id: string): string {
  * caller records it (state) and then switches to it. A generation built but never switched to is
  * removed by the next run.
  */
+/** Entries in the order of their paths (order.ts). */
+function byPath([a]: [string, unknown], [b]: [string, unknown]): number {
+  return byCodeUnits(a, b);
+}
+
 export async function buildGeneration(dir: MirrorDir, manifest: Manifest, now: Date): Promise<string> {
   const id = newGenerationId(now);
   const root = generationDir(dir, id);
   await fs.mkdir(root);
   const made = new Set<string>();
-  for (const [file, served] of [...manifest].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [file, served] of [...manifest].sort(byPath)) {
     const parent = path.dirname(file);
     if (!made.has(parent)) {
       await ensureDirectory(root, parent);
@@ -95,7 +101,7 @@ export async function copyGeneration(
     }
   }
   const made = new Set<string>();
-  for (const [file, sourceRoot] of sources.sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [file, sourceRoot] of sources.sort(byPath)) {
     const parent = path.dirname(file);
     if (!made.has(parent)) {
       await ensureDirectory(root, parent);

@@ -11,9 +11,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RELEASE } from '../config/rules.js';
+import { byCodeUnits } from '../order.js';
 import { generationDir, generationOfLink } from './generation.js';
 import type { MirrorDir } from './mirror-dir.js';
-import type { ReleaseState } from './state.js';
+import { type ReleaseState, stateText } from './state.js';
 
 export interface KeptSummary {
   schema: 1;
@@ -38,7 +39,7 @@ const KEPT = 'kept';
 /** Written before the switch, the state first: a record is whole once its summary is there. */
 export async function recordGeneration(dir: MirrorDir, record: KeptGeneration): Promise<void> {
   const { state, ...summary } = record;
-  await dir.writeAtomic(path.join('.mirror', KEPT, `${record.id}${STATE}`), `${JSON.stringify(state)}\n`);
+  await dir.writeAtomic(path.join('.mirror', KEPT, `${record.id}${STATE}`), () => stateText(state));
   await dir.writeAtomic(path.join('.mirror', KEPT, `${record.id}.json`), `${JSON.stringify(summary)}\n`);
 }
 
@@ -62,7 +63,7 @@ export async function keptGenerations(dir: MirrorDir, release?: string): Promise
       // A record cut short by a crash describes nothing: its generation goes with the next clean-up.
     }
   }
-  return records.sort((a, b) => b.publishedAt.localeCompare(a.publishedAt) || b.id.localeCompare(a.id));
+  return records.sort((a, b) => byCodeUnits(b.publishedAt, a.publishedAt) || byCodeUnits(b.id, a.id));
 }
 
 /**

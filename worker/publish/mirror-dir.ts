@@ -108,8 +108,12 @@ export class MirrorDir {
     );
   }
 
-  /** Writes `data` to `relPath` under the root atomically (temp file, fsync, rename). */
-  async writeAtomic(relPath: string, data: string | Buffer): Promise<void> {
+  /**
+   * Writes `data` to `relPath` under the root atomically (temp file, fsync, rename). Text given as
+   * a function of its pieces (a big state, a package list) is written a batch at a time, never held
+   * whole; the function is called again if the write has to start over.
+   */
+  async writeAtomic(relPath: string, data: string | Buffer | (() => Iterable<string>)): Promise<void> {
     const target = path.join(this.root, relPath);
     await ensureDirectory(this.root, path.dirname(relPath));
     // status.json is written from the first heartbeat on, before a sync made tmp/; and a sync that
@@ -120,7 +124,8 @@ export class MirrorDir {
       try {
         const handle = await fs.open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
         try {
-          await handle.writeFile(data);
+          if (typeof data === 'function') await writePieces(handle, data());
+          else await handle.writeFile(data);
           await handle.sync();
         } finally {
           await handle.close();
@@ -132,6 +137,24 @@ export class MirrorDir {
       }
     }
   }
+}
+
+/** The pieces of a big text are joined up to about this much, then written (writeFile goes on from the last). */
+const WRITE_BATCH_CHARS = 256 * 1024;
+
+async function writePieces(handle: fs.FileHandle, pieces: Iterable<string>): Promise<void> {
+  let batch: string[] = [];
+  let length = 0;
+  for (const piece of pieces) {
+    batch.push(piece);
+    length += piece.length;
+    if (length >= WRITE_BATCH_CHARS) {
+      await handle.writeFile(batch.join(''));
+      batch = [];
+      length = 0;
+    }
+  }
+  if (length > 0) await handle.writeFile(batch.join(''));
 }
 
 /**

@@ -93,8 +93,30 @@ export async function readState(dir: MirrorDir, release: string): Promise<Releas
 }
 
 export async function writeState(dir: MirrorDir, state: ReleaseState): Promise<void> {
-  await dir.writeAtomic(
-    path.relative(dir.root, stateFile(dir, state.release)),
-    `${JSON.stringify(state, null, 1)}\n`,
-  );
+  await dir.writeAtomic(path.relative(dir.root, stateFile(dir, state.release)), () => stateText(state));
+}
+
+/**
+ * The state as JSON, in pieces: one line per top-level field, and one per served file (11,000 at
+ * real size, 2 MB), so that it is written a batch at a time, never built whole, and greps and diffs
+ * well.
+ */
+export function* stateText(state: ReleaseState): Generator<string> {
+  let separator = '{';
+  for (const [key, value] of Object.entries(state)) {
+    if (value === undefined) continue;
+    yield `${separator}\n${JSON.stringify(key)}:`;
+    separator = ',';
+    if (key !== 'files') {
+      yield JSON.stringify(value);
+      continue;
+    }
+    let inner = '{';
+    for (const [file, served] of Object.entries(state.files)) {
+      yield `${inner}\n${JSON.stringify(file)}:${JSON.stringify(served)}`;
+      inner = ',';
+    }
+    yield inner === '{' ? '{}' : '\n}';
+  }
+  yield separator === '{' ? '{}\n' : '\n}\n';
 }

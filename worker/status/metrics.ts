@@ -6,6 +6,7 @@
  */
 import type { DownloadsSummary } from '../downloads/tally.js';
 import type { UpstreamFaultKind } from '../errors.js';
+import { byCodeUnits } from '../order.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import type { StatusFile } from './status-file.js';
 
@@ -184,7 +185,7 @@ function downloadMetrics(gauge: Metric, counter: Metric, downloads: DownloadsSum
     "Updates nodes ran (`opkg update`, `apk update`): a node's index requests within a minute count once.",
     (['opkg', 'apk'] as const).map((manager) => ({ labels: { manager }, value: totals.updates[manager] })),
   );
-  const feeds = Object.entries(totals.feeds).sort(([a], [b]) => a.localeCompare(b));
+  const feeds = Object.entries(totals.feeds).sort(([a], [b]) => byCodeUnits(a, b));
   counter(
     'downloads_feed_requests_total',
     'Indexes and packages served per feed directory.',

@@ -82,11 +82,19 @@ export function packageList(set: SetForList, manifest: Manifest, at: Date): Pack
   };
 }
 
-/** The list as written: one package a line, so a diff or `grep` of it reads well. */
-export function renderPackageList(list: PackageList): string {
+/**
+ * The list as written, in pieces: the head on the first line, then one package a line, so a diff or
+ * `grep` of it reads well and 11,000 packages are never one string.
+ */
+export function* packageListText(list: PackageList): Generator<string> {
   const { packages, ...head } = list;
-  const lines = packages.map((pkg) => JSON.stringify(pkg));
-  return `${JSON.stringify(head).slice(0, -1)},"packages":[\n${lines.join(',\n')}\n]}\n`;
+  yield `${JSON.stringify(head).slice(0, -1)},"packages":[`;
+  let separator = '\n';
+  for (const pkg of packages) {
+    yield `${separator}${JSON.stringify(pkg)}`;
+    separator = ',\n';
+  }
+  yield '\n]}\n';
 }
 
 export function packageListPath(set: { release: string; target: string }): string {

@@ -15,7 +15,7 @@ import type { MirrorDir } from '../publish/mirror-dir.js';
 import { type FeedState, type ReleaseState, writeState } from '../publish/state.js';
 import type { Manifest } from '../publish/types.js';
 import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js';
-import { type PackageList, packageListPath, renderPackageList, SEARCH_DIR } from '../status/package-list.js';
+import { type PackageList, packageListPath, packageListText, SEARCH_DIR } from '../status/package-list.js';
 import { count } from '../status/units.js';
 import type { Assembly, Unit } from './assemble.js';
 import type { SyncContext } from './context.js';
@@ -198,8 +198,13 @@ export async function writePackageLists(
     const last = await readOwnFile(dir, rel);
     const lastAt = last === undefined ? undefined : writtenAt(last);
     // The same packages as last time: the list stays as it is, `at` included.
-    if (lastAt !== undefined && renderPackageList({ ...list, at: lastAt }) === last) continue;
-    await dir.writeAtomic(rel, renderPackageList(list));
+    if (
+      last !== undefined &&
+      lastAt !== undefined &&
+      sameText(packageListText({ ...list, at: lastAt }), last)
+    )
+      continue;
+    await dir.writeAtomic(rel, () => packageListText(list));
   }
   const wanted = new Set(served.filter((set) => set.feeds.length > 0).map((set) => packageListPath(set)));
   await removeOtherFiles(dir, SEARCH_DIR, wanted);
@@ -216,7 +221,17 @@ function manifestTotals(manifest: Manifest, packageExtension: string) {
   return { files: manifest.size, bytes, packages };
 }
 
-/** A package list's `at`, from its first line (renderPackageList writes the head there). */
+/** Whether `pieces` joined are `text`, without joining them. */
+function sameText(pieces: Iterable<string>, text: string): boolean {
+  let at = 0;
+  for (const piece of pieces) {
+    if (!text.startsWith(piece, at)) return false;
+    at += piece.length;
+  }
+  return at === text.length;
+}
+
+/** A package list's `at`, from its first line (packageListText writes the head there). */
 function writtenAt(text: string): string | undefined {
   const head = text.slice(0, text.indexOf('\n'));
   return /"at":"([^"\\]*)"/.exec(head)?.[1];
