@@ -96,10 +96,13 @@ export async function writeState(dir: MirrorDir, state: ReleaseState): Promise<v
   await dir.writeAtomic(path.relative(dir.root, stateFile(dir, state.release)), () => stateText(state));
 }
 
+/** Served files per piece of the state's text: about 170 KB of JSON. */
+const FILES_PER_PIECE = 1000;
+
 /**
- * The state as JSON, in pieces: one line per top-level field, and one per served file (11,000 at
- * real size, 2 MB), so that it is written a batch at a time, never built whole, and greps and diffs
- * well.
+ * The state as JSON, in pieces: one line per top-level field, and the served files (11,000 at real
+ * size, 2 MB) a thousand to a line, so that it is written a batch at a time and never built whole.
+ * Each piece is one JSON.stringify of a plain object: as fast as stringifying the whole state.
  */
 export function* stateText(state: ReleaseState): Generator<string> {
   let separator = '{';
@@ -111,9 +114,13 @@ export function* stateText(state: ReleaseState): Generator<string> {
       yield JSON.stringify(value);
       continue;
     }
+    const paths = Object.keys(state.files);
     let inner = '{';
-    for (const [file, served] of Object.entries(state.files)) {
-      yield `${inner}\n${JSON.stringify(file)}:${JSON.stringify(served)}`;
+    for (let at = 0; at < paths.length; at += FILES_PER_PIECE) {
+      // No prototype: a path named __proto__ is a key like any other.
+      const piece: ReleaseState['files'] = Object.create(null);
+      for (const file of paths.slice(at, at + FILES_PER_PIECE)) piece[file] = state.files[file] as ServedFile;
+      yield `${inner}\n${JSON.stringify(piece).slice(1, -1)}`;
       inner = ',';
     }
     yield inner === '{' ? '{}' : '\n}';
