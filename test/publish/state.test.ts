@@ -36,7 +36,11 @@ describe('the release state on disk', () => {
       writable: true,
       configurable: true,
     });
-    state.validators['targets/ramips/mt7621/packages/Packages.sig'] = { etag: '"abc"', sha256: 'c'.repeat(64), size: 151 };
+    state.validators['targets/ramips/mt7621/packages/Packages.sig'] = {
+      etag: '"abc"',
+      sha256: 'c'.repeat(64),
+      size: 151,
+    };
     await writeState(dir, state);
 
     const back = await readState(dir, '24.10.4');
