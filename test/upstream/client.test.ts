@@ -514,7 +514,7 @@ describe('upstream client', function () {
       expect(upstream.maxStartsInWindow(1000)).to.be.at.most(10);
     });
 
-    it('lets background downloads take at most every other start while indexes wait, holding at most concurrency − 1 slots', async () => {
+    it('lets background downloads take at most every other start while indexes wait, the last slot only when a start is spare', async () => {
       await upstream.close();
       // Slow bodies: ~100 ms to the headers and ~250 ms of body each.
       const small = new Map(Array.from({ length: 6 }, (_, i) => [`${FEED}/i${i}.gz`, pattern(2_000, i)]));
@@ -537,7 +537,9 @@ describe('upstream client', function () {
       await Promise.all(background);
       expect(indexes.every((r) => !r.notModified && r.body?.length === 2_000)).to.be.true;
       const isBackground = (r: { path: string }) => r.path.endsWith('.ipk');
-      expect(upstream.maxInFlight(isBackground)).to.equal(2);
+      // 50/s and 100 ms of latency: starts to spare, the connections bind, so the background ones may
+      // hold all three slots (the rate-bound case keeps one for the indexes: gate.test.ts).
+      expect(upstream.maxInFlight(isBackground)).to.equal(3);
       expect(upstream.maxInFlight()).to.equal(3);
       // From the first index on, no two background downloads start in a row until the last index has.
       const indexStarts = upstream.requests.filter((r) => !isBackground(r)).map((r) => r.start);
@@ -548,8 +550,6 @@ describe('upstream client', function () {
         .map((r) => (isBackground(r) ? 'b' : 'i'))
         .join('');
       expect(kinds).to.not.contain('bb');
-      const backgroundStarts = upstream.requests.filter(isBackground).map((r) => r.start);
-      expect(backgroundStarts.filter((start) => start > last).length, kinds).to.be.at.least(3);
       expect(upstream.maxStartsInWindow(1000)).to.be.at.most(50);
     });
 

@@ -66,6 +66,37 @@ describe('upstream gate', () => {
     expect(order).to.deep.equal(['b1', 'i1', 'b2', 'i2', 'b3', 'i3']);
   });
 
+  it('in the index phase, lets a background request take the last slot when a start is to be had at once', async () => {
+    // 1000/s: starts to spare, the connections bind. The first image holds the background share (1 of 2).
+    const gate = new Gate({ rateLimit: 1000, concurrency: 2 });
+    const image = await gate.enter('background', 500);
+    image.sent();
+    await sleep(20);
+    const order: string[] = [];
+    const second = waiter(gate, order)('second image', 'background', 400);
+    await sleep(20);
+    expect(order, 'the second image waits for no slot').to.deep.equal(['second image']);
+    await second;
+    image.release();
+  });
+
+  it('in the index phase, keeps the last slot for the indexes while the rate binds', async () => {
+    // 5/s: the image just sent leaves no start to spare for ~200 ms.
+    const gate = new Gate({ rateLimit: 5, concurrency: 2 });
+    const image = await gate.enter('background', 500);
+    image.sent();
+    const order: string[] = [];
+    const wait = waiter(gate, order);
+    const queued = [wait('second image', 'background', 400)];
+    await sleep(20);
+    queued.push(wait('index', 'normal'));
+    await queued[1];
+    expect(order, 'the index takes the last slot, asked after the image').to.deep.equal(['index']);
+    image.release();
+    await Promise.all(queued);
+    expect(order).to.deep.equal(['index', 'second image']);
+  });
+
   it('gives a side request the slot a download gives back when a start is to be had at once', async () => {
     const gate = new Gate({ rateLimit: 1000, concurrency: 1 });
     gate.limitBackground(false);

@@ -53,7 +53,9 @@ export function floorMs(rateLimit: number): number {
  * phase, and a download started there fills a connection that would stand idle until the plan,
  * for the price of one index coming 1 / RATE_LIMIT later. At most CONCURRENCY − 1 background
  * requests are then in flight (one when CONCURRENCY is 1), so the indexes a plan waits for always
- * find a slot free or soon free.
+ * find a slot free or soon free — unless a start is to be had at once as the slot is chosen: then
+ * the connections bind, not the rate, and the last slot goes to a download as well (an index that
+ * then waits for a download to end costs nothing while every connection carries bytes).
  *
  * `side`: a small request nothing plans with (sync/side.ts). It takes a slot when nothing else
  * waits for one, or else the slot a download has just given back when the rate has a start to
@@ -169,7 +171,7 @@ export class Gate {
    * Who goes next: a side request into the slot a download has just given back
    * (`freedByDownload`) when a start is to be had at once and no index waits; else normal
    * requests, but in the index phase a background one every other start; then background ones up
-   * to their share; then side ones.
+   * to their share, or past it into a start to be had at once; then side ones.
    */
   #next(freedByDownload: boolean): { waiter: Waiter; priority: Priority } | undefined {
     const { normal, background, side } = this.#waiting;
@@ -178,9 +180,11 @@ export class Gate {
     if (freedByDownload && side.length > 0 && !indexWaits && this.#spacer.ready()) {
       return { waiter: side.shift() as Waiter, priority: 'side' };
     }
+    // The last slot too when a start is to be had at once: then the connections bind, not the rate.
     const backgroundMay =
       background.length > 0 &&
-      !(this.#backgroundLimited && this.#backgroundInFlight >= this.#backgroundShare);
+      (!(this.#backgroundLimited && this.#backgroundInFlight >= this.#backgroundShare) ||
+        this.#spacer.ready());
     const backgroundsTurn = this.#backgroundLimited && this.#lastGranted !== 'background';
     if (normal.length > 0 && !(backgroundMay && backgroundsTurn)) {
       return { waiter: normal.shift() as Waiter, priority: 'normal' };
