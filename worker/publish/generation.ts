@@ -51,17 +51,12 @@ export function generationDir(dir: MirrorDir, id: string): string {
  * caller records it (state) and then switches to it. A generation built but never switched to is
  * removed by the next run.
  */
-/** Entries in the order of their paths (order.ts). */
-function byPath([a]: [string, unknown], [b]: [string, unknown]): number {
-  return byCodeUnits(a, b);
-}
-
 export async function buildGeneration(dir: MirrorDir, manifest: Manifest, now: Date): Promise<string> {
   const id = newGenerationId(now);
   const root = generationDir(dir, id);
   await fs.mkdir(root);
   const made = new Set<string>();
-  for (const [file, served] of [...manifest].sort(byPath)) {
+  for (const [file, served] of [...manifest].sort(([a], [b]) => byCodeUnits(a, b))) {
     const parent = path.dirname(file);
     if (!made.has(parent)) {
       await ensureDirectory(root, parent);
@@ -101,7 +96,7 @@ export async function copyGeneration(
     }
   }
   const made = new Set<string>();
-  for (const [file, sourceRoot] of sources.sort(byPath)) {
+  for (const [file, sourceRoot] of sources.sort(([a], [b]) => byCodeUnits(a, b))) {
     const parent = path.dirname(file);
     if (!made.has(parent)) {
       await ensureDirectory(root, parent);

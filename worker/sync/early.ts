@@ -103,20 +103,19 @@ export class EarlyDownloads {
   readonly startedAt = (rel: string): FileTask | undefined => this.#named.get(rel);
 
   /**
-   * The plan's package tasks fetched with those started early: the rest through `fetch`, and each
-   * planned task that was started early takes the early one's outcome once it is in.
+   * The plan's package tasks fetched with those started early: the plan took the early tasks of
+   * their paths (`startedAt`), the rest go through `fetch`, and a task whose bytes an early task at
+   * another path fetches (a twin, or a planned task of the same content) takes that one's outcome.
    */
   async together(planned: FileTask[], fetch: (rest: FileTask[]) => Promise<void>): Promise<void> {
     const rest = planned.filter((task) => !this.#byKey.has(task.key));
     await Promise.all([fetch(rest), ...this.#running]);
     for (const task of [...planned, ...this.#twins]) {
       const early = this.#byKey.get(task.key);
-      // A task started early has its own outcome, whether the plan took it or not.
-      if (!early?.outcome || early === task || task.outcome) continue;
-      // The early task's path fetched the bytes; this one found them in the pool.
-      task.outcome = early.outcome.ok
-        ? { ...early.outcome, fetched: task.rel === early.rel && early.outcome.fetched }
-        : early.outcome;
+      // A task started early has its own outcome (the early task itself among them).
+      if (task.outcome || !early?.outcome) continue;
+      // The early task's path, another one, fetched the bytes; this one found them in the pool.
+      task.outcome = early.outcome.ok ? { ...early.outcome, fetched: false } : early.outcome;
     }
     // Their outcomes are the plan's now: nothing of the early tasks is kept until the publish.
     this.#byKey.clear();

@@ -10,13 +10,13 @@ import { AbortedError } from '../errors.js';
 import { parseSha256Sums } from '../feeds/profiles.js';
 import { type FeedFormat, formatFor } from '../formats/index.js';
 import { currentGeneration, generationDir, manifestsEqual, switchGeneration } from '../publish/generation.js';
-import { readState } from '../publish/state.js';
+import { type FeedState, readState } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
 import { packageList } from '../status/package-list.js';
 import { recordGenerations } from '../status/status-store.js';
 import { count } from '../status/units.js';
 import { AskedAhead, askReleaseAhead } from './ahead.js';
-import { assembleRelease, committedValidators, feedOutcome } from './assemble.js';
+import { type Assembly, assembleRelease, committedValidators, feedOutcome } from './assemble.js';
 import { releaseChanges } from './changes.js';
 import { feedStatesOf, publishRelease } from './commit.js';
 import { learntFile, type SyncContext } from './context.js';
@@ -211,10 +211,7 @@ async function fetchAndAssemble(
     targetsList: Promise<TargetsListOutcome>;
     configured: SetConfig[];
   },
-): Promise<{
-  assembly: Awaited<ReturnType<typeof assembleRelease>>;
-  feeds: ReturnType<typeof feedStatesOf>;
-}> {
+): Promise<{ assembly: Assembly; feeds: Record<string, FeedState> | undefined }> {
   const { release, report, logger, config, previous } = ctx;
   const { discovered, indexes, format, previousFiles, many, early, targetsList, configured } = input;
   // Plan, pure: each set's closure over its own feeds; a shared feed serves the union.

@@ -176,7 +176,7 @@ export class Gate {
   #next(freedByDownload: boolean): { waiter: Waiter; priority: Priority } | undefined {
     const { normal, background, side } = this.#waiting;
     // Unknown sizes sort first: an index, which a plan waits for.
-    const indexWaits = (normal[0]?.size ?? 0) === Number.POSITIVE_INFINITY;
+    const indexWaits = normal[0] !== undefined && sizeUnknown(normal[0]);
     if (freedByDownload && side.length > 0 && !indexWaits && this.#spacer.ready()) {
       return { waiter: side.shift() as Waiter, priority: 'side' };
     }
@@ -219,10 +219,15 @@ export class Gate {
         freed = true;
         this.#inFlight--;
         if (priority === 'background') this.#backgroundInFlight--;
-        // A download's size is known; an index's or a side request's is not. The slot an index
-        // gives back at the end of the index phase is the plan's first download's, not a side request's.
-        this.#dispatch(priority !== 'side' && waiter.size !== Number.POSITIVE_INFINITY);
+        // The slot an index gives back at the end of the index phase is the plan's first
+        // download's, not a side request's.
+        this.#dispatch(priority !== 'side' && !sizeUnknown(waiter));
       },
     });
   }
+}
+
+/** An index's or a side request's size is not known; a download's is. */
+function sizeUnknown(waiter: Waiter): boolean {
+  return waiter.size === Number.POSITIVE_INFINITY;
 }
