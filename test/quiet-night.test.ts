@@ -8,6 +8,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
+import { NO_DEPENDS } from '../worker/feeds/depends.js';
 import { readStatus } from '../worker/status/status-file.js';
 import type { SyncReport } from '../worker/sync/types.js';
 import { capturingLogger } from './helpers/log-capture.js';
@@ -80,7 +81,7 @@ describe('quiet night', function () {
     const closure = labClosure(h.tree);
     const outside = h.tree.feeds
       .flatMap((feed) => feed.packages.map((pkg) => ({ feed, pkg })))
-      .find(({ feed, pkg }) => !closure.has(`${feed.dir}/${pkg.filename}`) && pkg.depends.length === 0);
+      .find(({ feed, pkg }) => !closure.has(`${feed.dir}/${pkg.filename}`) && pkg.depends === NO_DEPENDS);
     expect(outside, 'a package outside the lab closure with no dependencies').to.exist;
     const name = outside?.pkg.name as string;
     h.upstream.resetLog();

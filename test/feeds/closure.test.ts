@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { type FeedIndex, resolveClosure, selectAll } from '../../worker/feeds/closure.js';
+import { encodeDepends } from '../../worker/feeds/depends.js';
 import type { PackageRecord } from '../../worker/feeds/types.js';
 import { parseDependsList, parsePackagesIndex } from '../../worker/formats/opkg/packages-index.js';
 import { opkgAccepts } from '../../worker/formats/opkg/version.js';
@@ -18,7 +19,7 @@ function pkg(
     filename: `${name}_${version}_all.ipk`,
     size: 1,
     sha256: '0'.repeat(64),
-    depends: parseDependsList(depends),
+    depends: encodeDepends(parseDependsList(depends)),
     provides: extra.provides ?? [],
   };
 }

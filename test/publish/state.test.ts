@@ -53,10 +53,25 @@ describe('the release state on disk', () => {
     expect(back.files['1234']?.size).to.equal(1);
     expect(back.validators).to.deep.equal(state.validators);
     expect(back.generation).to.equal('g1');
-    // A thousand files a line: greppable, and no line is the whole state.
+    // A hundred files a line: greppable, and no line is the whole state.
     const text = await fs.readFile(path.join(root, '.mirror', 'state-24.10.4.json'), 'utf8');
     expect(text.split('\n').length).to.be.greaterThan(6);
     expect(Math.max(...text.split('\n').map((line) => line.length))).to.be.lessThan(text.length / 2);
+  });
+
+  it('writes the files of a publish from its manifest as they are, a Map not copied into an object', async () => {
+    const manifest = new Map([
+      ['packages/mipsel_24kc/base/a_1-r1_mipsel_24kc.ipk', { sha256: 'd'.repeat(64), size: 3 }],
+      ['__proto__', { sha256: 'e'.repeat(64), size: 4 }],
+      ...Array.from({ length: 250 }, (_, i): [string, { sha256: string; size: number }] => [
+        `packages/mipsel_24kc/luci/l-${i}.ipk`,
+        { sha256: i.toString(16).padStart(64, '0'), size: i },
+      ]),
+    ]);
+    await writeState(dir, { ...emptyState('24.10.4'), files: manifest });
+
+    const back = await readState(dir, '24.10.4');
+    expect(new Map(Object.entries(back.files))).to.deep.equal(manifest);
   });
 
   it('writes a state with no files as valid JSON', async () => {

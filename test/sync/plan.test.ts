@@ -1,5 +1,6 @@
 /** planRelease on plain data: each set's closure over its own feeds, the union for a shared feed. */
 import { expect } from 'chai';
+import { encodeDepends } from '../../worker/feeds/depends.js';
 import type { PackageRecord } from '../../worker/feeds/types.js';
 import { opkgAccepts } from '../../worker/formats/opkg/version.js';
 import { type PlanInput, planRelease } from '../../worker/sync/plan.js';
@@ -14,7 +15,7 @@ function pkg(name: string, depends: string[] = [], provides: string[] = []): Pac
       .padEnd(64, '0')
       .slice(0, 64)
       .replace(/[^0-9a-f]/g, 'a'),
-    depends: depends.map((d) => [{ name: d }]),
+    depends: encodeDepends(depends.map((d) => [{ name: d }])),
     provides,
   };
 }

@@ -4,6 +4,7 @@
  * order and on versions; the mirror cannot know which, so it holds every candidate opkg might pick:
  * every alternative of `a | b`, every provider of a virtual name, in every feed.
  */
+import { dependsOf } from './depends.js';
 import type { Dependency, PackageRecord } from './types.js';
 
 export interface FeedIndex {
@@ -175,7 +176,7 @@ export function resolveClosure(req: ClosureRequest): ClosureResult {
     for (let head = 0; head < queue.length || takeInstallIf(); head++) {
       const next = queue[head] as Candidate;
       const { pkg, feed } = next;
-      for (const item of pkg.depends) {
+      for (const item of dependsOf(pkg)) {
         const failed: Dependency[] = [];
         let satisfied = false;
         for (const dep of item) {

@@ -1,4 +1,5 @@
 /** The shape every index format is parsed into; closure, planning and publishing only see these. */
+import type { EncodedDepends } from './depends.js';
 
 export type VersionOp = '<<' | '<=' | '=' | '>=' | '>>';
 
@@ -20,8 +21,8 @@ export interface PackageRecord {
   size: number;
   /** Lowercase hex SHA-256 of the file (opkg), or of the package identity (apk). */
   sha256: string;
-  /** Each item lists alternatives (`a | b`); any one satisfies the item. */
-  depends: Dependency[][];
+  /** Each item lists alternatives (`a | b`); any one satisfies the item. Kept as text: `dependsOf`. */
+  depends: EncodedDepends;
   /** Virtual names this package provides (versions stripped). */
   provides: string[];
   /** apk: installed automatically once every item is installed (conflict items dropped). */

@@ -14,7 +14,7 @@ import { RELEASE } from '../config/rules.js';
 import { byCodeUnits } from '../order.js';
 import { generationDir, generationOfLink } from './generation.js';
 import type { MirrorDir } from './mirror-dir.js';
-import { type ReleaseState, stateText } from './state.js';
+import { type ReleaseState, type StateToWrite, stateText } from './state.js';
 
 export interface KeptSummary {
   schema: 1;
@@ -37,7 +37,10 @@ export interface KeptGeneration extends KeptSummary {
 const KEPT = 'kept';
 
 /** Written before the switch, the state first: a record is whole once its summary is there. */
-export async function recordGeneration(dir: MirrorDir, record: KeptGeneration): Promise<void> {
+export async function recordGeneration(
+  dir: MirrorDir,
+  record: KeptSummary & { state: StateToWrite },
+): Promise<void> {
   const { state, ...summary } = record;
   await dir.writeAtomic(path.join('.mirror', KEPT, `${record.id}${STATE}`), () => stateText(state));
   await dir.writeAtomic(path.join('.mirror', KEPT, `${record.id}.json`), `${JSON.stringify(summary)}\n`);

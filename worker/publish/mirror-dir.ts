@@ -140,7 +140,7 @@ export class MirrorDir {
 }
 
 /** The pieces of a big text are joined up to about this much, then written (writeFile goes on from the last). */
-const WRITE_BATCH_CHARS = 256 * 1024;
+const WRITE_BATCH_CHARS = 64 * 1024;
 
 async function writePieces(handle: fs.FileHandle, pieces: Iterable<string>): Promise<void> {
   let batch: string[] = [];

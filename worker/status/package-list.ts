@@ -5,6 +5,7 @@
  * whole signed index but holds only the selection's files: the list says which are not here, and
  * how to add one). Short keys and one object a line keep it small and gzip well.
  */
+import { dependsOf } from '../feeds/depends.js';
 import type { PackageRecord } from '../feeds/types.js';
 import type { FormatName } from '../formats/format.js';
 import type { Manifest } from '../publish/types.js';
@@ -51,34 +52,46 @@ export interface SetForList {
   feeds: { name: string; dir: string; packages: PackageRecord[] }[];
 }
 
-export function packageList(set: SetForList, manifest: Manifest, at: Date): PackageList {
-  const packages: ListedPackage[] = [];
-  set.feeds.forEach((feed, index) => {
-    for (const pkg of feed.packages) {
-      const depends = [...new Set(pkg.depends.flatMap((item) => item.map((dep) => dep.name)))];
-      packages.push({
-        n: pkg.name,
-        v: pkg.version,
-        f: index,
-        s: pkg.size,
-        ...(pkg.description && { d: pkg.description }),
-        ...(depends.length > 0 && { p: depends }),
-        u: pkg.filename,
-        m: manifest.has(`${feed.dir}/${pkg.filename}`) ? 1 : 0,
-      });
-    }
-  });
+/**
+ * A set's list as it is to be written: its head, and the feeds whose records make its rows. The rows
+ * are made one at a time as the text is written, never all at once (11,000 at real size).
+ */
+export interface ListSource {
+  head: Omit<PackageList, 'packages'>;
+  feeds: { dir: string; packages: PackageRecord[] }[];
+  /** What the generation serves: a row's file is on this mirror when it is here. */
+  manifest: Manifest;
+}
+
+export function packageListSource(set: SetForList, manifest: Manifest, at: Date): ListSource {
   return {
-    schema: 1,
-    release: set.release,
-    target: set.target,
-    ...(set.arch && { arch: set.arch }),
-    format: set.format,
-    mode: set.mode,
-    at: at.toISOString(),
-    feeds: set.feeds.map((feed) => ({ name: feed.name, dir: feed.dir })),
-    optional: { list: set.optional, source: set.optionalSource },
-    packages,
+    head: {
+      schema: 1,
+      release: set.release,
+      target: set.target,
+      ...(set.arch && { arch: set.arch }),
+      format: set.format,
+      mode: set.mode,
+      at: at.toISOString(),
+      feeds: set.feeds.map((feed) => ({ name: feed.name, dir: feed.dir })),
+      optional: { list: set.optional, source: set.optionalSource },
+    },
+    feeds: set.feeds.map((feed) => ({ dir: feed.dir, packages: feed.packages })),
+    manifest,
+  };
+}
+
+function listedPackage(pkg: PackageRecord, feed: number, here: boolean): ListedPackage {
+  const depends = [...new Set(dependsOf(pkg).flatMap((item) => item.map((dep) => dep.name)))];
+  return {
+    n: pkg.name,
+    v: pkg.version,
+    f: feed,
+    s: pkg.size,
+    ...(pkg.description && { d: pkg.description }),
+    ...(depends.length > 0 && { p: depends }),
+    u: pkg.filename,
+    m: here ? 1 : 0,
   };
 }
 
@@ -86,13 +99,15 @@ export function packageList(set: SetForList, manifest: Manifest, at: Date): Pack
  * The list as written, in pieces: the head on the first line, then one package a line, so a diff or
  * `grep` of it reads well and 11,000 packages are never one string.
  */
-export function* packageListText(list: PackageList): Generator<string> {
-  const { packages, ...head } = list;
-  yield `${JSON.stringify(head).slice(0, -1)},"packages":[`;
+export function* packageListText(list: ListSource): Generator<string> {
+  yield `${JSON.stringify(list.head).slice(0, -1)},"packages":[`;
   let separator = '\n';
-  for (const pkg of packages) {
-    yield `${separator}${JSON.stringify(pkg)}`;
-    separator = ',\n';
+  for (const [index, feed] of list.feeds.entries()) {
+    for (const pkg of feed.packages) {
+      const here = list.manifest.has(`${feed.dir}/${pkg.filename}`);
+      yield `${separator}${JSON.stringify(listedPackage(pkg, index, here))}`;
+      separator = ',\n';
+    }
   }
   yield '\n]}\n';
 }

@@ -5,7 +5,6 @@
  * what is served now, the last one (read back from the pool) for what was. Files kept only for the
  * grace period are in neither index's list and so are not counted as served.
  */
-import path from 'node:path';
 import type { PackageRecord } from '../feeds/types.js';
 import type { FeedFormat } from '../formats/format.js';
 import type { FeedState } from '../publish/state.js';
@@ -32,12 +31,13 @@ export async function releaseChanges(
   const { format, previous, next } = input;
   for (const feed of input.usable) {
     const dir = feed.ref.dir;
-    const before = packageFiles(previous, dir, format);
-    const after = packageFiles(next, dir, format);
-    if (sameFiles(before, after)) continue;
-    const now = versions(after, feed.packages);
+    const inFeed = (file: string) => directlyIn(file, dir) && file.endsWith(format.packageExtension);
+    if (sameFiles(previous, next, inFeed)) continue;
+    const now = versions(next, dir, feed.packages);
     const last = input.previousFeeds[dir];
-    const then = last ? versions(before, await indexRecords(ctx, last, format)) : new Map<string, string>();
+    const then = last
+      ? versions(previous, dir, await indexRecords(ctx, last, format))
+      : new Map<string, string>();
     const name = feed.ref.name;
     for (const [pkg, version] of now) {
       const was = then.get(pkg);
@@ -63,25 +63,36 @@ export async function releaseChanges(
   return changes;
 }
 
-/** Package files directly in `dir`, by file name → content hash. */
-function packageFiles(manifest: Manifest, dir: string, format: FeedFormat): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const [file, served] of manifest) {
-    if (path.posix.dirname(file) === dir && file.endsWith(format.packageExtension))
-      files.set(path.posix.basename(file), served.sha256);
+/** Whether `file` is directly in `dir` (both release-relative), without making a string of either. */
+function directlyIn(file: string, dir: string): boolean {
+  return (
+    file.length > dir.length + 1 &&
+    file.startsWith(dir) &&
+    file.charCodeAt(dir.length) === 0x2f &&
+    file.indexOf('/', dir.length + 1) < 0
+  );
+}
+
+/** Whether the two manifests hold the same files, with the same bytes, among those `wanted` picks. */
+function sameFiles(a: Manifest, b: Manifest, wanted: (file: string) => boolean): boolean {
+  let unmatched = 0;
+  for (const [file, served] of a) {
+    if (!wanted(file)) continue;
+    if (b.get(file)?.sha256 !== served.sha256) return false;
+    unmatched++;
   }
-  return files;
+  for (const file of b.keys()) if (wanted(file)) unmatched--;
+  return unmatched === 0;
 }
 
-function sameFiles(a: Map<string, string>, b: Map<string, string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [file, sha256] of a) if (b.get(file) !== sha256) return false;
-  return true;
-}
-
-/** Package name → version of the served files an index lists. */
-function versions(files: Map<string, string>, records: PackageRecord[] | undefined): Map<string, string> {
+/** Package name → version of the records whose files the manifest serves in `dir`. */
+function versions(
+  manifest: Manifest,
+  dir: string,
+  records: PackageRecord[] | undefined,
+): Map<string, string> {
   const out = new Map<string, string>();
-  for (const record of records ?? []) if (files.has(record.filename)) out.set(record.name, record.version);
+  for (const record of records ?? [])
+    if (manifest.has(`${dir}/${record.filename}`)) out.set(record.name, record.version);
   return out;
 }

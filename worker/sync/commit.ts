@@ -12,10 +12,10 @@ import { allFormats, formatFor } from '../formats/index.js';
 import { buildGeneration, currentGeneration, switchGeneration } from '../publish/generation.js';
 import { recordGeneration, removeUnkeptGenerations } from '../publish/kept.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
-import { type FeedState, type ReleaseState, writeState } from '../publish/state.js';
+import { type FeedState, type ReleaseState, type StateToWrite, writeState } from '../publish/state.js';
 import type { Manifest } from '../publish/types.js';
 import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js';
-import { type PackageList, packageListPath, packageListText, SEARCH_DIR } from '../status/package-list.js';
+import { type ListSource, packageListPath, packageListText, SEARCH_DIR } from '../status/package-list.js';
 import { count } from '../status/units.js';
 import type { Assembly, Unit } from './assemble.js';
 import type { SyncContext } from './context.js';
@@ -73,7 +73,7 @@ export function feedStatesOf(input: {
 export async function publishRelease(
   ctx: SyncContext,
   manifest: Manifest,
-  state: Omit<ReleaseState, 'generation'>,
+  state: Omit<StateToWrite, 'generation'>,
   unchanged: boolean,
 ): Promise<string> {
   const current = await currentGeneration(ctx.dir, ctx.release);
@@ -184,28 +184,26 @@ async function removeOtherFiles(dir: MirrorDir, rel: string, wanted: Set<string>
 }
 
 /**
- * The package lists for people: each set this run published gets its list written when it differs
- * from the last (its `at` then says when it last changed); a set still served but not published
- * this run keeps its last one; a list of a set no longer served goes.
+ * A set's package list for people, written as its release is published when it differs from the
+ * last (its `at` then says when it last changed). A set still served but not published this run
+ * keeps its last one.
  */
-export async function writePackageLists(
-  dir: MirrorDir,
-  lists: PackageList[],
-  served: SetLines[],
-): Promise<void> {
-  for (const list of lists) {
-    const rel = packageListPath(list);
-    const last = await readOwnFile(dir, rel);
-    const lastAt = last === undefined ? undefined : writtenAt(last);
-    // The same packages as last time: the list stays as it is, `at` included.
-    if (
-      last !== undefined &&
-      lastAt !== undefined &&
-      sameText(packageListText({ ...list, at: lastAt }), last)
-    )
-      continue;
-    await dir.writeAtomic(rel, () => packageListText(list));
-  }
+export async function writePackageList(dir: MirrorDir, list: ListSource): Promise<void> {
+  const rel = packageListPath(list.head);
+  const last = await readOwnFile(dir, rel);
+  const lastAt = last === undefined ? undefined : writtenAt(last);
+  // The same packages as last time: the list stays as it is, `at` included.
+  if (
+    last !== undefined &&
+    lastAt !== undefined &&
+    sameText(packageListText({ ...list, head: { ...list.head, at: lastAt } }), last)
+  )
+    return;
+  await dir.writeAtomic(rel, () => packageListText(list));
+}
+
+/** The package list of a set no longer served goes, with the run's feed lines. */
+export async function removeOtherPackageLists(dir: MirrorDir, served: SetLines[]): Promise<void> {
   const wanted = new Set(served.filter((set) => set.feeds.length > 0).map((set) => packageListPath(set)));
   await removeOtherFiles(dir, SEARCH_DIR, wanted);
 }

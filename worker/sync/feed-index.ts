@@ -45,13 +45,17 @@ export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: Fee
   const marker = await asking;
 
   if (!marker.changed && last) {
-    const parse = await lastGoodIndex(ctx, last, format);
+    let parse = await lastGoodIndex(ctx, last, format);
     if (parse) {
-      let packages: PackageRecord[] | undefined;
+      let packages: PackageRecord[] = [];
       return {
         ref,
         get packages() {
-          packages ??= parse();
+          // Parsed once; then the index's bytes, which the parse holds, go.
+          if (parse) {
+            packages = parse();
+            parse = undefined;
+          }
           return packages;
         },
         count: last.packages,

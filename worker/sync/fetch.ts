@@ -31,7 +31,9 @@ export async function fetchTasks(
   tasks: FileTask[],
   options: { background?: boolean } = {},
 ): Promise<void> {
-  const toFetch = new Map<string, FileTask[]>();
+  /** The task that fetches each content key; `alike`, the others of the same key (few): one queue entry a file. */
+  const toFetch = new Map<string, FileTask>();
+  const alike = new Map<FileTask, FileTask[]>();
   let held = 0;
   // A full mirror has thousands of tasks and a re-run holds them all: their lstats go out together,
   // a batch at a time, instead of one after another.
@@ -45,13 +47,15 @@ export async function fetchTasks(
         held++;
         continue;
       }
-      const same = toFetch.get(task.key);
-      if (same) same.push(task);
-      else toFetch.set(task.key, [task]);
+      const first = toFetch.get(task.key);
+      const others = first && alike.get(first);
+      if (first === undefined) toFetch.set(task.key, task);
+      else if (others) others.push(task);
+      else alike.set(first, [task]);
     }
   }
   // The bytes to come, as the indexes give them; an image's size is not given: counted as the average.
-  const firsts = [...toFetch.values()].map((same) => same[0] as FileTask);
+  const firsts = [...toFetch.values()];
   const known = firsts.flatMap((task) => (task.size === undefined ? [] : [task.size]));
   const average = known.length > 0 ? known.reduce((a, b) => a + b, 0) / known.length : 0;
   const bytesTotal = Math.round(firsts.reduce((sum, task) => sum + (task.size ?? average), 0));
@@ -82,13 +86,11 @@ export async function fetchTasks(
   timer.unref();
 
   // An image's size is not given before it comes: taken as the largest, which images are.
-  const sizeOf = (same: FileTask[]) => (same[0] as FileTask).size ?? Number.POSITIVE_INFINITY;
-  const largestFirst = [...toFetch.values()].sort((a, b) =>
-    sizeOf(a) === sizeOf(b) ? 0 : sizeOf(a) > sizeOf(b) ? -1 : 1,
-  );
+  const sizeOf = (task: FileTask) => task.size ?? Number.POSITIVE_INFINITY;
+  const largestFirst = firsts.sort((a, b) => (sizeOf(a) === sizeOf(b) ? 0 : sizeOf(a) > sizeOf(b) ? -1 : 1));
   toFetch.clear();
-  const fetchOne = async (same: FileTask[]): Promise<void> => {
-    const [first] = same as [FileTask, ...FileTask[]];
+  const fetchOne = async (first: FileTask): Promise<void> => {
+    const same = [first, ...(alike.get(first) ?? [])];
     const tmp = ctx.dir.tmpPath(first.rel.split('/').pop() ?? 'download');
     /** Bytes of the current attempt counted into the progress; a retry takes them back. */
     let counted = 0;
@@ -131,9 +133,9 @@ export async function fetchTasks(
   // which a full mirror's 11,000 files held until the last download.
   let next = 0;
   const runner = async (): Promise<void> => {
-    for (let same = largestFirst[next++]; same !== undefined; same = largestFirst[next++]) {
+    for (let first = largestFirst[next++]; first !== undefined; first = largestFirst[next++]) {
       if (ctx.signal?.aborted) throw new AbortedError();
-      await fetchOne(same);
+      await fetchOne(first);
     }
   };
   const runners = Math.min(largestFirst.length, Math.max(4, ctx.config.concurrency * 2));

@@ -12,13 +12,13 @@ import { type FeedFormat, formatFor } from '../formats/index.js';
 import { currentGeneration, generationDir, manifestsEqual, switchGeneration } from '../publish/generation.js';
 import { type FeedState, readState } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
-import { packageList } from '../status/package-list.js';
+import { packageListSource } from '../status/package-list.js';
 import { recordGenerations } from '../status/status-store.js';
 import { count } from '../status/units.js';
 import { AskedAhead, askReleaseAhead } from './ahead.js';
 import { type Assembly, assembleRelease, committedValidators, feedOutcome } from './assemble.js';
 import { releaseChanges } from './changes.js';
-import { feedStatesOf, publishRelease } from './commit.js';
+import { feedStatesOf, publishRelease, writePackageList } from './commit.js';
 import { learntFile, type SyncContext } from './context.js';
 import { type DiscoveredSet, discoverSets } from './discover.js';
 import { EarlyDownloads } from './early.js';
@@ -130,7 +130,7 @@ export async function syncRelease(
     {
       schema: 1,
       release,
-      files: Object.fromEntries(assembly.manifest),
+      files: assembly.manifest,
       validators: committedValidators(previous, ctx.validators, assembly.fresh, assembly.kept),
       feeds,
       dropped: assembly.dropped,
@@ -158,9 +158,10 @@ export async function syncRelease(
   const failed = new Set(
     [...assembly.decisions.values()].filter((d) => d.taken === 'failed').map((d) => d.dir),
   );
+  // Each set's package list for people (the page's search), written from the records now.
   const records = new Map(indexes.usable.map((feed) => [feed.ref.dir, feed.packages]));
-  const lists = discovered.map((set) =>
-    packageList(
+  for (const set of discovered) {
+    const list = packageListSource(
       {
         release,
         target: set.config.target,
@@ -177,8 +178,9 @@ export async function syncRelease(
       },
       assembly.manifest,
       ctx.now(),
-    ),
-  );
+    );
+    await writePackageList(ctx.dir, list);
+  }
   const outcome = publishedOutcome({
     release,
     format,
@@ -191,7 +193,7 @@ export async function syncRelease(
     withdrawn: assembly.withdrawn,
     graceHours: config.pruneGraceHours,
   });
-  return { ...outcome, lists, ...(lastSuccessAt !== undefined && { lastSuccessAt }) };
+  return { ...outcome, ...(lastSuccessAt !== undefined && { lastSuccessAt }) };
 }
 
 /**

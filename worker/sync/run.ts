@@ -37,7 +37,7 @@ import {
 import { count, formatBytes, formatDuration } from '../status/units.js';
 import { Upstream } from '../upstream/client.js';
 import type { Gate } from '../upstream/gate.js';
-import { writeFeedLines, writePackageLists } from './commit.js';
+import { removeOtherPackageLists, writeFeedLines } from './commit.js';
 import type { SyncContext } from './context.js';
 import { IndexMemory } from './index-memory.js';
 import { syncVersionsFile } from './metadata.js';
@@ -457,11 +457,7 @@ async function commitRun(
   if (report.published) {
     const lines = outcomes.flatMap((outcome) => outcome.lines);
     await writeFeedLines(dir, lines);
-    await writePackageLists(
-      dir,
-      outcomes.flatMap((outcome) => outcome.lists ?? []),
-      lines,
-    );
+    await removeOtherPackageLists(dir, lines);
   }
   await prunePool(run, outcomes, removedGenerations);
   if (!report.published) return;

@@ -6,7 +6,6 @@ import type { MirrorMode } from '../config.js';
 import type { PackageRecord, StreamCheck } from '../feeds/types.js';
 import type { FeedFormat, FormatName } from '../formats/format.js';
 import type { Manifest, ServedFile } from '../publish/types.js';
-import type { PackageList } from '../status/package-list.js';
 import type { SetStatusInput } from '../status/status-file.js';
 
 /** What the last run did with a directory of the served tree (a feed, or a target's own files). */
@@ -163,8 +162,6 @@ export interface ReleaseOutcome {
   generation?: string;
   lines: SetLines[];
   status: SetStatusInput[];
-  /** The package lists for people of the sets this run published (search/…/packages.json). */
-  lists?: PackageList[];
   /** Kept as it was on a quiet night (quiet.ts): nothing entered the pool, no generation left it. */
   quiet?: true;
   /** When the release last synced without a failure, as its state now says. */

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { NO_DEPENDS } from '../../../worker/feeds/depends.js';
 import type { PackageRecord } from '../../../worker/feeds/types.js';
 import {
   apkAccepts,
@@ -118,7 +119,7 @@ describe('apk/version', () => {
       filename: `${name}-${version}.apk`,
       size: 1,
       sha256: '0'.repeat(64),
-      depends: [],
+      depends: NO_DEPENDS,
       provides: ['virtual'],
     });
     expect(apkAccepts(record('foo', '2.0-r1'), { name: 'foo', op: '>=', version: '2.0' })).to.equal(true);

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { UntrustedInputError } from '../../../worker/errors.js';
+import { dependsOf, encodeDepends, NO_DEPENDS } from '../../../worker/feeds/depends.js';
 import { parsePackagesIndex } from '../../../worker/formats/opkg/packages-index.js';
+
+/** No record: reads as no dependencies, so that a missing record fails on what is asserted of it. */
+const NONE = { depends: NO_DEPENDS };
 
 const FIXTURE = new URL('../../fixtures/x86_64-core-kmods-24.10.Packages', import.meta.url);
 const KERNEL = '6.6.100~920976cd6ca28e97365457529b466125-r1';
@@ -48,12 +52,12 @@ describe('feeds/packages-index', () => {
         filename: 'arptables-nft_1.8.10-r1_x86_64.ipk',
         size: 3493,
         sha256: 'c3133be714d9a4fac7726e4676040d11c82ecadab40b81d7a3b67706f94f738a',
-        depends: [
+        depends: encodeDepends([
           [{ name: 'libc' }],
           [{ name: 'kmod-nft-arp' }],
           [{ name: 'xtables-nft' }],
           [{ name: 'kmod-arptables' }],
-        ],
+        ]),
         provides: ['arptables'],
         description: 'ARP firewall administration tool nft',
       });
@@ -61,8 +65,12 @@ describe('feeds/packages-index', () => {
 
     it('reads kernel dependencies pinned with (=…)', () => {
       const core = byName.get('kmod-nft-core');
-      expect(core?.depends[0]).to.deep.equal([{ name: 'kernel', op: '=', version: KERNEL }]);
-      expect(core?.depends.slice(1).map((item) => item.map((d) => d.name))).to.deep.equal([
+      expect(dependsOf(core ?? NONE)[0]).to.deep.equal([{ name: 'kernel', op: '=', version: KERNEL }]);
+      expect(
+        dependsOf(core ?? NONE)
+          .slice(1)
+          .map((item) => item.map((d) => d.name)),
+      ).to.deep.equal([
         ['kmod-nfnetlink'],
         ['kmod-nf-reject'],
         ['kmod-nf-reject6'],
@@ -74,14 +82,14 @@ describe('feeds/packages-index', () => {
       ]);
       const kmods = packages.filter((p) => p.name.startsWith('kmod-'));
       const pinned = kmods.filter((p) =>
-        p.depends.some(([d]) => d?.name === 'kernel' && d.version === KERNEL),
+        dependsOf(p).some(([d]) => d?.name === 'kernel' && d.version === KERNEL),
       );
       expect(pinned).to.have.length(kmods.length);
     });
 
     it('reads Provides, including a virtual name nine drivers provide', () => {
       expect(byName.get('libgcc1')?.provides).to.deep.equal(['libgcc']);
-      expect(byName.get('libgcc1')?.depends).to.deep.equal([]);
+      expect(byName.get('libgcc1')?.depends).to.equal(NO_DEPENDS);
       const r8169 = packages.filter((p) => p.provides.includes('kmod-r8169')).map((p) => p.name);
       expect(r8169).to.deep.equal([
         'kmod-r8101',
@@ -108,14 +116,14 @@ describe('feeds/packages-index', () => {
       expect(crlf.packages).to.deep.equal(packages);
     });
 
-    it('hands a dependency item written alike in many stanzas out once, as the same object', () => {
-      const first = (p: (typeof packages)[number]) => p.depends.find((item) => item[0]?.name === 'kernel');
+    it("keeps each package's dependencies as text that reads back as they were parsed", () => {
+      for (const p of packages) expect(encodeDepends(dependsOf(p)), p.name).to.equal(p.depends);
+      const first = (p: (typeof packages)[number]) => dependsOf(p).find((item) => item[0]?.name === 'kernel');
       const dependers = packages.filter((p) => first(p) !== undefined);
       expect(dependers.length).to.be.greaterThan(100);
-      // Every kmod's `kernel (= …)`: one item, one object.
-      const items = new Set(dependers.map(first));
-      expect(items.size).to.equal(1);
-      expect([...items][0]).to.deep.equal([{ name: 'kernel', op: '=', version: KERNEL }]);
+      // Every kmod's `kernel (= …)`, read back whole.
+      for (const p of dependers)
+        expect(first(p), p.name).to.deep.equal([{ name: 'kernel', op: '=', version: KERNEL }]);
     });
   });
 
@@ -131,7 +139,7 @@ describe('feeds/packages-index', () => {
       const p = parseOne({
         Depends: 'libc, a | b (>= 1.2), c (=6.6.110~abc-r1), d (<2), e(>3) , f (<< 4) | g',
       });
-      expect(p?.depends).to.deep.equal([
+      expect(dependsOf(p ?? NONE)).to.deep.equal([
         [{ name: 'libc' }],
         [{ name: 'a' }, { name: 'b', op: '>=', version: '1.2' }],
         [{ name: 'c', op: '=', version: '6.6.110~abc-r1' }],
@@ -143,12 +151,20 @@ describe('feeds/packages-index', () => {
 
     it("folds Pre-Depends into depends and drops opkg's greedy marker", () => {
       const p = parseOne({ Depends: 'a *, b (>= 1) *', 'Pre-Depends': 'c' });
-      expect(p?.depends.flat().map((d) => d.name)).to.deep.equal(['a', 'b', 'c']);
+      expect(
+        dependsOf(p ?? NONE)
+          .flat()
+          .map((d) => d.name),
+      ).to.deep.equal(['a', 'b', 'c']);
     });
 
     it('joins Depends and Provides continued on the next line, and no other field', () => {
       const p = parseOne({ Depends: 'libc, a,\n b | c', Provides: 'x,\n y', Filename: 'p.ipk\n evil.ipk' });
-      expect(p?.depends.map((item) => item.map((d) => d.name))).to.deep.equal([['libc'], ['a'], ['b', 'c']]);
+      expect(dependsOf(p ?? NONE).map((item) => item.map((d) => d.name))).to.deep.equal([
+        ['libc'],
+        ['a'],
+        ['b', 'c'],
+      ]);
       expect(p?.provides).to.deep.equal(['x', 'y']);
       expect(p?.filename).to.equal('p.ipk'); // what opkg on a node would fetch
     });
@@ -160,7 +176,7 @@ describe('feeds/packages-index', () => {
 
     it('reads a stanza without Depends or Architecture', () => {
       const p = parseOne({ Depends: undefined, Architecture: undefined });
-      expect(p?.depends).to.deep.equal([]);
+      expect(p?.depends).to.equal(NO_DEPENDS);
       expect(p).to.not.have.property('architecture');
     });
   });

@@ -6,6 +6,7 @@
  * described in `problems`, as the opkg parser does with a stanza.
  */
 import { UntrustedInputError } from '../../errors.js';
+import { encodeDepends } from '../../feeds/depends.js';
 import { descriptionLine } from '../../feeds/description.js';
 import { assertSafeFileName, FEED_INDEX_NAMES, quoteForMessage } from '../../feeds/filename.js';
 import type { Dependency, PackageRecord, VersionOp } from '../../feeds/types.js';
@@ -130,6 +131,11 @@ function toDependency(dep: AdbObject): Dependency | undefined {
   const match = dep.int(DEP_MATCH, 'match') ?? 0;
   if (match & MATCH_CONFLICT) return undefined;
   if (version === undefined) return { name };
+  if (!NAME.test(version)) {
+    throw new EntryError(
+      `dependency ${quoteForMessage(name)} version ${quoteForMessage(version)} is empty or contains white space or a control character`,
+    );
+  }
   const op = toOp(match === 0 ? MATCH_EQUAL : match);
   if (op === undefined) return { name };
   const result: Dependency = { name, op, version };
@@ -189,7 +195,7 @@ function toRecord(pkg: AdbObject): ApkPackageRecord {
     size,
     sha256: identity.toString('hex'),
     // apk has no `a | b`: every item is a single alternative.
-    depends: dependencies(pkg.object(PI_DEPENDS, 'depends')).map((dep) => [dep]),
+    depends: encodeDepends(dependencies(pkg.object(PI_DEPENDS, 'depends')).map((dep) => [dep])),
     provides: [...provides],
   };
   const architecture = pkg.string(PI_ARCH, 'arch');
