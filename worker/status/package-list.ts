@@ -76,7 +76,7 @@ export function packageListSource(set: SetForList, manifest: Manifest, at: Date)
       feeds: set.feeds.map((feed) => ({ name: feed.name, dir: feed.dir })),
       optional: { list: set.optional, source: set.optionalSource },
     },
-    feeds: set.feeds.map((feed) => ({ dir: feed.dir, packages: feed.packages })),
+    feeds: set.feeds,
     manifest,
   };
 }

@@ -33,10 +33,10 @@ export async function releaseChanges(
     const dir = feed.ref.dir;
     const inFeed = (file: string) => directlyIn(file, dir) && file.endsWith(format.packageExtension);
     if (sameFiles(previous, next, inFeed)) continue;
-    const now = versions(next, dir, feed.packages);
+    const now = versions(next, dir, feed.packages, inFeed);
     const last = input.previousFeeds[dir];
     const then = last
-      ? versions(previous, dir, await indexRecords(ctx, last, format))
+      ? versions(previous, dir, await indexRecords(ctx, last, format), inFeed)
       : new Map<string, string>();
     const name = feed.ref.name;
     for (const [pkg, version] of now) {
@@ -85,14 +85,17 @@ function sameFiles(a: Manifest, b: Manifest, wanted: (file: string) => boolean):
   return unmatched === 0;
 }
 
-/** Package name → version of the records whose files the manifest serves in `dir`. */
+/** Package name → version of the records whose package files (those `wanted` picks) the manifest serves in `dir`. */
 function versions(
   manifest: Manifest,
   dir: string,
   records: PackageRecord[] | undefined,
+  wanted: (file: string) => boolean,
 ): Map<string, string> {
   const out = new Map<string, string>();
-  for (const record of records ?? [])
-    if (manifest.has(`${dir}/${record.filename}`)) out.set(record.name, record.version);
+  for (const record of records ?? []) {
+    const file = `${dir}/${record.filename}`;
+    if (wanted(file) && manifest.has(file)) out.set(record.name, record.version);
+  }
   return out;
 }
