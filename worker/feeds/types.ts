@@ -34,6 +34,13 @@ export interface PackageRecord {
 }
 
 /**
+ * Which fields a parse fills in. `plan`: what the closure and the downloads need, without those only
+ * people read (architecture, description), for the records a run holds while it plans (11,000 at
+ * real size); `all`: every field, for the package lists (sync/feed-records.ts).
+ */
+export type RecordFields = 'plan' | 'all';
+
+/**
  * A check fed a download's bytes as they stream (an apk identity, say). It lives here, not beside
  * the HTTP client, so that the checks feeds/ provides need nothing from the layer above.
  */

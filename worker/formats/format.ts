@@ -8,7 +8,7 @@
  * and returns values: it never reaches into a sync's state or writes its report.
  */
 import type { TrustedKeys } from '../feeds/trusted-keys.js';
-import type { Dependency, PackageRecord, StreamCheck } from '../feeds/types.js';
+import type { Dependency, PackageRecord, RecordFields, StreamCheck } from '../feeds/types.js';
 import type { ServedFile } from '../publish/types.js';
 
 export type FormatName = 'opkg' | 'apk';
@@ -39,6 +39,7 @@ export interface IndexSource {
 
 /** An index whose checks passed, with the bytes to serve for it. */
 export interface CheckedIndex {
+  /** The records to plan with: without the fields only people read (`RecordFields` 'plan'). */
   packages: PackageRecord[];
   /** Entries that were skipped, with the reason. */
   problems: string[];
@@ -101,8 +102,10 @@ export interface FeedFormat {
   packageOfFile(fileName: string): string | undefined;
   /** Fetches the rest of the index and checks all of it; throws on anything not right. */
   checkIndex(source: IndexSource): Promise<CheckedIndex>;
-  /** Reads a stored, already checked index. */
-  readIndex(bytes: Buffer): PackageRecord[];
+  /** Reads a stored, already checked index; every field unless `fields` says 'plan'. */
+  readIndex(bytes: Buffer, fields?: RecordFields): PackageRecord[];
+  /** The same, a record at a time as the stored bytes stream in (opkg never holds the whole index). */
+  streamIndex(chunks: AsyncIterable<Buffer>, fields?: RecordFields): AsyncIterable<PackageRecord>;
   /** How a package file of this format is checked; `previous` is what was served at that path. */
   expect(pkg: PackageRecord, rel: string, previous: ServedFile | undefined): PackageExpectation;
   /** Version rules of the format's package manager, for the closure. */

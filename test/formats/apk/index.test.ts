@@ -88,6 +88,16 @@ describe('apk/index', () => {
     expect(lib?.provides).to.deep.equal(['libatomic', 'libatomic-any']);
   });
 
+  it('leaves out only what people read when the records are to plan with', () => {
+    const all = parseApkIndex(kmodsIndex);
+    const plan = parseApkIndex(kmodsIndex, { fields: 'plan' });
+    expect(plan.problems).to.deep.equal(all.problems);
+    expect(plan.packages).to.deep.equal(
+      all.packages.map(({ architecture: _a, description: _d, ...planned }) => planned),
+    );
+    expect(all.packages.filter((p) => p.description && p.architecture)).to.have.length(1091);
+  });
+
   it('maps apk dependency operators, drops conflicts and keeps install-if', () => {
     const feed = buildApkFeed(
       [

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { UntrustedInputError } from '../../../worker/errors.js';
 import { dependsOf, encodeDepends, NO_DEPENDS } from '../../../worker/feeds/depends.js';
-import { parsePackagesIndex } from '../../../worker/formats/opkg/packages-index.js';
+import { packagesIndexRecords, parsePackagesIndex } from '../../../worker/formats/opkg/packages-index.js';
 
 /** No record: reads as no dependencies, so that a missing record fails on what is asserted of it. */
 const NONE = { depends: NO_DEPENDS };
@@ -42,6 +42,51 @@ describe('feeds/packages-index', () => {
       expect(problems).to.deep.equal([]);
       expect(packages).to.have.length(1174);
       expect(byName.size).to.equal(1174);
+    });
+
+    it('reads the same records from the bytes, a line at a time, as from the text', () => {
+      // The worker parses the bytes (no 4 MB text of the biggest index): a UTF-8 description and
+      // CRLF lines must come out the same.
+      const withCrlf = `${text}\r\nPackage: caf\u00e9\r\nVersion: 1\r\nFilename: cafe_1.ipk\r\nSize: 1\r\nSHA256sum: ${HASH}\r\nDescription: caf\u00e9 \u2014 \u00fcber\r\n`;
+      const fromBytes = parsePackagesIndex(Buffer.from(withCrlf, 'utf8'));
+      const fromText = parsePackagesIndex(withCrlf);
+      expect(fromBytes).to.deep.equal(fromText);
+      expect(fromBytes.problems).to.deep.equal([]);
+      expect(fromBytes.packages).to.have.length(1175);
+      expect(fromBytes.packages.at(-1)).to.include({
+        name: 'caf\u00e9',
+        description: 'caf\u00e9 \u2014 \u00fcber',
+      });
+    });
+
+    it('reads the same records from the bytes as they stream in, whatever the chunks', async () => {
+      // The publish reads an index back from the pool a chunk at a time: a chunk may end inside a
+      // line, inside a UTF-8 character, or right after a newline.
+      const bytes = Buffer.from(
+        `${text}Package: caf\u00e9\nVersion: 1\nFilename: cafe_1.ipk\nSize: 1\nSHA256sum: ${HASH}\nDescription: \u00fcber`,
+        'utf8',
+      );
+      const whole = parsePackagesIndex(bytes);
+      expect(whole.packages).to.have.length(1175);
+      for (const size of [1, 7, 4096, bytes.length]) {
+        async function* chunks() {
+          for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+        }
+        const streamed = [];
+        for await (const record of packagesIndexRecords(chunks())) streamed.push(record);
+        expect(streamed, `chunks of ${size}`).to.deep.equal(whole.packages);
+      }
+    });
+
+    it('leaves out only what people read when the records are to plan with', () => {
+      // A run holds the records it plans with through its index phase: without architecture and
+      // description, and the same packages skipped, so the plan and the package lists agree.
+      const plan = parsePackagesIndex(text, { fields: 'plan' });
+      expect(plan.problems).to.deep.equal(problems);
+      expect(plan.packages).to.deep.equal(
+        packages.map(({ architecture: _a, description: _d, ...planned }) => planned),
+      );
+      expect(packages.filter((p) => p.description && p.architecture)).to.have.length(1174);
     });
 
     it('reads every field of a known package', () => {

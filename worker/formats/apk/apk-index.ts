@@ -9,7 +9,7 @@ import { UntrustedInputError } from '../../errors.js';
 import { encodeDepends } from '../../feeds/depends.js';
 import { descriptionLine } from '../../feeds/description.js';
 import { assertSafeFileName, FEED_INDEX_NAMES, quoteForMessage } from '../../feeds/filename.js';
-import type { Dependency, PackageRecord, VersionOp } from '../../feeds/types.js';
+import type { Dependency, PackageRecord, RecordFields, VersionOp } from '../../feeds/types.js';
 import { ADB_SCHEMA_INDEX, type AdbBlock, type AdbObject, AdbPayload, readAdbFile } from './adb.js';
 
 /** Most packages accepted by default; the largest real feed holds about 10k. */
@@ -81,6 +81,8 @@ export interface ApkIndexOptions {
   maxBytes?: number;
   /** Most packages accepted (default 100,000). */
   maxPackages?: number;
+  /** Which fields the records carry (default all). */
+  fields?: RecordFields;
 }
 
 /** A package that is well-formed but cannot be mirrored; it is skipped, not the whole index. */
@@ -153,7 +155,7 @@ function dependencies(list: AdbObject | undefined): Dependency[] {
   return result;
 }
 
-function toRecord(pkg: AdbObject): ApkPackageRecord {
+function toRecord(pkg: AdbObject, fields: RecordFields): ApkPackageRecord {
   const name = pkg.string(PI_NAME, 'name');
   const version = pkg.string(PI_VERSION, 'version');
   if (name === undefined) throw new EntryError('it has no name');
@@ -198,12 +200,15 @@ function toRecord(pkg: AdbObject): ApkPackageRecord {
     depends: encodeDepends(dependencies(pkg.object(PI_DEPENDS, 'depends')).map((dep) => [dep])),
     provides: [...provides],
   };
+  // Read in either case, so that both parses skip the same packages; kept only when asked for.
   const architecture = pkg.string(PI_ARCH, 'arch');
-  if (architecture !== undefined) record.architecture = architecture;
   const origin = pkg.string(PI_ORIGIN, 'origin');
   if (origin !== undefined) record.origin = origin;
   const description = pkg.string(PI_DESCRIPTION, 'description');
-  if (description) record.description = descriptionLine(description);
+  if (fields === 'all') {
+    if (architecture !== undefined) record.architecture = architecture;
+    if (description) record.description = descriptionLine(description);
+  }
   // Conflict items are dropped; a rule made only of them never fires here.
   const installIf = dependencies(pkg.object(PI_INSTALL_IF, 'install-if'));
   if (installIf.length > 0) record.installIf = installIf;
@@ -295,7 +300,7 @@ export function readApkIndexPackages(envelope: ApkIndexEnvelope, options: ApkInd
     const pkg = list.object(i);
     if (pkg === undefined) throw adb.fail(`${list.where}[${i}]`, 'is null, expected a package');
     try {
-      const record = toRecord(pkg);
+      const record = toRecord(pkg, options.fields ?? 'all');
       const earlier = seen.get(record.filename);
       // Two entries for one file would make it ambiguous which identity the file must have.
       if (earlier !== undefined) throw new EntryError(`it names the same file as package #${earlier}`);

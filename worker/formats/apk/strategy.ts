@@ -42,7 +42,7 @@ export const apkFormat: FeedFormat = {
     const envelope = readApkIndexEnvelope(adb, { what, maxBytes: memory.limit });
     verifyApkIndex(envelope, keys, what);
     memory.keep(envelope.adbPayload.length, what);
-    const index = readApkIndexPackages(envelope, { what });
+    const index = readApkIndexPackages(envelope, { what, fields: 'plan' });
     // index.json is unsigned: serve the upstream's bytes only when they say what the signed index says.
     const derived = apkIndexJson(index, arch);
     const upstream = await fetch('index.json', { optional: true });
@@ -65,18 +65,28 @@ export const apkFormat: FeedFormat = {
     };
   },
 
-  readIndex(bytes) {
-    return parseApkIndex(bytes).packages;
+  readIndex(bytes, fields) {
+    return parseApkIndex(bytes, { fields }).packages;
+  },
+
+  async *streamIndex(chunks, fields) {
+    // An ADB container is read by offset: whole.
+    const parts: Buffer[] = [];
+    for await (const chunk of chunks) parts.push(chunk);
+    yield* parseApkIndex(Buffer.concat(parts), { fields }).packages;
   },
 
   expect(pkg, rel, previous) {
     // The index names a package by its identity, not by the file's hash: the pool holds the file under
     // its own hash, remembered with the identity it was verified against.
+    // The check holds the identity, not the record: the records go while the files download
+    // (sync/feed-records.ts).
+    const { sha256: identity, size } = pkg;
     return {
-      identity: pkg.sha256,
-      size: pkg.size,
-      check: () => apkIdentityCheck(pkg.sha256, rel),
-      reuse: previous?.identity === pkg.sha256 && previous.size === pkg.size ? previous : undefined,
+      identity,
+      size,
+      check: () => apkIdentityCheck(identity, rel),
+      reuse: previous?.identity === identity && previous.size === size ? previous : undefined,
     };
   },
 
@@ -98,7 +108,7 @@ export const apkFormat: FeedFormat = {
     try {
       const envelope = readApkIndexEnvelope(adb, { what });
       verifyApkIndex(envelope, keys, what);
-      index = readApkIndexPackages(envelope, { what });
+      index = readApkIndexPackages(envelope, { what, fields: 'plan' });
     } catch (error) {
       const message = (error as Error).message;
       return [message.startsWith(`${what}: `) ? message : `${what}: ${message}`];

@@ -8,7 +8,7 @@ import { encodeDepends } from '../../feeds/depends.js';
 import { descriptionLine } from '../../feeds/description.js';
 import { detach } from '../../feeds/detach.js';
 import { assertSafeFileName, FEED_INDEX_NAMES, quoteForMessage } from '../../feeds/filename.js';
-import type { Dependency, PackageRecord } from '../../feeds/types.js';
+import type { Dependency, PackageRecord, RecordFields } from '../../feeds/types.js';
 import { parseVersionOp } from './version.js';
 
 /** Largest uncompressed index we accept; the biggest real feed (packages) is a few MiB. */
@@ -152,6 +152,7 @@ function toRecord(
   depends: string[],
   shared: Map<string, Dependency[]>,
   architectures: Map<string, string>,
+  people: boolean,
 ): PackageRecord {
   for (const field of REQUIRED_FIELDS) {
     if (!fields.get(field)) throw new StanzaError(`missing ${field}`);
@@ -189,6 +190,7 @@ function toRecord(
     ),
     provides: parseProvidesList(detach(fields.get('Provides') ?? '')),
   };
+  if (!people) return record;
   const architecture = fields.get('Architecture');
   if (architecture) record.architecture = interned(architectures, architecture);
   const description = fields.get('Description');
@@ -201,97 +203,172 @@ function toRecord(
  * (unsafe Filename, bad Size, bad SHA256sum, garbled Depends) are left out and listed in
  * `problems`. Throws `UntrustedInputError` only when the index as a whole is too large.
  */
-export function parsePackagesIndex(text: string, options: { maxEntries?: number } = {}): ParsedPackagesIndex {
-  const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+export function parsePackagesIndex(
+  index: string | Buffer,
+  options: PackagesIndexOptions = {},
+): ParsedPackagesIndex {
   // String length never exceeds the byte length, so this bound is conservative and cheap.
-  if (text.length > MAX_INDEX_BYTES) {
+  if (index.length > MAX_INDEX_BYTES) {
     throw new UntrustedInputError(`index is larger than ${MAX_INDEX_BYTES} bytes`);
   }
+  const parser = new PackagesIndexParser(options);
   const packages: PackageRecord[] = [];
-  const problems: string[] = [];
+  for (const line of linesOf(index)) {
+    const record = parser.line(line);
+    if (record) packages.push(record);
+  }
+  const last = parser.end();
+  if (last) packages.push(last);
+  return { packages, problems: parser.problems };
+}
+
+/**
+ * The records of a stored `Packages` index, one at a time as its bytes stream in (the pool's copy,
+ * read back when a run publishes): neither the index nor its records are ever whole in memory.
+ */
+export async function* packagesIndexRecords(
+  chunks: AsyncIterable<Buffer>,
+  options: PackagesIndexOptions = {},
+): AsyncGenerator<PackageRecord> {
+  const parser = new PackagesIndexParser(options);
+  let bytes = 0;
+  let rest: Buffer | undefined;
+  for await (const chunk of chunks) {
+    bytes += chunk.length;
+    if (bytes > MAX_INDEX_BYTES)
+      throw new UntrustedInputError(`index is larger than ${MAX_INDEX_BYTES} bytes`);
+    let start = 0;
+    for (let newline = chunk.indexOf(0x0a); newline >= 0; newline = chunk.indexOf(0x0a, start)) {
+      // A line cut by the chunk's edge is joined with its start first, then decoded whole.
+      const line = rest ? Buffer.concat([rest, chunk.subarray(0, newline)]) : chunk.subarray(start, newline);
+      const record = parser.line(line.toString('utf8'));
+      if (record) yield record;
+      rest = undefined;
+      start = newline + 1;
+    }
+    if (start < chunk.length)
+      rest = rest ? Buffer.concat([rest, chunk.subarray(start)]) : chunk.subarray(start);
+  }
+  const record = parser.line(rest?.toString('utf8') ?? '') ?? parser.end();
+  if (record) yield record;
+}
+
+export interface PackagesIndexOptions {
+  maxEntries?: number;
+  /** Which fields the records carry (default all). */
+  fields?: RecordFields;
+}
+
+/** The parse, fed a line at a time (without its newline), in order. */
+class PackagesIndexParser {
+  readonly #maxEntries: number;
+  readonly #people: boolean;
+  /** One line per skipped stanza: which package, where, and why. */
+  readonly problems: string[] = [];
   /** File name → the stanza that named it first. */
-  const files = new Map<string, string>();
+  readonly #files = new Map<string, string>();
   /** Dependency items by their text, shared by the records (parseDependsList). */
-  const shared = new Map<string, Dependency[]>();
+  readonly #shared = new Map<string, Dependency[]>();
   /** Architecture values by their text: two in a feed (its own and `all`), one string each for every record. */
-  const architectures = new Map<string, string>();
+  readonly #architectures = new Map<string, string>();
 
-  let fields = new Map<string, string>();
-  let depends: string[] = [];
-  let fault: string | undefined;
-  let lastField: string | undefined;
-  let inStanza = false;
-  let startLine = 0;
-  let stanzas = 0;
+  #fields = new Map<string, string>();
+  #depends: string[] = [];
+  #fault: string | undefined;
+  #lastField: string | undefined;
+  #inStanza = false;
+  #startLine = 0;
+  #stanzas = 0;
+  #lines = 0;
 
-  const finish = (): void => {
-    if (inStanza) {
-      stanzas++;
-      if (stanzas > maxEntries) throw new UntrustedInputError(`index has more than ${maxEntries} entries`);
-      const name = fields.get('Package');
-      const where = `${name ? `package ${quoteForMessage(name)}` : 'stanza'} at line ${startLine}`;
-      try {
-        if (fault !== undefined) throw new StanzaError(fault);
-        const record = toRecord(fields, depends, shared, architectures);
-        // Two stanzas for one file would make it ambiguous which hash the file must have.
-        const earlier = files.get(record.filename);
-        if (earlier !== undefined)
-          throw new StanzaError(`Filename ${quoteForMessage(record.filename)} is also that of ${earlier}`);
-        files.set(record.filename, where);
-        packages.push(record);
-      } catch (err) {
-        if (!(err instanceof StanzaError)) throw err;
-        problems.push(`${where} skipped: ${err.message}`);
-      }
-    }
-    fields = new Map();
-    depends = [];
-    fault = undefined;
-    lastField = undefined;
-    inStanza = false;
-  };
+  constructor(options: PackagesIndexOptions) {
+    this.#maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.#people = (options.fields ?? 'all') === 'all';
+  }
 
-  // A line at a time, not split('\n') first: the lines of an 8,000-stanza index, all alive at once
-  // until the parse ends, were 4 MB of heap beside the text at the start of a full mirror's run.
-  let i = -1;
-  for (let start = 0; start <= text.length; ) {
-    const newline = text.indexOf('\n', start);
-    const end = newline < 0 ? text.length : newline;
-    let line = text.slice(start, end);
-    start = end + 1;
-    i++;
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (line === '') {
-      finish();
-      continue;
-    }
-    if (!inStanza) {
-      inStanza = true;
-      startLine = i + 1;
+  /** Reads the next line; returns the record of the stanza it ends, if it ends one and that is usable. */
+  line(text: string): PackageRecord | undefined {
+    const number = ++this.#lines;
+    const line = text.endsWith('\r') ? text.slice(0, -1) : text;
+    if (line === '') return this.#finish();
+    if (!this.#inStanza) {
+      this.#inStanza = true;
+      this.#startLine = number;
     }
     if (line.startsWith(' ') || line.startsWith('\t')) {
       // opkg reads continuations of Description and Conffiles only. A continued Depends or
       // Provides is joined anyway: that can only make the mirror hold more, never less.
-      if (lastField !== undefined && DEPENDS_FIELDS.has(lastField)) depends.push(line);
-      else if (lastField === 'Provides') fields.set(lastField, `${fields.get(lastField) ?? ''} ${line}`);
-      continue;
+      const last = this.#lastField;
+      if (last !== undefined && DEPENDS_FIELDS.has(last)) this.#depends.push(line);
+      else if (last === 'Provides') this.#fields.set(last, `${this.#fields.get(last) ?? ''} ${line}`);
+      return undefined;
     }
     const colon = line.indexOf(':');
     if (colon <= 0) {
-      fault ??= `line ${i + 1} ${quoteForMessage(line)} is not "Field: value"`;
-      continue;
+      this.#fault ??= `line ${number} ${quoteForMessage(line)} is not "Field: value"`;
+      return undefined;
     }
     const field = line.slice(0, colon);
     const value = line.slice(colon + 1).trim();
-    lastField = field;
+    this.#lastField = field;
     if (DEPENDS_FIELDS.has(field)) {
-      depends.push(value);
-    } else if (SINGLE_FIELDS.has(field) && fields.has(field)) {
-      fault ??= `duplicate ${field} field`;
-    } else if (!fields.has(field)) {
-      fields.set(field, value);
+      this.#depends.push(value);
+    } else if (SINGLE_FIELDS.has(field) && this.#fields.has(field)) {
+      this.#fault ??= `duplicate ${field} field`;
+    } else if (!this.#fields.has(field)) {
+      this.#fields.set(field, value);
     }
+    return undefined;
   }
-  finish();
-  return { packages, problems };
+
+  /** The end of the index: the record of a last stanza without a blank line after it. */
+  end(): PackageRecord | undefined {
+    return this.#finish();
+  }
+
+  #finish(): PackageRecord | undefined {
+    let record: PackageRecord | undefined;
+    if (this.#inStanza) {
+      this.#stanzas++;
+      if (this.#stanzas > this.#maxEntries)
+        throw new UntrustedInputError(`index has more than ${this.#maxEntries} entries`);
+      const name = this.#fields.get('Package');
+      const where = `${name ? `package ${quoteForMessage(name)}` : 'stanza'} at line ${this.#startLine}`;
+      try {
+        if (this.#fault !== undefined) throw new StanzaError(this.#fault);
+        const parsed = toRecord(this.#fields, this.#depends, this.#shared, this.#architectures, this.#people);
+        // Two stanzas for one file would make it ambiguous which hash the file must have.
+        const earlier = this.#files.get(parsed.filename);
+        if (earlier !== undefined)
+          throw new StanzaError(`Filename ${quoteForMessage(parsed.filename)} is also that of ${earlier}`);
+        this.#files.set(parsed.filename, where);
+        record = parsed;
+      } catch (err) {
+        if (!(err instanceof StanzaError)) throw err;
+        this.problems.push(`${where} skipped: ${err.message}`);
+      }
+    }
+    this.#fields = new Map();
+    this.#depends = [];
+    this.#fault = undefined;
+    this.#lastField = undefined;
+    this.#inStanza = false;
+    return record;
+  }
+}
+
+/**
+ * The index's lines, one at a time. Not split('\n') first: the lines of an 8,000-stanza index, all
+ * alive at once until the parse ends, were 4 MB of heap. Nor the bytes made one text first: that
+ * was 4 MB more, beside them, at the start of a full mirror's run. A newline byte is never part of
+ * a UTF-8 sequence, so each line decodes on its own.
+ */
+function* linesOf(index: string | Buffer): Generator<string> {
+  const text = typeof index === 'string';
+  for (let start = 0; start <= index.length; ) {
+    const newline = text ? index.indexOf('\n', start) : index.indexOf(0x0a, start);
+    const end = newline < 0 ? index.length : newline;
+    yield text ? index.slice(start, end) : index.toString('utf8', start, end);
+    start = end + 1;
+  }
 }

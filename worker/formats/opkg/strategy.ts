@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { IntegrityError } from '../../errors.js';
 import { verifyUsign } from '../../feeds/usign.js';
 import type { FeedFormat } from '../format.js';
-import { MAX_INDEX_BYTES, parsePackagesIndex } from './packages-index.js';
+import { MAX_INDEX_BYTES, packagesIndexRecords, parsePackagesIndex } from './packages-index.js';
 import { opkgAccepts } from './version.js';
 
 /** Served when the upstream has them; nothing checks them but they describe the same index. */
@@ -48,7 +48,7 @@ export const opkgFormat: FeedFormat = {
     }
     verifyUsign(packages, signature.toString('utf8'), keys);
     memory.keep(packages.length, `${dir}/Packages`);
-    const parsed = parsePackagesIndex(packages.toString('utf8'));
+    const parsed = parsePackagesIndex(packages, { fields: 'plan' });
     return {
       packages: parsed.packages,
       problems: parsed.problems,
@@ -58,8 +58,12 @@ export const opkgFormat: FeedFormat = {
     };
   },
 
-  readIndex(bytes) {
-    return parsePackagesIndex(bytes.toString('utf8')).packages;
+  readIndex(bytes, fields) {
+    return parsePackagesIndex(bytes, { fields }).packages;
+  },
+
+  streamIndex(chunks, fields) {
+    return packagesIndexRecords(chunks, { fields });
   },
 
   expect(pkg) {
@@ -93,7 +97,7 @@ export const opkgFormat: FeedFormat = {
       } catch {}
       if (!same) problems.push(`${dir}/Packages.gz: does not unpack to Packages`);
     }
-    for (const pkg of parsePackagesIndex(packages.toString('utf8')).packages) {
+    for (const pkg of parsePackagesIndex(packages, { fields: 'plan' }).packages) {
       const actual = await hash(pkg.filename);
       if (actual === undefined) continue; // selective mode serves part of each feed
       if (actual.size !== pkg.size) {
