@@ -240,7 +240,7 @@ describe('feeds/closure', () => {
 
   it('selects every package of every feed in full mode', () => {
     const feeds = [feed('core', pkg('a'), pkg('b')), feed('base', pkg('c'))];
-    expect(selectAll(feeds).map((s) => `${s.feed}/${s.pkg.name}`)).to.deep.equal([
+    expect([...selectAll(feeds)].map((s) => `${s.feed}/${s.pkg.name}`)).to.deep.equal([
       'core/a',
       'core/b',
       'base/c',

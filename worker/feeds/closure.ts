@@ -221,6 +221,7 @@ export function resolveClosure(req: ClosureRequest): ClosureResult {
 }
 
 /** Full mode: every package of every feed, in the same order as `resolveClosure`'s selection. */
-export function selectAll(feeds: FeedIndex[]): SelectedPackage[] {
-  return feeds.flatMap(({ feed, packages }) => packages.map((pkg) => ({ feed, pkg })));
+export function* selectAll(feeds: FeedIndex[]): Generator<SelectedPackage> {
+  // One at a time: a full mirror's plan would otherwise make a list of 11,000 pairs first.
+  for (const { feed, packages } of feeds) for (const pkg of packages) yield { feed, pkg };
 }

@@ -113,7 +113,10 @@ export class MirrorDir {
    * a function of its pieces (a big state, a package list) is written a batch at a time, never held
    * whole; the function is called again if the write has to start over.
    */
-  async writeAtomic(relPath: string, data: string | Buffer | (() => Iterable<string>)): Promise<void> {
+  async writeAtomic(
+    relPath: string,
+    data: string | Buffer | (() => Iterable<string> | AsyncIterable<string>),
+  ): Promise<void> {
     const target = path.join(this.root, relPath);
     await ensureDirectory(this.root, path.dirname(relPath));
     // status.json is written from the first heartbeat on, before a sync made tmp/; and a sync that
@@ -142,10 +145,13 @@ export class MirrorDir {
 /** The pieces of a big text are joined up to about this much, then written (writeFile goes on from the last). */
 const WRITE_BATCH_CHARS = 64 * 1024;
 
-async function writePieces(handle: fs.FileHandle, pieces: Iterable<string>): Promise<void> {
+async function writePieces(
+  handle: fs.FileHandle,
+  pieces: Iterable<string> | AsyncIterable<string>,
+): Promise<void> {
   let batch: string[] = [];
   let length = 0;
-  for (const piece of pieces) {
+  for await (const piece of pieces) {
     batch.push(piece);
     length += piece.length;
     if (length >= WRITE_BATCH_CHARS) {

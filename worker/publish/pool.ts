@@ -3,6 +3,7 @@
  * bytes were checked, so a name here is a promise about the content; `verify` re-checks the promise.
  */
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { MirrorDir } from './mirror-dir.js';
 
@@ -43,6 +44,11 @@ export class Pool {
 
   async read(sha256: string): Promise<Buffer> {
     return fs.readFile(this.path(sha256));
+  }
+
+  /** A file's bytes as they are read, a chunk at a time (a big index need not be whole in memory). */
+  stream(sha256: string): AsyncIterable<Buffer> {
+    return createReadStream(this.path(sha256));
   }
 
   /**

@@ -49,16 +49,18 @@ export interface SetForList {
   mode: string;
   optional: string[];
   optionalSource: string;
-  feeds: { name: string; dir: string; packages: PackageRecord[] }[];
+  /** `records` reads a feed's records, one at a time (sync/feed-records.ts). */
+  feeds: { name: string; dir: string; records: () => AsyncIterable<PackageRecord> }[];
 }
 
 /**
  * A set's list as it is to be written: its head, and the feeds whose records make its rows. The rows
- * are made one at a time as the text is written, never all at once (11,000 at real size).
+ * are made one at a time as the records are read and the text is written: neither the rows nor the
+ * records are ever all in memory (11,000 at real size).
  */
 export interface ListSource {
   head: Omit<PackageList, 'packages'>;
-  feeds: { dir: string; packages: PackageRecord[] }[];
+  feeds: { dir: string; records: () => AsyncIterable<PackageRecord> }[];
   /** What the generation serves: a row's file is on this mirror when it is here. */
   manifest: Manifest;
 }
@@ -99,11 +101,11 @@ function listedPackage(pkg: PackageRecord, feed: number, here: boolean): ListedP
  * The list as written, in pieces: the head on the first line, then one package a line, so a diff or
  * `grep` of it reads well and 11,000 packages are never one string.
  */
-export function* packageListText(list: ListSource): Generator<string> {
+export async function* packageListText(list: ListSource): AsyncGenerator<string> {
   yield `${JSON.stringify(list.head).slice(0, -1)},"packages":[`;
   let separator = '\n';
   for (const [index, feed] of list.feeds.entries()) {
-    for (const pkg of feed.packages) {
+    for await (const pkg of feed.records()) {
       const here = list.manifest.has(`${feed.dir}/${pkg.filename}`);
       yield `${separator}${JSON.stringify(listedPackage(pkg, index, here))}`;
       separator = ',\n';

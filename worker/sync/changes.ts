@@ -12,7 +12,6 @@ import type { Manifest } from '../publish/types.js';
 import { isImageFile } from '../status/status-file.js';
 import type { SyncContext } from './context.js';
 import { indexRecords } from './feed-index.js';
-import type { UsableFeed } from './indexes.js';
 import type { ReleaseChanges } from './types.js';
 
 export async function releaseChanges(
@@ -21,24 +20,25 @@ export async function releaseChanges(
     format: FeedFormat;
     previous: Manifest;
     next: Manifest;
-    /** The feeds with an index this run: what is served now is listed there. */
-    usable: UsableFeed[];
+    /** The feeds with an index this run, and how to read its records: what is served now is listed there. */
+    feeds: { dir: string; name: string; records: () => AsyncIterable<PackageRecord> }[];
     /** The last state's feeds: what was served is listed in their indexes. */
     previousFeeds: Record<string, FeedState>;
   },
 ): Promise<ReleaseChanges> {
   const changes: ReleaseChanges = { added: [], updated: [], removed: [], images: [] };
   const { format, previous, next } = input;
-  for (const feed of input.usable) {
-    const dir = feed.ref.dir;
+  for (const feed of input.feeds) {
+    const dir = feed.dir;
     const inFeed = (file: string) => directlyIn(file, dir) && file.endsWith(format.packageExtension);
     if (sameFiles(previous, next, inFeed)) continue;
-    const now = versions(next, dir, feed.packages, inFeed);
+    // One feed's at a time: a map of its served names, not every record of every feed.
+    const now = await versions(next, dir, feed.records(), inFeed);
     const last = input.previousFeeds[dir];
     const then = last
-      ? versions(previous, dir, await indexRecords(ctx, last, format), inFeed)
+      ? await versions(previous, dir, await indexRecords(ctx, last.indexFiles, format, 'plan'), inFeed)
       : new Map<string, string>();
-    const name = feed.ref.name;
+    const name = feed.name;
     for (const [pkg, version] of now) {
       const was = then.get(pkg);
       if (was === undefined) changes.added.push({ release: ctx.release, feed: name, name: pkg, version });
@@ -86,14 +86,14 @@ function sameFiles(a: Manifest, b: Manifest, wanted: (file: string) => boolean):
 }
 
 /** Package name → version of the records whose package files (those `wanted` picks) the manifest serves in `dir`. */
-function versions(
+async function versions(
   manifest: Manifest,
   dir: string,
-  records: PackageRecord[] | undefined,
+  records: AsyncIterable<PackageRecord> | undefined,
   wanted: (file: string) => boolean,
-): Map<string, string> {
+): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for (const record of records ?? []) {
+  for await (const record of records ?? []) {
     const file = `${dir}/${record.filename}`;
     if (wanted(file) && manifest.has(file)) out.set(record.name, record.version);
   }

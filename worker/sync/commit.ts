@@ -51,7 +51,7 @@ export function feedStatesOf(input: {
             name: feed.ref.name,
             dir: unit.dir,
             indexFiles: feed.index.indexFiles,
-            packages: feed.packages.length,
+            packages: feed.index.count,
           }
         : (input.previous.feeds[unit.dir] ?? feed?.lastGood);
     if (state) states[unit.dir] = state;
@@ -196,7 +196,7 @@ export async function writePackageList(dir: MirrorDir, list: ListSource): Promis
   if (
     last !== undefined &&
     lastAt !== undefined &&
-    sameText(packageListText({ ...list, head: { ...list.head, at: lastAt } }), last)
+    (await sameText(packageListText({ ...list, head: { ...list.head, at: lastAt } }), last))
   )
     return;
   await dir.writeAtomic(rel, () => packageListText(list));
@@ -220,9 +220,9 @@ function manifestTotals(manifest: Manifest, packageExtension: string) {
 }
 
 /** Whether `pieces` joined are `text`, without joining them. */
-function sameText(pieces: Iterable<string>, text: string): boolean {
+async function sameText(pieces: AsyncIterable<string>, text: string): Promise<boolean> {
   let at = 0;
-  for (const piece of pieces) {
+  for await (const piece of pieces) {
     if (!text.startsWith(piece, at)) return false;
     at += piece.length;
   }

@@ -78,7 +78,7 @@ export class EarlyDownloads {
     const { release, format, discovered, previousFiles, many } = this.#input;
     const users = discovered.filter((set) => set.feeds.some((feed) => feed.dir === ref.dir));
     if (users.length === 0) return;
-    this.#verified.set(ref.dir, { name: ref.name, packages: index.packages });
+    this.#verified.set(ref.dir, { name: ref.name, packages: index.records.list });
     const sets = users.map((set): PlanSet => {
       const planned = planSetOf(set, { release, many, learned: this.#ctx.learned });
       // Full mode: this feed's packages, the others' came with their own index.

@@ -5,18 +5,19 @@
  * checks and must not suddenly list far fewer packages than the last good one.
  */
 import { AbortedError, UntrustedInputError } from '../errors.js';
-import type { PackageRecord } from '../feeds/types.js';
+import type { PackageRecord, RecordFields } from '../feeds/types.js';
 import type { FeedFormat } from '../formats/index.js';
 import type { FeedState } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
 import { askRevalidatedAhead, fetchRevalidated, type SyncContext } from './context.js';
 import type { FeedRef } from './discover.js';
+import { FeedRecords } from './feed-records.js';
 import { absentAsUndefined, askIndexFileAhead, fetchIndexFile } from './index-files.js';
 
 export interface FeedIndex {
   ref: FeedRef;
   /** Parsed when first read: a quiet night (sync/quiet.ts) never reads an unchanged one. */
-  readonly packages: PackageRecord[];
+  records: FeedRecords;
   /** How many packages the index lists. */
   count: number;
   /** Index files to serve, by file name. */
@@ -45,19 +46,11 @@ export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: Fee
   const marker = await asking;
 
   if (!marker.changed && last) {
-    let parse = await lastGoodIndex(ctx, last, format);
+    const parse = await lastGoodIndex(ctx, last, format);
     if (parse) {
-      let packages: PackageRecord[] = [];
       return {
         ref,
-        get packages() {
-          // Parsed once; then the index's bytes, which the parse holds, go.
-          if (parse) {
-            packages = parse();
-            parse = undefined;
-          }
-          return packages;
-        },
+        records: new FeedRecords(parse, readRecords(ctx, last.indexFiles, format)),
         count: last.packages,
         indexFiles: last.indexFiles,
         changed: false,
@@ -92,7 +85,7 @@ export async function fetchFeedIndex(ctx: SyncContext, ref: FeedRef, format: Fee
   }
   return {
     ref,
-    packages: checked.packages,
+    records: new FeedRecords(checked.packages, readRecords(ctx, indexFiles, format)),
     count: checked.packages.length,
     indexFiles,
     changed: true,
@@ -150,13 +143,14 @@ export async function fetchIndexExtras(ctx: SyncContext, indexes: FeedIndex[]): 
   return failures;
 }
 
-/** The packages of a feed's last good index, read back from the pool; undefined if any of its files is gone. */
-export async function lastGoodPackages(
+/** The records of a feed's last good index, read from the pool when asked for; undefined if any of its files is gone. */
+export async function lastGoodRecords(
   ctx: SyncContext,
   last: FeedState,
   format: FeedFormat,
-): Promise<PackageRecord[] | undefined> {
-  return (await lastGoodIndex(ctx, last, format))?.();
+): Promise<FeedRecords | undefined> {
+  const parse = await lastGoodIndex(ctx, last, format);
+  return parse && new FeedRecords(parse, readRecords(ctx, last.indexFiles, format));
 }
 
 /**
@@ -175,19 +169,34 @@ async function lastGoodIndex(
   if (!index) return undefined;
   ctx.indexMemory.keep(index.size, `${last.dir}/${format.indexFile}`);
   const bytes = await ctx.pool.read(index.sha256);
-  return () => format.readIndex(bytes);
+  return () => format.readIndex(bytes, 'plan');
 }
 
 /**
- * The records of a feed's last good index, read back from the pool (undefined when it is gone).
- * Not charged to the run's index memory: a caller that keeps them charges them (lastGoodPackages).
+ * The records of a feed's index, a record at a time as they are read back from the pool (undefined
+ * when it is gone). Not charged to the run's index memory: nothing holds them all.
  */
 export async function indexRecords(
   ctx: Pick<SyncContext, 'pool'>,
-  last: FeedState,
+  indexFiles: Record<string, ServedFile>,
   format: FeedFormat,
-): Promise<PackageRecord[] | undefined> {
-  const index = last.indexFiles[format.indexFile];
+  fields: RecordFields,
+): Promise<AsyncIterable<PackageRecord> | undefined> {
+  const index = indexFiles[format.indexFile];
   if (!index || !(await ctx.pool.has(index.sha256, index.size))) return undefined;
-  return format.readIndex(await ctx.pool.read(index.sha256));
+  return format.streamIndex(ctx.pool.stream(index.sha256), fields);
+}
+
+/** The records of an index this run serves, read back when it publishes (feed-records.ts). */
+function readRecords(
+  ctx: Pick<SyncContext, 'pool'>,
+  indexFiles: Record<string, ServedFile>,
+  format: FeedFormat,
+): (fields: RecordFields) => AsyncIterable<PackageRecord> {
+  return async function* (fields) {
+    const records = await indexRecords(ctx, indexFiles, format, fields);
+    if (records === undefined)
+      throw new Error(`${format.indexFile} of a feed served this run is gone from the pool`);
+    yield* records;
+  };
 }

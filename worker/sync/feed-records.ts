@@ -1,25 +1,28 @@
 /**
  * A feed's records, which a run reads twice: to plan, and when it publishes (the package lists and
- * the changes). Through the downloads in between, nothing holds them: the plan has made its tasks,
- * and the publish reads them again from the feed's index in the pool, the bytes that were checked
- * when they came in. At real size that is 11,000 records, some 3 MB the downloads need not carry;
- * and the records planned with leave out what only people read (`RecordFields`).
+ * the changes). The plan holds them all; once it has made its tasks they go, and the publish reads
+ * them again a record at a time from the feed's index in the pool, the bytes that were checked when
+ * they came in. At real size that is 11,000 records, some 4 MB, that neither the downloads nor the
+ * publish carry; and the records planned with leave out what only people read (`RecordFields`).
  */
-import type { PackageRecord } from '../feeds/types.js';
+import type { PackageRecord, RecordFields } from '../feeds/types.js';
 
 export class FeedRecords {
   #records: PackageRecord[] | undefined;
   #parse: (() => PackageRecord[]) | undefined;
-  readonly #readAll: () => Promise<PackageRecord[]>;
+  readonly #read: (fields: RecordFields) => AsyncIterable<PackageRecord>;
 
   /**
    * `first`: the records to plan with, or how to parse them when they are first asked for (the
-   * index's bytes, which that holds, go then); `readAll` reads every field from the pool.
+   * index's bytes, which that holds, go then); `read` reads them from the pool, one at a time.
    */
-  constructor(first: PackageRecord[] | (() => PackageRecord[]), readAll: () => Promise<PackageRecord[]>) {
+  constructor(
+    first: PackageRecord[] | (() => PackageRecord[]),
+    read: (fields: RecordFields) => AsyncIterable<PackageRecord>,
+  ) {
     if (typeof first === 'function') this.#parse = first;
     else this.#records = first;
-    this.#readAll = readAll;
+    this.#read = read;
   }
 
   /** The records to plan with: parsed when first asked for. */
@@ -39,8 +42,8 @@ export class FeedRecords {
     this.#parse = undefined;
   }
 
-  /** Every field of every record, read from the pool: for the publish, held by the caller. */
-  readAll(): Promise<PackageRecord[]> {
-    return this.#readAll();
+  /** The records read again from the pool, one at a time, with `fields`: for the publish. */
+  read(fields: RecordFields): AsyncIterable<PackageRecord> {
+    return this.#read(fields);
   }
 }

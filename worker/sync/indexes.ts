@@ -6,13 +6,13 @@
  */
 import type { Config } from '../config.js';
 import { AbortedError, UntrustedKeyError } from '../errors.js';
-import type { PackageRecord } from '../feeds/types.js';
 import type { FeedFormat } from '../formats/index.js';
 import type { FeedState } from '../publish/state.js';
 import { count } from '../status/units.js';
 import type { SyncContext } from './context.js';
 import type { DiscoveredSet, FeedRef } from './discover.js';
-import { type FeedIndex, fetchFeedIndex, lastGoodPackages } from './feed-index.js';
+import { type FeedIndex, fetchFeedIndex, lastGoodRecords } from './feed-index.js';
+import type { FeedRecords } from './feed-records.js';
 import { devicesListed, type ImagePlan, missingDevices, planImages } from './images.js';
 import { emptyCounters } from './report.js';
 import type { Failure, FeedReport, FileTask } from './types.js';
@@ -20,8 +20,8 @@ import type { Failure, FeedReport, FileTask } from './types.js';
 /** A feed that has an index to plan with: the new one, or its last good one (`index` undefined). */
 export interface UsableFeed {
   ref: FeedRef;
-  /** The index's, parsed when first read (feed-index.ts). */
-  readonly packages: PackageRecord[];
+  /** The index's, parsed when first read (feed-index.ts), let go through the downloads (feed-records.ts). */
+  records: FeedRecords;
   index?: FeedIndex;
   lastGood?: FeedState;
   report: FeedReport;
@@ -182,9 +182,7 @@ export async function fetchIndexes(
         report.warnings.push(`${ref.dir}/${format.indexFile}: ${problem}`);
       usable.push({
         ref,
-        get packages() {
-          return index.packages;
-        },
+        records: index.records,
         index,
         lastGood,
         report: feedReport,
@@ -206,8 +204,8 @@ export async function fetchIndexes(
       `${ref.distName}: index refused: ${reason}${lastGood ? ' (keeping the last good state)' : ''}`,
       { phase: 'index', feed: ref.name },
     );
-    const packages = lastGood ? await lastGoodPackages(ctx, lastGood, format) : undefined;
-    if (lastGood && packages) usable.push({ ref, packages, lastGood, report: feedReport });
+    const records = lastGood ? await lastGoodRecords(ctx, lastGood, format) : undefined;
+    if (lastGood && records) usable.push({ ref, records, lastGood, report: feedReport });
   }
   return { usable, refused };
 }

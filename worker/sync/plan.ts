@@ -80,7 +80,7 @@ export function planSets(input: {
     release: input.release,
     sets: input.sets.map((set) => planSetOf(set, input)),
     feeds: new Map(
-      input.usable.map((feed) => [feed.ref.dir, { name: feed.ref.name, packages: feed.packages }]),
+      input.usable.map((feed) => [feed.ref.dir, { name: feed.ref.name, packages: feed.records.list }]),
     ),
     unavailable: new Map(
       input.refused.filter((r) => !usableDirs.has(dirOf(r))).map((r) => [dirOf(r), r.feed ?? '']),
@@ -111,7 +111,9 @@ export function planSetOf(
 
 export function planRelease(input: PlanInput): Plan {
   const plan: Plan = { tasks: [], failures: [], warnings: [] };
-  const byPath = new Map<string, FileTask>();
+  // A path twice only through two sets (a set selects each package once): with one set, no map of
+  // every path (11,000 at real size).
+  const byPath = input.sets.length > 1 ? new Map<string, FileTask>() : undefined;
   for (const set of input.sets) {
     const feeds: ClosureFeed[] = set.feedDirs.flatMap((dir) => {
       const feed = input.feeds.get(dir);
@@ -126,11 +128,11 @@ export function planRelease(input: PlanInput): Plan {
       // One flat string: a template literal joins into a cons string, which stays beside the flat
       // copy a Map key makes of it (32 bytes more per task, 11,000 tasks at real size).
       const rel = [feed, pkg.filename].join('/');
-      const known = byPath.get(rel) ?? input.startedAt?.(rel);
+      const known = byPath?.get(rel) ?? input.startedAt?.(rel);
       if (known) {
         if (set.label && !known.sets.includes(set.label)) known.sets = [...known.sets, set.label];
-        if (!byPath.has(rel)) {
-          byPath.set(rel, known);
+        if (!byPath?.has(rel)) {
+          byPath?.set(rel, known);
           plan.tasks.push(known);
         }
         continue;
@@ -153,7 +155,7 @@ export function planRelease(input: PlanInput): Plan {
         key: expectation.sha256 ?? expectation.identity ?? rel,
         outcome: undefined,
       };
-      byPath.set(rel, task);
+      byPath?.set(rel, task);
       plan.tasks.push(task);
     }
   }

@@ -144,12 +144,18 @@ export async function syncRelease(
   );
   report.published = true;
   report.generations[release] = generation;
+  // The changes and the package lists read the records again, a feed at a time (feed-records.ts).
+  const records = new Map(indexes.usable.map((feed) => [feed.ref.dir, feed.records]));
   if (!unchanged) {
     const changes = await releaseChanges(ctx, {
       format,
       previous: previousFiles,
       next: assembly.manifest,
-      usable: indexes.usable,
+      feeds: indexes.usable.map((feed) => ({
+        dir: feed.ref.dir,
+        name: feed.ref.name,
+        records: () => feed.records.read('plan'),
+      })),
       previousFeeds: previous.feeds,
     });
     for (const key of ['added', 'updated', 'removed', 'images'] as const)
@@ -158,8 +164,7 @@ export async function syncRelease(
   const failed = new Set(
     [...assembly.decisions.values()].filter((d) => d.taken === 'failed').map((d) => d.dir),
   );
-  // Each set's package list for people (the page's search), written from the records now.
-  const records = new Map(indexes.usable.map((feed) => [feed.ref.dir, feed.packages]));
+  // Each set's package list for people (the page's search).
   for (const set of discovered) {
     const list = packageListSource(
       {
@@ -173,7 +178,7 @@ export async function syncRelease(
         feeds: set.feeds.map((ref) => ({
           name: ref.name,
           dir: ref.dir,
-          packages: records.get(ref.dir) ?? [],
+          records: () => records.get(ref.dir)?.read('all') ?? NO_RECORDS,
         })),
       },
       assembly.manifest,
@@ -195,6 +200,9 @@ export async function syncRelease(
   });
   return { ...outcome, ...(lastSuccessAt !== undefined && { lastSuccessAt }) };
 }
+
+/** A feed without a usable index lists nothing. */
+const NO_RECORDS: AsyncIterable<never> = { async *[Symbol.asyncIterator]() {} };
 
 /**
  * The middle of a release's pipeline: plan (pure), fetch the plan with what started early, assemble
@@ -228,6 +236,8 @@ async function fetchAndAssemble(
     learned: ctx.learned,
     startedAt: early.startedAt,
   });
+  // The plan has its tasks: through the downloads, no feed's records are held (feed-records.ts).
+  for (const feed of indexes.usable) feed.records.letGo();
   report.failures.push(...plan.failures);
   report.warnings.push(...plan.warnings);
   for (const failure of plan.failures) logger.error(failure.reason, { phase: 'plan' });
