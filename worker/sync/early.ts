@@ -38,15 +38,10 @@ export class EarlyDownloads {
    * takes these tasks (`startedAt`), so keeping them here costs nothing more.
    */
   readonly #byKey = new Map<string, FileTask>();
-  /** Early tasks whose content another early task fetches. */
-  readonly #twins: FileTask[] = [];
+  /** Early tasks whose content another early task fetches, by path (rare: the same bytes in two feeds). */
+  readonly #twins = new Map<string, FileTask>();
   /** The feeds verified so far, by directory: what the selective sets' closures are taken over. */
   readonly #verified = new Map<string, { name: string; packages: PackageRecord[] }>();
-  /**
-   * The task of each path an early plan has named: a closure taken again names them again, and the
-   * release's plan takes these tasks instead of making its own (one task per package, not two).
-   */
-  readonly #named = new Map<string, FileTask>();
 
   constructor(ctx: SyncContext, input: EarlyInput) {
     this.#ctx = ctx;
@@ -57,7 +52,7 @@ export class EarlyDownloads {
   fetch(tasks: FileTask[]): void {
     const fresh: FileTask[] = [];
     for (const task of tasks) {
-      if (this.#byKey.has(task.key)) this.#twins.push(task);
+      if (this.#byKey.has(task.key)) this.#twins.set(task.rel, task);
       else {
         this.#byKey.set(task.key, task);
         fresh.push(task);
@@ -94,13 +89,19 @@ export class EarlyDownloads {
       expect: (pkg, rel, previous) => format.expect(pkg, rel, previous),
       previousFiles,
     });
-    const fresh = tasks.filter((task) => !this.#named.has(task.rel));
-    for (const task of fresh) this.#named.set(task.rel, task);
-    this.fetch(fresh);
+    // A closure taken again names the paths it named before: those have their task.
+    this.fetch(tasks.filter((task) => this.startedAt(task.rel, task.key) === undefined));
   }
 
-  /** The task started early at `rel`, for the release's plan to take (`PlanInput.startedAt`). */
-  readonly startedAt = (rel: string): FileTask | undefined => this.#named.get(rel);
+  /**
+   * The task started early at `rel` (its content key `key`), for the release's plan to take
+   * (`PlanInput.startedAt`): one task per package, not two. Found by its content key, so that no
+   * map of every path is kept beside the one of every key (11,000 at real size).
+   */
+  readonly startedAt = (rel: string, key: string): FileTask | undefined => {
+    const task = this.#byKey.get(key);
+    return task !== undefined && task.rel === rel ? task : this.#twins.get(rel);
+  };
 
   /**
    * The plan's package tasks fetched with those started early: the plan took the early tasks of
@@ -108,18 +109,17 @@ export class EarlyDownloads {
    * another path fetches (a twin, or a planned task of the same content) takes that one's outcome.
    */
   async together(planned: FileTask[], fetch: (rest: FileTask[]) => Promise<void>): Promise<void> {
-    // The plan has taken its tasks: the paths named early and the feeds are of no more use.
-    this.#named.clear();
+    // The plan has taken its tasks: the feeds are of no more use.
     this.#verified.clear();
     const rest = planned.filter((task) => !this.#byKey.has(task.key));
     // Each task whose bytes an early task at another path fetches, paired with that task now, so
     // that the map of every content key does not outlive the index phase (11,000 keys at real size).
-    const borrowers = [...planned, ...this.#twins].flatMap((task): [FileTask, FileTask][] => {
+    const borrowers = [...planned, ...this.#twins.values()].flatMap((task): [FileTask, FileTask][] => {
       const early = this.#byKey.get(task.key);
       return early && early !== task ? [[task, early]] : [];
     });
     this.#byKey.clear();
-    this.#twins.length = 0;
+    this.#twins.clear();
     await Promise.all([fetch(rest), ...this.#running]);
     for (const [task, early] of borrowers) {
       if (!early.outcome) continue;

@@ -11,13 +11,13 @@ import {
   resolveClosure,
   selectAll,
 } from '../feeds/closure.js';
-import type { PackageRecord } from '../feeds/types.js';
+import type { PackageRecord, StreamCheck } from '../feeds/types.js';
 import type { FeedFormat, PackageExpectation } from '../formats/format.js';
 import { type LearnedPackage, learnedFor } from '../publish/learned.js';
 import type { ServedFile } from '../publish/types.js';
 import type { DiscoveredSet } from './discover.js';
 import type { Refusal, UsableFeed } from './indexes.js';
-import type { Failure, FileTask } from './types.js';
+import type { Failure, FileTask, TaskOutcome } from './types.js';
 
 export interface PlanSet {
   /** Names the set in failures and tasks; undefined when the mirror has only this set. */
@@ -47,7 +47,7 @@ export interface PlanInput {
   /** What the last generation served, by path (apk reuses a file by its identity). */
   previousFiles: Map<string, ServedFile>;
   /** The task already started at a path, if any (early.ts): the plan takes it, not a second one. */
-  startedAt?: (rel: string) => FileTask | undefined;
+  startedAt?: (rel: string, key: string) => FileTask | undefined;
 }
 
 export interface Plan {
@@ -125,10 +125,12 @@ export function planRelease(input: PlanInput): Plan {
     });
     const selected = set.mode === 'full' ? selectAll(feeds) : closeOver(set, feeds, unavailable, input, plan);
     for (const { feed, pkg } of selected) {
-      // One flat string: a template literal joins into a cons string, which stays beside the flat
-      // copy a Map key makes of it (32 bytes more per task, 11,000 tasks at real size).
+      // One flat string (a template literal is a cons string, which a Map key flattens beside it);
+      // a message or a map of several sets may need it, a task does not keep it (PackageTask).
       const rel = [feed, pkg.filename].join('/');
-      const known = byPath?.get(rel) ?? input.startedAt?.(rel);
+      const expectation = input.expect(pkg, rel, input.previousFiles.get(rel));
+      const key = expectation.sha256 ?? expectation.identity ?? rel;
+      const known = byPath?.get(rel) ?? input.startedAt?.(rel, key);
       if (known) {
         if (set.label && !known.sets.includes(set.label)) known.sets = [...known.sets, set.label];
         if (!byPath?.has(rel)) {
@@ -137,29 +139,49 @@ export function planRelease(input: PlanInput): Plan {
         }
         continue;
       }
-      const expectation = input.expect(pkg, rel, input.previousFiles.get(rel));
-      // Every field named, in one order, outcome too: all tasks share one shape with their fields
-      // inside the object (a spread would put them in a second array each: 11,000 tasks at real size).
-      const task: FileTask = {
-        release: input.release,
-        rel,
-        unit: feed,
-        sets: set.label ? [set.label] : NO_SETS,
-        feed: input.feeds.get(feed)?.name,
-        package: pkg.name,
-        size: expectation.size,
-        sha256: expectation.sha256,
-        identity: expectation.identity,
-        check: expectation.check,
-        reuse: expectation.reuse,
-        key: expectation.sha256 ?? expectation.identity ?? rel,
-        outcome: undefined,
-      };
+      const task = new PackageTask(input.release, feed, pkg.filename, set.label ? [set.label] : NO_SETS, key);
+      task.feed = input.feeds.get(feed)?.name;
+      task.package = pkg.name;
+      task.size = expectation.size;
+      task.sha256 = expectation.sha256;
+      task.identity = expectation.identity;
+      task.check = expectation.check;
+      task.reuse = expectation.reuse;
       byPath?.set(rel, task);
       plan.tasks.push(task);
     }
   }
   return plan;
+}
+
+/**
+ * A package file's task. Its path is made from its directory and file name when it is asked for, not
+ * kept: the file name is the record's own string, the path would be a string more per task (11,000
+ * at real size). Every field is declared, so that all tasks share one shape with their fields inside
+ * the object.
+ */
+class PackageTask implements FileTask {
+  feed: string | undefined = undefined;
+  package: string | undefined = undefined;
+  size: number | undefined = undefined;
+  sha256: string | undefined = undefined;
+  identity: string | undefined = undefined;
+  check: (() => StreamCheck) | undefined = undefined;
+  reuse: ServedFile | undefined = undefined;
+  outcome: TaskOutcome | undefined = undefined;
+
+  constructor(
+    readonly release: string,
+    readonly unit: string,
+    /** The file's name in `unit`. */
+    readonly file: string,
+    public sets: string[],
+    readonly key: string,
+  ) {}
+
+  get rel(): string {
+    return `${this.unit}/${this.file}`;
+  }
 }
 
 /** The sets of a task in a mirror of one set (none named): one frozen empty list for every task. */
