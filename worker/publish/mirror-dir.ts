@@ -151,16 +151,24 @@ async function writePieces(
 ): Promise<void> {
   let batch: string[] = [];
   let length = 0;
-  for await (const piece of pieces) {
+  /** Whether the batch is big enough to be written. */
+  const full = (piece: string): boolean => {
     batch.push(piece);
     length += piece.length;
-    if (length >= WRITE_BATCH_CHARS) {
-      await handle.writeFile(batch.join(''));
-      batch = [];
-      length = 0;
-    }
+    return length >= WRITE_BATCH_CHARS;
+  };
+  const write = async () => {
+    await handle.writeFile(batch.join(''));
+    batch = [];
+    length = 0;
+  };
+  // Pieces made at once (the state) are not awaited one by one; a package list's come as it reads.
+  if (Symbol.asyncIterator in pieces) {
+    for await (const piece of pieces) if (full(piece)) await write();
+  } else {
+    for (const piece of pieces) if (full(piece)) await write();
   }
-  if (length > 0) await handle.writeFile(batch.join(''));
+  if (length > 0) await write();
 }
 
 /**
