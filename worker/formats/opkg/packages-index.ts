@@ -231,25 +231,18 @@ export async function* packagesIndexRecords(
   options: PackagesIndexOptions = {},
 ): AsyncGenerator<PackageRecord> {
   const parser = new PackagesIndexParser(options);
+  const lines = new ByteLines();
   let bytes = 0;
-  let rest: Buffer | undefined;
   for await (const chunk of chunks) {
     bytes += chunk.length;
     if (bytes > MAX_INDEX_BYTES)
       throw new UntrustedInputError(`index is larger than ${MAX_INDEX_BYTES} bytes`);
-    let start = 0;
-    for (let newline = chunk.indexOf(0x0a); newline >= 0; newline = chunk.indexOf(0x0a, start)) {
-      // A line cut by the chunk's edge is joined with its start first, then decoded whole.
-      const line = rest ? Buffer.concat([rest, chunk.subarray(0, newline)]) : chunk.subarray(start, newline);
-      const record = parser.line(line.toString('utf8'));
+    for (const line of lines.push(chunk)) {
+      const record = parser.line(line);
       if (record) yield record;
-      rest = undefined;
-      start = newline + 1;
     }
-    if (start < chunk.length)
-      rest = rest ? Buffer.concat([rest, chunk.subarray(start)]) : chunk.subarray(start);
   }
-  const record = parser.line(rest?.toString('utf8') ?? '') ?? parser.end();
+  const record = parser.line(lines.end()) ?? parser.end();
   if (record) yield record;
 }
 
@@ -360,15 +353,52 @@ class PackagesIndexParser {
 /**
  * The index's lines, one at a time. Not split('\n') first: the lines of an 8,000-stanza index, all
  * alive at once until the parse ends, were 4 MB of heap. Nor the bytes made one text first: that
- * was 4 MB more, beside them, at the start of a full mirror's run. A newline byte is never part of
- * a UTF-8 sequence, so each line decodes on its own.
+ * was 4 MB more, beside them, at the start of a full mirror's run.
  */
 function* linesOf(index: string | Buffer): Generator<string> {
-  const text = typeof index === 'string';
+  if (typeof index !== 'string') {
+    const lines = new ByteLines();
+    yield* lines.push(index);
+    yield lines.end();
+    return;
+  }
   for (let start = 0; start <= index.length; ) {
-    const newline = text ? index.indexOf('\n', start) : index.indexOf(0x0a, start);
+    const newline = index.indexOf('\n', start);
     const end = newline < 0 ? index.length : newline;
-    yield text ? index.slice(start, end) : index.toString('utf8', start, end);
+    yield index.slice(start, end);
     start = end + 1;
+  }
+}
+
+/**
+ * Bytes that arrive in chunks, cut into lines (without their newline), each decoded whole. A newline
+ * byte is never part of a UTF-8 sequence, so a line decodes on its own; a line cut by a chunk's edge
+ * is joined with its start first, so a character cut there decodes whole too.
+ */
+class ByteLines {
+  #rest: Buffer | undefined;
+
+  /** The lines the chunk ends. */
+  *push(chunk: Buffer): Generator<string> {
+    let start = 0;
+    for (let newline = chunk.indexOf(0x0a); newline >= 0; newline = chunk.indexOf(0x0a, start)) {
+      const rest = this.#rest;
+      yield rest
+        ? Buffer.concat([rest, chunk.subarray(0, newline)]).toString('utf8')
+        : chunk.toString('utf8', start, newline);
+      this.#rest = undefined;
+      start = newline + 1;
+    }
+    if (start < chunk.length) {
+      const tail = chunk.subarray(start);
+      this.#rest = this.#rest ? Buffer.concat([this.#rest, tail]) : tail;
+    }
+  }
+
+  /** The text after the last newline: '' when the bytes ended with one. */
+  end(): string {
+    const last = this.#rest?.toString('utf8') ?? '';
+    this.#rest = undefined;
+    return last;
   }
 }
