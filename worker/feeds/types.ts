@@ -19,7 +19,7 @@ export interface PackageRecord {
   /** Bare file name inside the feed directory, already checked to be safe. */
   filename: string;
   size: number;
-  /** Lowercase hex SHA-256 of the file (opkg), or of the package identity (apk). */
+  /** Lowercase hex SHA-256 of the file (opkg), or of the package identity (apk): its task's content key. */
   sha256: string;
   /** Each item lists alternatives (`a | b`); any one satisfies the item. Kept as text: `dependsOf`. */
   depends: EncodedDepends;

@@ -128,8 +128,9 @@ export function planRelease(input: PlanInput): Plan {
       // One flat string (a template literal is a cons string, which a Map key flattens beside it);
       // a message or a map of several sets may need it, a task does not keep it (PackageTask).
       const rel = [feed, pkg.filename].join('/');
-      const expectation = input.expect(pkg, rel, input.previousFiles.get(rel));
-      const key = expectation.sha256 ?? expectation.identity ?? rel;
+      // The content key is the index's hash of the package, whichever it is (PackageRecord.sha256:
+      // the file's for opkg, the identity for apk); the expectation is made only for a new task.
+      const key = pkg.sha256;
       const known = byPath?.get(rel) ?? input.startedAt?.(rel, key);
       if (known) {
         if (set.label && !known.sets.includes(set.label)) known.sets = [...known.sets, set.label];
@@ -139,6 +140,7 @@ export function planRelease(input: PlanInput): Plan {
         }
         continue;
       }
+      const expectation = input.expect(pkg, rel, input.previousFiles.get(rel));
       const task = new PackageTask(input.release, feed, pkg.filename, set.label ? [set.label] : NO_SETS, key);
       task.feed = input.feeds.get(feed)?.name;
       task.package = pkg.name;
