@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type BaselineFetcher, defaultFetcher } from './baseline.js';
+import { SPAWN_NOTE } from './measure.js';
 import {
   type BenchReport,
   markdownTable,
@@ -454,8 +455,19 @@ function describe(sample: WorkloadSample): string {
     `${sample.workload}: ours ${ours.measure.wallSeconds.toFixed(1)} s, ${ours.requests.requests} requests, ` +
     `${(ours.requests.bytes / 1e6).toFixed(1)} MB, bound ${ours.bound.seconds.toFixed(1)} s` +
     (baseline ? `, baseline ${baseline.wallSeconds.toFixed(1)} s (${baseline.failed} failed)` : '') +
-    `, peak RSS ${((ours.measure.peakRssBytes ?? 0) / 1e6).toFixed(0)} MB`
+    `, peak RSS ${((ours.measure.peakRssBytes ?? 0) / 1e6).toFixed(0)} MB` +
+    `, spawn ${(ours.measure.spawnSeconds * 1000).toFixed(0)} ms`
   );
+}
+
+/** How long the benchmark's own spawns took, which no run's time counts (SPAWN_NOTE). */
+function spawnLine(report: BenchReport): string {
+  const spawns = [
+    ...report.samples.map((sample) => sample.ours.measure.spawnSeconds),
+    ...report.verify.flatMap((sample) => sample.measure.verify.map((m) => m.spawnSeconds)),
+  ];
+  const most = Math.max(0, ...spawns) * 1000;
+  return `Spawn: up to ${most.toFixed(0)} ms in spawn() before a run (median ${((median(spawns) ?? 0) * 1000).toFixed(0)} ms); ${SPAWN_NOTE} (bench/measure.ts).`;
 }
 
 function render(report: BenchReport, options: BenchOptions, started: Date, loadBefore: number[]): string {
@@ -481,6 +493,7 @@ function render(report: BenchReport, options: BenchOptions, started: Date, loadB
       `Real size: ${options.scalePackages.join(' and ')} packages. ` +
       `Runs: ${options.runs} (selective, serving), ${options.expensiveRuns} (full, big files); ` +
       `baseline (${options.baseline}) in the first ${options.baselineRuns}. Times are medians.`,
+    spawnLine(report),
     '',
     '### Targets',
     '',

@@ -286,7 +286,7 @@ export interface Bound {
  * counts as 0 there).
  */
 export interface Phases {
-  /** Spawn → first request (Node's start-up, the configuration, the state read). */
+  /** Spawn (once spawn() returned: SPAWN_NOTE) → first request: node's start-up, the configuration, the state read. */
   startup: number;
   /** First request → the end of the last index, marker or sums request started before the first package. */
   indexes: number;
