@@ -33,9 +33,10 @@ export interface ProcessMeasure {
  * Why a run's time starts after spawn() returns, not before it. spawn() forks this process, and
  * this process holds the upstream's trees: 1.4 GB at real size. Copying its page tables, and
  * dropping them again at exec, took 62 ms a spawn there, against 1.6 ms for a parent of 45 MB
- * (`node -e 0` spawned seven times, medians; docs/benchmarks.md). The worker runs its syncs in
- * its own process and a node's cron forks from a small one, so that cost is the benchmark's. What
- * comes after exec (node's start-up, the configuration, the state read) is the run's, and counted.
+ * (`node -e 0` spawned seven times, medians; docs/benchmarks.md). The worker runs its scheduled
+ * syncs in its own process (worker/schedule/worker.ts), and `openwrt-mirror sync` by hand starts
+ * from a shell, so that cost is the benchmark's. What comes after exec (node's start-up, the
+ * configuration, the state read) is the run's, and counted.
  */
 export const SPAWN_NOTE =
   "a run's time starts once spawn() returns: the fork of the benchmark's own process, which holds the upstream's trees, is not the mirror's";
