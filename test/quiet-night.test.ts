@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import { NO_DEPENDS } from '../worker/feeds/depends.js';
-import { readStatus } from '../worker/status/status-file.js';
+import { readStatus, type StatusFile } from '../worker/status/status-file.js';
 import type { SyncReport } from '../worker/sync/types.js';
 import { capturingLogger } from './helpers/log-capture.js';
 import { createHarness, type Harness } from './helpers/sync-harness.js';
@@ -52,6 +52,16 @@ describe('quiet night', function () {
     images: report.sets.map((set) => set.images),
   });
 
+  /** What the page shows of what is served: totals, and each set's feeds and images. */
+  const shown = (status: StatusFile | undefined) => ({
+    served: status?.served,
+    sets: (status?.sets ?? []).map((set) => ({
+      served: set.served,
+      feeds: set.feeds.map((feed) => [feed.path, feed.packages, feed.bytes]),
+      images: set.images,
+    })),
+  });
+
   it('keeps the generation without planning, and reports what a run that planned reports', async () => {
     h = await createHarness();
     const cold = await syncLogged();
@@ -62,6 +72,8 @@ describe('quiet night', function () {
     await forgetPlan();
     const planned = await syncLogged();
     expect(planned.quiet, 'without a record of the plan, the run plans').to.be.false;
+    const plannedServed = shown(await readStatus(h.mirrorDir));
+    expect(plannedServed.served?.packages).to.be.greaterThan(100);
     h.upstream.resetLog();
     const quiet = await syncLogged();
     expect(quiet.exitCode).to.equal(0);
@@ -73,6 +85,19 @@ describe('quiet night', function () {
     const status = await readStatus(h.mirrorDir);
     expect(status?.lastRun?.result).to.equal('success');
     expect(status?.lastRun?.planned).to.equal(planned.report.planned);
+    expect(shown(status), 'the page shows what it showed after the run that planned').to.deep.equal(
+      plannedServed,
+    );
+
+    // A state written before it kept the generation's counts: counted from its files, the same.
+    const state = JSON.parse(await fs.readFile(stateFile(), 'utf8'));
+    expect(state.served, 'the state keeps the counts').to.be.an('object');
+    delete state.served;
+    await fs.writeFile(stateFile(), JSON.stringify(state));
+    const older = await syncLogged();
+    expect(older.quiet).to.be.true;
+    expect(counts(older.report)).to.deep.equal(counts(planned.report));
+    expect(shown(await readStatus(h.mirrorDir))).to.deep.equal(plannedServed);
   });
 
   it('plans again when the lists change, though the upstream did not', async () => {

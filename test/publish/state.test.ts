@@ -3,7 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { MirrorDir } from '../../worker/publish/mirror-dir.js';
-import { emptyState, type ReleaseState, readState, writeState } from '../../worker/publish/state.js';
+import { summarize, tallyIn } from '../../worker/publish/served.js';
+import {
+  emptyState,
+  type ReleaseState,
+  readState,
+  servedOf,
+  writeState,
+} from '../../worker/publish/state.js';
 
 describe('the release state on disk', () => {
   let root: string;
@@ -72,6 +79,32 @@ describe('the release state on disk', () => {
 
     const back = await readState(dir, '24.10.4');
     expect(new Map(Object.entries(back.files))).to.deep.equal(manifest);
+  });
+
+  it('counts what is served from the files when the state keeps no counts, or counts edited into nonsense', async () => {
+    const files = {
+      'packages/x86_64/base/a_1_x86_64.ipk': { sha256: 'a'.repeat(64), size: 10 },
+      'packages/x86_64/base/Packages': { sha256: 'b'.repeat(64), size: 5 },
+    };
+    const counted = summarize(Object.entries(files), '.ipk');
+    await writeState(dir, { ...emptyState('24.10.4'), files, served: counted });
+    expect(servedOf(await readState(dir, '24.10.4'), '.ipk')).to.deep.equal(
+      JSON.parse(JSON.stringify(counted)),
+    );
+
+    const file = path.join(root, '.mirror', 'state-24.10.4.json');
+    for (const edited of [undefined, 'all of it', { dirs: null, loose: {} }, { dirs: {} }]) {
+      const state = JSON.parse(await fs.readFile(file, 'utf8'));
+      state.served = edited;
+      await fs.writeFile(file, JSON.stringify(state));
+      const back = servedOf(await readState(dir, '24.10.4'), '.ipk');
+      expect(tallyIn(back, 'packages/x86_64/base'), JSON.stringify(edited)).to.deep.equal({
+        files: 2,
+        bytes: 15,
+        packages: 1,
+        packageBytes: 10,
+      });
+    }
   });
 
   it('writes a state with no files as valid JSON', async () => {

@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { MirrorDir } from './mirror-dir.js';
+import { type ServedSummary, summarize } from './served.js';
 import type { Manifest, ServedFile } from './types.js';
 
 export interface Validators {
@@ -59,6 +60,11 @@ export interface ReleaseState {
    * no failure: a run that finds every index unchanged and the same here keeps the generation.
    */
   plannedWith?: string;
+  /**
+   * The generation's files counted (served.ts): what a run that keeps it reports and shows, without
+   * the files. Absent in states written before it was kept: counted from the files then.
+   */
+  served?: ServedSummary;
 }
 
 /**
@@ -92,14 +98,29 @@ export async function readState(dir: MirrorDir, release: string): Promise<Releas
   try {
     const parsed = JSON.parse(await fs.readFile(stateFile(dir, release), 'utf8')) as ReleaseState;
     if (parsed.schema !== 1 || parsed.release !== release) return emptyState(release);
-    return { ...emptyState(release), ...parsed };
+    const { served, ...rest } = parsed;
+    // A summary edited into something else is counted again from the files.
+    return { ...emptyState(release), ...rest, ...(isSummary(served) && { served }) };
   } catch {
     return emptyState(release);
   }
 }
 
+/** What the state's generation serves, counted: as the state says, or from its files. */
+export function servedOf(
+  state: Pick<ReleaseState, 'files' | 'served'>,
+  packageExtension: string,
+): ServedSummary {
+  return state.served ?? summarize(Object.entries(state.files), packageExtension);
+}
+
 export async function writeState(dir: MirrorDir, state: StateToWrite): Promise<void> {
   await dir.writeAtomic(path.relative(dir.root, stateFile(dir, state.release)), () => stateText(state));
+}
+
+function isSummary(value: unknown): value is ServedSummary {
+  const { dirs, loose } = (value ?? {}) as Partial<ServedSummary>;
+  return typeof dirs === 'object' && dirs !== null && typeof loose === 'object' && loose !== null;
 }
 
 /** Served files per piece of the state's text: about 17 KB of JSON, short-lived (below V8's large objects). */

@@ -9,7 +9,7 @@ import type { FormatName } from '../formats/format.js';
 import { formatNamed } from '../formats/index.js';
 import type { LearnedPackage } from '../publish/learned.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
-import type { Manifest } from '../publish/types.js';
+import { looseIn, nothingServed, type ServedSummary, servedTotals, tallyIn } from '../publish/served.js';
 import type { Failure, FeedOutcome, ReleaseChanges, SyncReport } from '../sync/types.js';
 import { writeMetrics } from './metrics.js';
 
@@ -198,7 +198,7 @@ export function buildStatus(input: {
   upstream: string;
   sets: SetStatusInput[];
   /** Release → what its served generation holds. */
-  releases: Map<string, { manifest: Manifest; generation?: string }>;
+  releases: Map<string, { served: ServedSummary; generation?: string }>;
   lastSuccessAt?: string;
   /** The upstream's own last sync, when it says (another openwrt-mirror). */
   upstreamLastSync?: string;
@@ -206,9 +206,7 @@ export function buildStatus(input: {
 }): StatusFile {
   const { report } = input;
   const states = new Map(report.feeds.map((feed) => [`${feed.release}\0${feed.dir}`, feed.state]));
-  // The sets of a release share its manifest: counted by directory once for all of them.
-  const tallies: Tallies = new Map();
-  const sets = input.sets.map((set) => statusOfSet(set, input.releases.get(set.release), states, tallies));
+  const sets = input.sets.map((set) => statusOfSet(set, input.releases.get(set.release), states));
   const feeds = new Map<string, StatusFeed>();
   const images = new Map<string, StatusImage>();
   for (const set of sets) {
@@ -217,9 +215,10 @@ export function buildStatus(input: {
   }
   let bytes = 0;
   let files = 0;
-  for (const { manifest } of input.releases.values()) {
-    files += manifest.size;
-    for (const served of manifest.values()) bytes += served.size;
+  for (const { served } of input.releases.values()) {
+    const totals = servedTotals(served);
+    files += totals.files;
+    bytes += totals.bytes;
   }
   const only = sets.length === 1 ? sets[0] : undefined;
   return {
@@ -271,62 +270,19 @@ export function buildStatus(input: {
   };
 }
 
-interface DirectoryTally {
-  files: number;
-  bytes: number;
-  packages: number;
-  packageBytes: number;
-}
-
-/** Per manifest and package extension: its files counted by directory. */
-type Tallies = Map<Manifest, Map<string, Map<string, DirectoryTally>>>;
-
-/**
- * The manifest's files and bytes by directory, and its package files (`extension`) among them: one
- * pass, where a pass per feed made a full mirror's status cost feeds × files.
- */
-function tallyDirectories(
-  tallies: Tallies,
-  manifest: Manifest,
-  extension: string,
-): Map<string, DirectoryTally> {
-  const known = tallies.get(manifest)?.get(extension);
-  if (known) return known;
-  const byDir = new Map<string, DirectoryTally>();
-  for (const [file, served] of manifest) {
-    const slash = file.lastIndexOf('/');
-    const dir = slash < 0 ? '.' : file.slice(0, slash);
-    let tally = byDir.get(dir);
-    if (!tally) {
-      tally = { files: 0, bytes: 0, packages: 0, packageBytes: 0 };
-      byDir.set(dir, tally);
-    }
-    tally.files++;
-    tally.bytes += served.size;
-    if (file.endsWith(extension)) {
-      tally.packages++;
-      tally.packageBytes += served.size;
-    }
-  }
-  tallies.set(manifest, new Map([...(tallies.get(manifest) ?? []), [extension, byDir]]));
-  return byDir;
-}
-
 function statusOfSet(
   set: SetStatusInput,
-  release: { manifest: Manifest; generation?: string } | undefined,
+  release: { served: ServedSummary; generation?: string } | undefined,
   states: Map<string, FeedOutcome>,
-  tallies: Tallies,
 ): StatusSet {
-  const manifest = release?.manifest ?? new Map();
+  const served = release?.served ?? nothingServed();
   const format = formatNamed(set.format);
   const releaseDir = `releases/${set.release}`;
   const feeds: StatusFeed[] = [];
   let bytes = 0;
   let files = 0;
-  const directories = tallyDirectories(tallies, manifest, format.packageExtension);
   for (const ref of set.feeds) {
-    const tally = directories.get(ref.dir);
+    const tally = tallyIn(served, ref.dir);
     if (!tally) continue;
     files += tally.files;
     bytes += tally.bytes;
@@ -340,13 +296,11 @@ function statusOfSet(
     });
   }
   const images: StatusImage[] = [];
-  const targetPrefix = `${set.targetDir}/`;
-  for (const [file, served] of manifest) {
-    if (!file.startsWith(targetPrefix) || file.indexOf('/', targetPrefix.length) >= 0) continue;
+  for (const [file, { size }] of looseIn(served, set.targetDir)) {
     files++;
-    bytes += served.size;
+    bytes += size;
     if (isImageFile(file))
-      images.push({ path: `${releaseDir}/${file}`, bytes: served.size, ...set.imageInfo?.get(file) });
+      images.push({ path: `${releaseDir}/${file}`, bytes: size, ...set.imageInfo?.get(file) });
   }
   return {
     release: set.release,

@@ -8,10 +8,11 @@ import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FeedFormat } from '../formats/format.js';
-import { allFormats, formatFor } from '../formats/index.js';
+import { allFormats } from '../formats/index.js';
 import { buildGeneration, currentGeneration, switchGeneration } from '../publish/generation.js';
 import { recordGeneration, removeUnkeptGenerations } from '../publish/kept.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
+import { type ServedSummary, servedTotals } from '../publish/served.js';
 import { type FeedState, type ReleaseState, type StateToWrite, writeState } from '../publish/state.js';
 import type { Manifest } from '../publish/types.js';
 import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js';
@@ -72,13 +73,17 @@ export function feedStatesOf(input: {
  */
 export async function publishRelease(
   ctx: SyncContext,
-  manifest: Manifest,
+  tree: {
+    /** Asked for only when the generation is built: a quiet night keeps its tree and needs no map. */
+    manifest: () => Manifest;
+    served: ServedSummary;
+  },
   state: Omit<StateToWrite, 'generation'>,
   unchanged: boolean,
 ): Promise<string> {
   const current = await currentGeneration(ctx.dir, ctx.release);
   const generation =
-    unchanged && current !== undefined ? current : await buildGeneration(ctx.dir, manifest, ctx.now());
+    unchanged && current !== undefined ? current : await buildGeneration(ctx.dir, tree.manifest(), ctx.now());
   // A run whose lock was taken over (it ran for too long, seen from another host) must not switch.
   await ctx.lock.assertHeld();
   const published = { ...state, generation };
@@ -91,14 +96,17 @@ export async function publishRelease(
       id: generation,
       release: ctx.release,
       publishedAt: ctx.now().toISOString(),
-      ...manifestTotals(manifest, formatFor(ctx.release).packageExtension),
+      ...servedCounts(tree.served),
       state: published,
     });
     await switchGeneration(ctx.dir, ctx.release, generation);
     await removeUnkeptGenerations(ctx.dir, ctx.config.keepGenerations);
-    ctx.logger.info(`${ctx.release}: published generation ${generation}: ${count(manifest.size, 'file')}`, {
-      phase: 'publish',
-    });
+    ctx.logger.info(
+      `${ctx.release}: published generation ${generation}: ${count(servedTotals(tree.served).files, 'file')}`,
+      {
+        phase: 'publish',
+      },
+    );
   }
   return generation;
 }
@@ -209,14 +217,10 @@ export async function removeOtherPackageLists(dir: MirrorDir, served: SetLines[]
 }
 
 /** What a generation serves, counted for its kept record. */
-function manifestTotals(manifest: Manifest, packageExtension: string) {
-  let bytes = 0;
+function servedCounts(served: ServedSummary) {
   let packages = 0;
-  for (const [file, served] of manifest) {
-    bytes += served.size;
-    if (file.endsWith(packageExtension)) packages++;
-  }
-  return { files: manifest.size, bytes, packages };
+  for (const tally of Object.values(served.dirs)) packages += tally.packages;
+  return { ...servedTotals(served), packages };
 }
 
 /** Whether `pieces` joined are `text`, without joining them. */

@@ -24,7 +24,8 @@ export interface EarlyInput {
   release: string;
   format: FeedFormat;
   discovered: DiscoveredSet[];
-  previousFiles: Map<string, ServedFile>;
+  /** The last generation's files: made when a feed's index is new (a quiet night has none). */
+  previousFiles: () => Map<string, ServedFile>;
   /** Whether the mirror has several sets (the plan's tasks then name theirs). */
   many: boolean;
 }
@@ -87,7 +88,7 @@ export class EarlyDownloads {
       unavailable: new Map(),
       accepts: format.accepts,
       expect: (pkg, rel, previous) => format.expect(pkg, rel, previous),
-      previousFiles,
+      previousFiles: previousFiles(),
     });
     // A closure taken again names the paths it named before: those have their task.
     this.fetch(tasks.filter((task) => this.startedAt(task.rel, task.key) === undefined));

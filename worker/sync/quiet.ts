@@ -12,8 +12,8 @@ import type { SetConfig } from '../config.js';
 import { TARGETS_FILE } from '../feeds/metadata.js';
 import type { FeedFormat } from '../formats/index.js';
 import type { LearnedPackage } from '../publish/learned.js';
+import { type ServedSummary, tallyIn } from '../publish/served.js';
 import type { ReleaseState } from '../publish/state.js';
-import type { ServedFile } from '../publish/types.js';
 import { packageVersion } from '../version.js';
 import type { DiscoveredSet } from './discover.js';
 import type { IndexStage } from './indexes.js';
@@ -69,36 +69,26 @@ export function isQuiet(input: {
 }
 
 /** Whether the release's .targets.json is the one served (or, as before, there is none). */
-export function sameTargetsList(
-  outcome: TargetsListOutcome,
-  previousFiles: Map<string, ServedFile>,
-): boolean {
-  const served = previousFiles.get(TARGETS_FILE);
+export function sameTargetsList(outcome: TargetsListOutcome, previous: ServedSummary): boolean {
+  const served = Object.hasOwn(previous.loose, TARGETS_FILE) ? previous.loose[TARGETS_FILE] : undefined;
   if (outcome.taken === 'new') return served?.sha256 === outcome.file.sha256;
   return outcome.taken === 'absent' && served === undefined;
 }
 
 /**
- * The counts a quiet run reports: every file the generation serves was planned and found in the
- * pool, by feed and for each set's images, as a run that planned would have counted them.
+ * The counts a quiet run reports: every package file the generation serves was planned and found
+ * in the pool, by feed and for each set's images, as a run that planned would have counted them.
  */
 export function countKept(
   report: SyncReport,
   release: string,
-  previous: ReleaseState,
+  served: ServedSummary,
   discovered: DiscoveredSet[],
   indexes: IndexStage,
 ): void {
-  const byDir = new Map<string, number>();
-  for (const rel of Object.keys(previous.files)) {
-    const slash = rel.lastIndexOf('/');
-    const dir = rel.slice(0, slash);
-    if (previous.feeds[dir]?.indexFiles[rel.slice(slash + 1)] !== undefined) continue;
-    byDir.set(dir, (byDir.get(dir) ?? 0) + 1);
-  }
   const kept = (files: number) => ({ ...emptyCounters(), planned: files, skipped: files });
   for (const feed of indexes.usable) {
-    const counters = kept(byDir.get(feed.ref.dir) ?? 0);
+    const counters = kept(tallyIn(served, feed.ref.dir)?.packages ?? 0);
     addCounters(feed.report, counters);
     addCounters(report, counters);
   }

@@ -10,7 +10,8 @@ import { AbortedError } from '../errors.js';
 import { parseSha256Sums } from '../feeds/profiles.js';
 import { type FeedFormat, formatFor } from '../formats/index.js';
 import { currentGeneration, generationDir, manifestsEqual, switchGeneration } from '../publish/generation.js';
-import { type FeedState, readState } from '../publish/state.js';
+import { type ServedSummary, summarize } from '../publish/served.js';
+import { type FeedState, readState, servedOf } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
 import { packageListSource } from '../status/package-list.js';
 import { recordGenerations } from '../status/status-store.js';
@@ -53,7 +54,14 @@ export async function syncRelease(
   }
   /** This release succeeded when it added no failure to the run's. */
   const failuresBefore = report.failures.length;
-  const previousFiles = new Map(Object.entries(previous.files));
+  // The last generation's files as a map, made only when a run plans (11,000 at real size): a
+  // quiet night needs none of them (served.ts).
+  let lastFiles: Map<string, ServedFile> | undefined;
+  const previousFiles = () => {
+    lastFiles ??= new Map(Object.entries(previous.files));
+    return lastFiles;
+  };
+  const previousServed = servedOf(previous, format.packageExtension);
 
   // The release's list of targets, a side request (side.ts): it takes a start the round trip of
   // profiles.json leaves unused; placed when assembled, and a quiet night waits for it.
@@ -98,8 +106,16 @@ export async function syncRelease(
     isQuiet({ previous, fingerprint: plannedWith, configured, discovered, indexes })
   ) {
     await early.settled();
-    if (sameTargetsList(await targetsList, previousFiles)) {
-      return keepQuietly(ctx, { format, configured, discovered, indexes, previousFiles, plannedWith });
+    if (sameTargetsList(await targetsList, previousServed)) {
+      return keepQuietly(ctx, {
+        format,
+        configured,
+        discovered,
+        indexes,
+        previousFiles,
+        previousServed,
+        plannedWith,
+      });
     }
   }
 
@@ -109,7 +125,7 @@ export async function syncRelease(
     discovered,
     indexes,
     format,
-    previousFiles,
+    previousFiles: previousFiles(),
     many,
     early,
     targetsList,
@@ -123,10 +139,11 @@ export async function syncRelease(
   const sets = nextSetStates(previous, configured, discovered, assembly.withdrawn);
   const lastSuccessAt =
     report.failures.length === failuresBefore ? ctx.now().toISOString() : previous.lastSuccessAt;
-  const unchanged = previous.generation !== undefined && manifestsEqual(assembly.manifest, previousFiles);
+  const unchanged = previous.generation !== undefined && manifestsEqual(assembly.manifest, previousFiles());
+  const served = summarize(assembly.manifest, format.packageExtension);
   const generation = await publishRelease(
     ctx,
-    assembly.manifest,
+    { manifest: () => assembly.manifest, served },
     {
       schema: 1,
       release,
@@ -137,6 +154,7 @@ export async function syncRelease(
       lastSuccessAt,
       sets,
       withdrawn: Object.fromEntries(assembly.withdrawn),
+      served,
       ...(report.failures.length === failuresBefore &&
         Object.keys(assembly.dropped).length === 0 && { plannedWith }),
     },
@@ -149,7 +167,7 @@ export async function syncRelease(
   if (!unchanged) {
     const changes = await releaseChanges(ctx, {
       format,
-      previous: previousFiles,
+      previous: previousFiles(),
       next: assembly.manifest,
       feeds: indexes.usable.map((feed) => ({
         dir: feed.ref.dir,
@@ -192,7 +210,7 @@ export async function syncRelease(
     configured,
     discovered,
     sets,
-    manifest: assembly.manifest,
+    served,
     generation,
     failed,
     withdrawn: assembly.withdrawn,
@@ -319,12 +337,14 @@ async function keepQuietly(
     configured: SetConfig[];
     discovered: DiscoveredSet[];
     indexes: IndexStage;
-    previousFiles: Map<string, ServedFile>;
+    /** The generation's files, made only if its tree must be built again (its link is gone). */
+    previousFiles: () => Map<string, ServedFile>;
+    previousServed: ServedSummary;
     plannedWith: string;
   },
 ): Promise<ReleaseOutcome> {
   const { previous, release, report } = ctx;
-  const { format, configured, discovered, indexes, previousFiles, plannedWith } = input;
+  const { format, configured, discovered, indexes, previousFiles, previousServed, plannedWith } = input;
   ctx.logger.info(`${release}: every index and target unchanged upstream: the plan stays as it was`, {
     phase: 'plan',
   });
@@ -332,7 +352,7 @@ async function keepQuietly(
   const lastSuccessAt = ctx.now().toISOString();
   const generation = await publishRelease(
     ctx,
-    previousFiles,
+    { manifest: previousFiles, served: previousServed },
     {
       schema: 1,
       release,
@@ -343,11 +363,12 @@ async function keepQuietly(
       lastSuccessAt,
       sets,
       withdrawn: {},
+      served: previousServed,
       plannedWith,
     },
     true,
   );
-  countKept(report, release, previous, discovered, indexes);
+  countKept(report, release, previousServed, discovered, indexes);
   report.published = true;
   report.generations[release] = generation;
   const outcome = publishedOutcome({
@@ -356,7 +377,7 @@ async function keepQuietly(
     configured,
     discovered,
     sets,
-    manifest: previousFiles,
+    served: previousServed,
     generation,
     failed: new Set(),
     withdrawn: new Map(),

@@ -21,7 +21,8 @@ import { readLearnedStrictly } from '../publish/learned.js';
 import { acquireLock, LockLostError, MirrorBusyError, type MirrorLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
-import { readState, releasesWithState, removeState, writeState } from '../publish/state.js';
+import { servesUnder } from '../publish/served.js';
+import { readState, releasesWithState, removeState, servedOf, writeState } from '../publish/state.js';
 import { appendHistory, historyRun } from '../status/history.js';
 import { failureLine } from '../status/lines.js';
 import { buildStatus, listedChanges, readStatus } from '../status/status-file.js';
@@ -44,7 +45,7 @@ import { syncVersionsFile } from './metadata.js';
 import { Progress } from './progress.js';
 import { syncRelease } from './release.js';
 import { emptyReport, exitCodeOf, finishReport } from './report.js';
-import { feedRefOf, graceEnd, hasFiles, withdrawnStatus } from './sets.js';
+import { feedRefOf, graceEnd, withdrawnStatus } from './sets.js';
 import { SideRequests } from './side.js';
 import type { ReleaseOutcome, SyncReport } from './types.js';
 
@@ -385,11 +386,11 @@ async function withdrawReleases(run: RunContext, configured: Set<string>): Promi
     }
     if (state.withdrawnSince === undefined) await writeState(run.dir, { ...state, withdrawnSince: since });
     const format = formatFor(release);
-    const files = new Map(Object.entries(state.files));
+    const served = servedOf(state, format.packageExtension);
     const sets = Object.entries(state.sets ?? {});
     outcomes.push({
       release,
-      manifest: files,
+      served,
       generation: state.generation,
       ...(state.lastSuccessAt !== undefined && { lastSuccessAt: state.lastSuccessAt }),
       ...(state.pinned !== undefined && { pinned: state.pinned }),
@@ -398,7 +399,9 @@ async function withdrawReleases(run: RunContext, configured: Set<string>): Promi
         target,
         arch: set.arch,
         format,
-        feeds: set.feedDirs.map((dir) => feedRefOf(dir, set.arch)).filter((ref) => hasFiles(files, ref.dir)),
+        feeds: set.feedDirs
+          .map((dir) => feedRefOf(dir, set.arch))
+          .filter((ref) => servesUnder(served, ref.dir)),
       })),
       status: sets.map(([target, set]) => ({
         ...withdrawnStatus(release, target, set, format),
@@ -473,7 +476,7 @@ async function commitRun(
       report,
       upstream: config.upstreamUrl,
       sets: outcomes.flatMap((outcome) => outcome.status),
-      releases: new Map(outcomes.map((o) => [o.release, { manifest: o.manifest, generation: o.generation }])),
+      releases: new Map(outcomes.map((o) => [o.release, { served: o.served, generation: o.generation }])),
       ...(lastSuccessAt && { lastSuccessAt }),
       ...(upstreamLastSync && { upstreamLastSync: upstreamLastSync.toISOString() }),
       nextRunAt: options.nextRunAt,

@@ -5,8 +5,8 @@
  */
 import type { SetConfig } from '../config.js';
 import type { FeedFormat } from '../formats/format.js';
-import type { ReleaseState, SetState } from '../publish/state.js';
-import type { Manifest } from '../publish/types.js';
+import { type ServedSummary, servesUnder } from '../publish/served.js';
+import { type ReleaseState, type SetState, servedOf } from '../publish/state.js';
 import type { SetStatusInput } from '../status/status-file.js';
 import type { DiscoveredSet, FeedRef } from './discover.js';
 import { imageInfo } from './images.js';
@@ -14,7 +14,7 @@ import type { ReleaseOutcome, SetLines } from './types.js';
 
 type LastState = Pick<
   ReleaseState,
-  'release' | 'files' | 'feeds' | 'sets' | 'withdrawn' | 'generation' | 'lastSuccessAt' | 'pinned'
+  'release' | 'files' | 'served' | 'feeds' | 'sets' | 'withdrawn' | 'generation' | 'lastSuccessAt' | 'pinned'
 >;
 
 /** The sets the last run served, by target: from the state, or, for a state of before sets, from its files. */
@@ -91,20 +91,20 @@ export function publishedOutcome(input: {
   configured: SetConfig[];
   discovered: DiscoveredSet[];
   sets: Record<string, SetState>;
-  manifest: Manifest;
+  served: ServedSummary;
   generation: string;
   /** Directories the run could not serve at all. */
   failed: Set<string>;
   withdrawn: Map<string, string>;
   graceHours: number;
 }): ReleaseOutcome {
-  const { release, format, manifest } = input;
+  const { release, format, served } = input;
   const lines: SetLines[] = input.discovered.map((set) => ({
     release,
     target: set.config.target,
     arch: set.arch,
     format,
-    feeds: set.feeds.filter((ref) => !input.failed.has(ref.dir) && hasFiles(manifest, ref.dir)),
+    feeds: set.feeds.filter((ref) => !input.failed.has(ref.dir) && servesUnder(served, ref.dir)),
   }));
   const status: SetStatusInput[] = input.discovered.map((set) => ({
     release,
@@ -125,14 +125,14 @@ export function publishedOutcome(input: {
       target,
       arch: last.arch,
       format,
-      feeds: refs.filter((ref) => hasFiles(manifest, ref.dir)),
+      feeds: refs.filter((ref) => servesUnder(served, ref.dir)),
     });
     status.push({
       ...withdrawnStatus(release, target, last, format),
       ...(since !== undefined && { withdrawnUntil: graceEnd(since, input.graceHours) }),
     });
   }
-  return { release, manifest, generation: input.generation, lines, status };
+  return { release, served, generation: input.generation, lines, status };
 }
 
 /** A release this run could not publish: its sets as the last state served them. */
@@ -141,20 +141,22 @@ export function lastOutcome(
   format: FeedFormat,
   configured: SetConfig[],
 ): ReleaseOutcome {
-  const files = new Map(Object.entries(previous.files));
+  const served = servedOf(previous, format.packageExtension);
   const sets = Object.entries(previousSets(previous));
   return {
     ...(previous.lastSuccessAt !== undefined && { lastSuccessAt: previous.lastSuccessAt }),
     ...(previous.pinned !== undefined && { pinned: previous.pinned }),
     release: previous.release,
-    manifest: files,
+    served,
     generation: previous.generation,
     lines: sets.map(([target, set]) => ({
       release: previous.release,
       target,
       arch: set.arch,
       format,
-      feeds: set.feedDirs.map((dir) => feedRefOf(dir, set.arch)).filter((ref) => hasFiles(files, ref.dir)),
+      feeds: set.feedDirs
+        .map((dir) => feedRefOf(dir, set.arch))
+        .filter((ref) => servesUnder(served, ref.dir)),
     })),
     status: sets.map(([target, set]) => ({
       release: previous.release,
@@ -198,10 +200,4 @@ export function feedRefOf(dir: string, arch: string): FeedRef {
       ? 'kmods'
       : dir.slice(dir.lastIndexOf('/') + 1);
   return { name, distName: `openwrt_${name}`, dir, arch };
-}
-
-export function hasFiles(manifest: Manifest, dir: string): boolean {
-  const prefix = `${dir}/`;
-  for (const file of manifest.keys()) if (file.startsWith(prefix)) return true;
-  return false;
 }

@@ -5,7 +5,8 @@
 import type { MirrorMode } from '../config.js';
 import type { PackageRecord, StreamCheck } from '../feeds/types.js';
 import type { FeedFormat, FormatName } from '../formats/format.js';
-import type { Manifest, ServedFile } from '../publish/types.js';
+import type { ServedSummary } from '../publish/served.js';
+import type { ServedFile } from '../publish/types.js';
 import type { SetStatusInput } from '../status/status-file.js';
 
 /** What the last run did with a directory of the served tree (a feed, or a target's own files). */
@@ -157,8 +158,8 @@ export interface SetLines {
 /** What a release contributes to the run's feed lines and status. */
 export interface ReleaseOutcome {
   release: string;
-  /** What its served generation holds (the last one, when this run published nothing). */
-  manifest: Manifest;
+  /** What its served generation holds, counted (the last one, when this run published nothing). */
+  served: ServedSummary;
   generation?: string;
   lines: SetLines[];
   status: SetStatusInput[];
