@@ -195,6 +195,24 @@ describe('honest state', function () {
     expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
   });
 
+  it("the served generation's files deleted by hand: the next sync starts afresh, from the pool, and serves the same", async () => {
+    h = await createHarness();
+    expect((await h.sync()).exitCode).to.equal(0);
+    const statusBefore = await readStatus(h.mirrorDir);
+    await fs.rm(path.join(h.mirrorDir, '.mirror', 'manifests'), { recursive: true });
+    h.upstream.resetLog();
+    const { exitCode, report } = await h.sync();
+    expect(exitCode).to.equal(0);
+    // Nothing of the state is trusted: every index asked for whole, no package downloaded again.
+    expect(report.downloaded).to.equal(0);
+    expect(h.upstream.requests.filter((r) => r.path.endsWith('.ipk'))).to.deep.equal([]);
+    expect((await readStatus(h.mirrorDir))?.served).to.deep.equal(statusBefore?.served);
+    expect(await fs.readdir(path.join(h.mirrorDir, '.mirror', 'manifests', h.tree.version))).to.have.length(
+      1,
+    );
+    expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
+  });
+
   it('says up front that a key file in the keys directory does not load', async () => {
     h = await createHarness();
     await fs.writeFile(path.join(h.keysDir, 'deadbeefdeadbeef'), 'untrusted comment: cut short\nRWTT\n');

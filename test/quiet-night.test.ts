@@ -98,6 +98,23 @@ describe('quiet night', function () {
     expect(older.quiet).to.be.true;
     expect(counts(older.report)).to.deep.equal(counts(planned.report));
     expect(shown(await readStatus(h.mirrorDir))).to.deep.equal(plannedServed);
+
+    // A state written before the files moved beside it holds them inside: read as it is, and the
+    // quiet night that renews it moves them out.
+    const manifests = path.join(h.mirrorDir, '.mirror', 'manifests', h.tree.version);
+    const [manifest] = await fs.readdir(manifests);
+    const { files } = JSON.parse(await fs.readFile(path.join(manifests, manifest as string), 'utf8'));
+    const inside = JSON.parse(await fs.readFile(stateFile(), 'utf8'));
+    delete inside.served;
+    await fs.writeFile(stateFile(), JSON.stringify({ ...inside, files }));
+    await fs.rm(manifests, { recursive: true });
+    const before = await syncLogged();
+    expect(before.quiet).to.be.true;
+    expect(counts(before.report)).to.deep.equal(counts(planned.report));
+    expect(shown(await readStatus(h.mirrorDir))).to.deep.equal(plannedServed);
+    expect(JSON.parse(await fs.readFile(stateFile(), 'utf8')).files).to.equal(undefined);
+    expect(await fs.readdir(manifests)).to.deep.equal([manifest]);
+    expect(await fs.readlink(path.join(h.mirrorDir, h.tree.releaseDir))).to.equal(served);
   });
 
   it('plans again when the lists change, though the upstream did not', async () => {

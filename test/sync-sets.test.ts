@@ -304,12 +304,17 @@ describe('sync of several releases and targets', function () {
     expect((await h.sync(both)).exitCode).to.equal(0);
     const apkLink = path.join(h.mirrorDir, 'releases', APK);
     expect(await exists(apkLink)).to.be.true;
+    const apkState = path.join(h.mirrorDir, '.mirror', `state-${APK}.json`);
+    const apkFiles = path.join(h.mirrorDir, '.mirror', 'manifests', APK);
+    expect(await fs.readdir(apkFiles), 'the served generation files beside the state').to.have.length(1);
     const only = [{ release: OPKG, target: MT7621 }];
     expect((await h.sync(only, { PRUNE_GRACE_HOURS: '1' })).exitCode).to.equal(0);
     expect(await exists(apkLink)).to.be.true;
     const later = new Date(Date.now() + 2 * 3_600_000);
     expect((await h.sync(only, { PRUNE_GRACE_HOURS: '1' }, { now: () => later })).exitCode).to.equal(0);
     expect(await exists(apkLink)).to.be.false;
+    expect(await exists(apkState), 'its state goes').to.be.false;
+    expect(await exists(apkFiles), 'and its files with it').to.be.false;
     expect(await exists(path.join(h.mirrorDir, 'distfeeds.list'))).to.be.false;
     const status = (await readStatus(h.mirrorDir)) as StatusFile;
     expect(status.sets.map((s) => s.release)).to.deep.equal([OPKG]);

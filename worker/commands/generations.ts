@@ -15,7 +15,8 @@ import {
 } from '../publish/kept.js';
 import { acquireLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
-import { readState, releasesWithState, writeState } from '../publish/state.js';
+import { readState, releasesWithState, servedFiles, writeState } from '../publish/state.js';
+import type { ServedFile } from '../publish/types.js';
 import { recordGenerations } from '../status/status-store.js';
 import { formatBytes } from '../status/units.js';
 
@@ -85,9 +86,11 @@ export async function rollbackCommand(
     const now = new Date();
     ({ id, kept: held } = await copyGeneration(dir, target.id, served, now));
     const current = await readState(dir, release);
+    // Only to say how long the held files stay: a manifest that does not read holds none of them.
+    const currentFiles = await servedFiles(dir, current).catch(() => new Map<string, ServedFile>());
     const dropped = { ...target.state.dropped };
     for (const file of held) {
-      const known = current.files[file] ?? current.dropped[file];
+      const known = currentFiles.get(file) ?? current.dropped[file];
       if (known) dropped[file] = { sha256: known.sha256, size: known.size, since: now.toISOString() };
     }
     const state = { ...target.state, dropped, generation: id, pinned: id };

@@ -11,10 +11,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RELEASE } from '../config/rules.js';
+import { formatFor } from '../formats/index.js';
 import { byCodeUnits } from '../order.js';
 import { generationDir, generationOfLink } from './generation.js';
 import type { MirrorDir } from './mirror-dir.js';
-import { type ReleaseState, type StateToWrite, stateText } from './state.js';
+import { summarize } from './served.js';
+import { type ReleaseState, stateText } from './state.js';
+import type { Manifest, ServedFile } from './types.js';
 
 export interface KeptSummary {
   schema: 1;
@@ -29,9 +32,12 @@ export interface KeptSummary {
   rollbackOf?: string;
 }
 
+/** A state as a generation was published, with its files inside: what a rollback restores. */
+export type WholeState = ReleaseState & { files: Record<string, ServedFile> };
+
 export interface KeptGeneration extends KeptSummary {
   /** The release's state as this generation was published: what a rollback restores. */
-  state: ReleaseState;
+  state: WholeState;
 }
 
 const KEPT = 'kept';
@@ -39,7 +45,9 @@ const KEPT = 'kept';
 /** Written before the switch, the state first: a record is whole once its summary is there. */
 export async function recordGeneration(
   dir: MirrorDir,
-  record: KeptSummary & { state: StateToWrite },
+  record: KeptSummary & {
+    state: Omit<ReleaseState, 'files'> & { files: Manifest | Record<string, ServedFile> };
+  },
 ): Promise<void> {
   const { state, ...summary } = record;
   await dir.writeAtomic(path.join('.mirror', KEPT, `${record.id}${STATE}`), () => stateText(state));
@@ -81,9 +89,13 @@ export async function keptWithStates(dir: MirrorDir, release?: string): Promise<
       inside ??
       (await fs
         .readFile(path.join(dir.internal, KEPT, `${record.id}${STATE}`), 'utf8')
-        .then((text) => JSON.parse(text) as ReleaseState)
+        .then((text) => JSON.parse(text) as WholeState)
         .catch(() => undefined));
-    if (state !== undefined && describesItself(record, state)) kept.push({ ...record, state });
+    if (state === undefined || !describesItself(record, state)) continue;
+    // Kept before states counted their files: counted now.
+    const served =
+      state.served ?? summarize(Object.entries(state.files), formatFor(record.release).packageExtension);
+    kept.push({ ...record, state: { ...state, served } });
   }
   return kept;
 }
@@ -97,7 +109,7 @@ function namesItsRelease(record: KeptSummary): boolean {
  * name of the release that state names. A state edited or damaged into naming another release
  * would overwrite and pin that one's state while switching this one.
  */
-function describesItself(record: KeptSummary, state: Partial<ReleaseState>): boolean {
+function describesItself(record: KeptSummary, state: Partial<ReleaseState>): state is WholeState {
   return (
     state?.schema === 1 &&
     state.release === record.release &&

@@ -13,7 +13,7 @@ import { buildGeneration, currentGeneration, switchGeneration } from '../publish
 import { recordGeneration, removeUnkeptGenerations } from '../publish/kept.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
 import { type ServedSummary, servedTotals } from '../publish/served.js';
-import { type FeedState, type ReleaseState, type StateToWrite, writeState } from '../publish/state.js';
+import { type FeedState, type ReleaseState, writeState } from '../publish/state.js';
 import type { Manifest } from '../publish/types.js';
 import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js';
 import { type ListSource, packageListPath, packageListText, SEARCH_DIR } from '../status/package-list.js';
@@ -73,22 +73,20 @@ export function feedStatesOf(input: {
  */
 export async function publishRelease(
   ctx: SyncContext,
-  tree: {
-    /** Asked for only when the generation is built: a quiet night keeps its tree and needs no map. */
-    manifest: () => Manifest;
-    served: ServedSummary;
-  },
-  state: Omit<StateToWrite, 'generation'>,
+  /** The generation's files: asked for when it is built or its manifest is not on disk (state.ts). */
+  files: () => Promise<Manifest>,
+  state: Omit<ReleaseState, 'files' | 'generation'>,
   unchanged: boolean,
 ): Promise<string> {
   const current = await currentGeneration(ctx.dir, ctx.release);
-  const generation =
-    unchanged && current !== undefined ? current : await buildGeneration(ctx.dir, tree.manifest(), ctx.now());
+  const manifest = unchanged && current !== undefined ? undefined : await files();
+  const generation = manifest === undefined ? current : await buildGeneration(ctx.dir, manifest, ctx.now());
+  if (generation === undefined) throw new Error(`${ctx.release}: no generation to publish`);
   // A run whose lock was taken over (it ran for too long, seen from another host) must not switch.
   await ctx.lock.assertHeld();
   const published = { ...state, generation };
-  await writeState(ctx.dir, published);
-  if (generation === current) {
+  await writeState(ctx.dir, { ...published, files: manifest ?? files });
+  if (manifest === undefined) {
     ctx.logger.info(`${ctx.release}: nothing changed, the served tree stays as it is`, { phase: 'publish' });
   } else {
     await recordGeneration(ctx.dir, {
@@ -96,16 +94,14 @@ export async function publishRelease(
       id: generation,
       release: ctx.release,
       publishedAt: ctx.now().toISOString(),
-      ...servedCounts(tree.served),
-      state: published,
+      ...servedCounts(state.served),
+      state: { ...published, files: manifest },
     });
     await switchGeneration(ctx.dir, ctx.release, generation);
     await removeUnkeptGenerations(ctx.dir, ctx.config.keepGenerations);
     ctx.logger.info(
-      `${ctx.release}: published generation ${generation}: ${count(servedTotals(tree.served).files, 'file')}`,
-      {
-        phase: 'publish',
-      },
+      `${ctx.release}: published generation ${generation}: ${count(servedTotals(state.served).files, 'file')}`,
+      { phase: 'publish' },
     );
   }
   return generation;

@@ -24,8 +24,8 @@ export interface EarlyInput {
   release: string;
   format: FeedFormat;
   discovered: DiscoveredSet[];
-  /** The last generation's files: made when a feed's index is new (a quiet night has none). */
-  previousFiles: () => Map<string, ServedFile>;
+  /** The last generation's files: read when a feed's index is new (a quiet night has none). */
+  previousFiles: () => Promise<Map<string, ServedFile>>;
   /** Whether the mirror has several sets (the plan's tasks then name theirs). */
   many: boolean;
 }
@@ -34,6 +34,8 @@ export class EarlyDownloads {
   readonly #ctx: SyncContext;
   readonly #input: EarlyInput;
   readonly #running: Promise<void>[] = [];
+  /** The closures taken as feeds verified, each once the last generation's files are read. */
+  readonly #planning: Promise<void>[] = [];
   /**
    * The early task that fetches each content key (the same bytes may sit in two feeds). The plan
    * takes these tasks (`startedAt`), so keeping them here costs nothing more.
@@ -81,17 +83,27 @@ export class EarlyDownloads {
       if (planned.mode === 'full') return { ...planned, feedDirs: [ref.dir] };
       return { ...planned, feedDirs: planned.feedDirs.filter((dir) => this.#verified.has(dir)) };
     });
-    const { tasks } = planRelease({
-      release,
-      sets,
-      feeds: this.#verified,
-      unavailable: new Map(),
-      accepts: format.accepts,
-      expect: (pkg, rel, previous) => format.expect(pkg, rel, previous),
-      previousFiles: previousFiles(),
+    const planning = previousFiles().then((files) => {
+      const { tasks } = planRelease({
+        release,
+        sets,
+        feeds: this.#verified,
+        unavailable: new Map(),
+        accepts: format.accepts,
+        expect: (pkg, rel, previous) => format.expect(pkg, rel, previous),
+        previousFiles: files,
+      });
+      // A closure taken again names the paths it named before: those have their task.
+      this.fetch(tasks.filter((task) => this.startedAt(task.rel, task.key) === undefined));
     });
-    // A closure taken again names the paths it named before: those have their task.
-    this.fetch(tasks.filter((task) => this.startedAt(task.rel, task.key) === undefined));
+    // A manifest that does not read fails the release where its plan reads it too.
+    planning.catch(() => {});
+    this.#planning.push(planning);
+  }
+
+  /** Every feed verified so far has its early tasks started: what the release's plan takes. */
+  async planned(): Promise<void> {
+    await Promise.allSettled(this.#planning);
   }
 
   /**
@@ -131,6 +143,7 @@ export class EarlyDownloads {
 
   /** Every early download ended (a release that publishes nothing still waits for its own). */
   async settled(): Promise<void> {
+    await this.planned();
     await Promise.allSettled(this.#running);
   }
 }

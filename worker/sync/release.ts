@@ -11,7 +11,7 @@ import { parseSha256Sums } from '../feeds/profiles.js';
 import { type FeedFormat, formatFor } from '../formats/index.js';
 import { currentGeneration, generationDir, manifestsEqual, switchGeneration } from '../publish/generation.js';
 import { type ServedSummary, summarize } from '../publish/served.js';
-import { type FeedState, readState, servedOf } from '../publish/state.js';
+import { type FeedState, readSyncState, servedFiles } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
 import { packageListSource } from '../status/package-list.js';
 import { recordGenerations } from '../status/status-store.js';
@@ -41,7 +41,7 @@ export async function syncRelease(
   /** Whether the mirror has several sets: then failures and messages name theirs. */
   many: boolean,
 ): Promise<ReleaseOutcome> {
-  const previous = await readState(base.dir, release);
+  const previous = await readSyncState(base.dir, release);
   const ctx: SyncContext = { ...base, release, previous, validators: {}, ahead: new AskedAhead() };
   const { report, logger, config } = ctx;
   const format = formatFor(release);
@@ -54,14 +54,14 @@ export async function syncRelease(
   }
   /** This release succeeded when it added no failure to the run's. */
   const failuresBefore = report.failures.length;
-  // The last generation's files as a map, made only when a run plans (11,000 at real size): a
-  // quiet night needs none of them (served.ts).
-  let lastFiles: Map<string, ServedFile> | undefined;
+  // The last generation's files (11,000 at real size), read only when a run plans: a quiet night
+  // needs the state's counts of them alone (state.ts, served.ts).
+  let lastFiles: Promise<Map<string, ServedFile>> | undefined;
   const previousFiles = () => {
-    lastFiles ??= new Map(Object.entries(previous.files));
+    lastFiles ??= servedFiles(ctx.dir, previous);
     return lastFiles;
   };
-  const previousServed = servedOf(previous, format.packageExtension);
+  const previousServed = previous.served;
 
   // The release's list of targets, a side request (side.ts): it takes a start the round trip of
   // profiles.json leaves unused; placed when assembled, and a quiet night waits for it.
@@ -125,7 +125,7 @@ export async function syncRelease(
     discovered,
     indexes,
     format,
-    previousFiles: previousFiles(),
+    previousFiles: await previousFiles(),
     many,
     early,
     targetsList,
@@ -139,15 +139,15 @@ export async function syncRelease(
   const sets = nextSetStates(previous, configured, discovered, assembly.withdrawn);
   const lastSuccessAt =
     report.failures.length === failuresBefore ? ctx.now().toISOString() : previous.lastSuccessAt;
-  const unchanged = previous.generation !== undefined && manifestsEqual(assembly.manifest, previousFiles());
+  const unchanged =
+    previous.generation !== undefined && manifestsEqual(assembly.manifest, await previousFiles());
   const served = summarize(assembly.manifest, format.packageExtension);
   const generation = await publishRelease(
     ctx,
-    { manifest: () => assembly.manifest, served },
+    async () => assembly.manifest,
     {
       schema: 1,
       release,
-      files: assembly.manifest,
       validators: committedValidators(previous, ctx.validators, assembly.fresh, assembly.kept),
       feeds,
       dropped: assembly.dropped,
@@ -167,7 +167,7 @@ export async function syncRelease(
   if (!unchanged) {
     const changes = await releaseChanges(ctx, {
       format,
-      previous: previousFiles(),
+      previous: await previousFiles(),
       next: assembly.manifest,
       feeds: indexes.usable.map((feed) => ({
         dir: feed.ref.dir,
@@ -244,6 +244,8 @@ async function fetchAndAssemble(
   const { discovered, indexes, format, previousFiles, many, early, targetsList, configured } = input;
   // Plan, pure: each set's closure over its own feeds; a shared feed serves the union.
   ctx.progress.phase('planning');
+  // The plan takes the early tasks: every feed verified has had its closure taken (early.ts).
+  await early.planned();
   const plan = planSets({
     release,
     sets: discovered,
@@ -337,8 +339,8 @@ async function keepQuietly(
     configured: SetConfig[];
     discovered: DiscoveredSet[];
     indexes: IndexStage;
-    /** The generation's files, made only if its tree must be built again (its link is gone). */
-    previousFiles: () => Map<string, ServedFile>;
+    /** The generation's files, read only if its tree must be built again (its link is gone). */
+    previousFiles: () => Promise<Map<string, ServedFile>>;
     previousServed: ServedSummary;
     plannedWith: string;
   },
@@ -352,11 +354,10 @@ async function keepQuietly(
   const lastSuccessAt = ctx.now().toISOString();
   const generation = await publishRelease(
     ctx,
-    { manifest: previousFiles, served: previousServed },
+    previousFiles,
     {
       schema: 1,
       release,
-      files: previous.files,
       validators: { ...previous.validators, ...ctx.validators },
       feeds: previous.feeds,
       dropped: {},

@@ -22,7 +22,7 @@ import { acquireLock, LockLostError, MirrorBusyError, type MirrorLock } from '..
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
 import { servesUnder } from '../publish/served.js';
-import { readState, releasesWithState, removeState, servedOf, writeState } from '../publish/state.js';
+import { readState, releasesWithState, removeState, writeState } from '../publish/state.js';
 import { appendHistory, historyRun } from '../status/history.js';
 import { failureLine } from '../status/lines.js';
 import { buildStatus, listedChanges, readStatus } from '../status/status-file.js';
@@ -386,7 +386,7 @@ async function withdrawReleases(run: RunContext, configured: Set<string>): Promi
     }
     if (state.withdrawnSince === undefined) await writeState(run.dir, { ...state, withdrawnSince: since });
     const format = formatFor(release);
-    const served = servedOf(state, format.packageExtension);
+    const { served } = state;
     const sets = Object.entries(state.sets ?? {});
     outcomes.push({
       release,

@@ -6,7 +6,7 @@
 import type { SetConfig } from '../config.js';
 import type { FeedFormat } from '../formats/format.js';
 import { type ServedSummary, servesUnder } from '../publish/served.js';
-import { type ReleaseState, type SetState, servedOf } from '../publish/state.js';
+import type { ReleaseState, SetState } from '../publish/state.js';
 import type { SetStatusInput } from '../status/status-file.js';
 import type { DiscoveredSet, FeedRef } from './discover.js';
 import { imageInfo } from './images.js';
@@ -14,15 +14,15 @@ import type { ReleaseOutcome, SetLines } from './types.js';
 
 type LastState = Pick<
   ReleaseState,
-  'release' | 'files' | 'served' | 'feeds' | 'sets' | 'withdrawn' | 'generation' | 'lastSuccessAt' | 'pinned'
+  'release' | 'served' | 'feeds' | 'sets' | 'withdrawn' | 'generation' | 'lastSuccessAt' | 'pinned'
 >;
 
 /** The sets the last run served, by target: from the state, or, for a state of before sets, from its files. */
 export function previousSets(previous: LastState): Record<string, SetState> {
   if (previous.sets) return previous.sets;
   const sets: Record<string, SetState> = {};
-  for (const file of Object.keys(previous.files)) {
-    const match = /^targets\/([^/]+\/[^/]+)\//.exec(file);
+  for (const dir of Object.keys(previous.served.dirs)) {
+    const match = /^targets\/([^/]+\/[^/]+)(?:\/|$)/.exec(dir);
     if (!match?.[1] || sets[match[1]]) continue;
     const target = match[1];
     const feedDirs = Object.keys(previous.feeds);
@@ -141,7 +141,7 @@ export function lastOutcome(
   format: FeedFormat,
   configured: SetConfig[],
 ): ReleaseOutcome {
-  const served = servedOf(previous, format.packageExtension);
+  const { served } = previous;
   const sets = Object.entries(previousSets(previous));
   return {
     ...(previous.lastSuccessAt !== undefined && { lastSuccessAt: previous.lastSuccessAt }),
