@@ -11,12 +11,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RELEASE } from '../config/rules.js';
-import { formatFor } from '../formats/index.js';
 import { byCodeUnits } from '../order.js';
 import { generationDir, generationOfLink } from './generation.js';
 import type { MirrorDir } from './mirror-dir.js';
-import { summarize } from './served.js';
-import { type ReleaseState, stateText } from './state.js';
+import { countedInside, type ReleaseState, stateText } from './state.js';
 import type { Manifest, ServedFile } from './types.js';
 
 export interface KeptSummary {
@@ -93,9 +91,7 @@ export async function keptWithStates(dir: MirrorDir, release?: string): Promise<
         .catch(() => undefined));
     if (state === undefined || !describesItself(record, state)) continue;
     // Kept before states counted their files: counted now.
-    const served =
-      state.served ?? summarize(Object.entries(state.files), formatFor(record.release).packageExtension);
-    kept.push({ ...record, state: { ...state, served } });
+    kept.push({ ...record, state: { ...state, served: countedInside(state) } });
   }
   return kept;
 }

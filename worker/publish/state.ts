@@ -132,21 +132,30 @@ export async function readState(dir: MirrorDir, release: string): Promise<Releas
     if (parsed.schema !== 1 || parsed.release !== release) return emptyState(release);
     const { files, served, ...rest } = parsed;
     const state: ReleaseState = { ...emptyState(release), ...rest };
-    const extension = formatFor(release).packageExtension;
-    if (isFiles(files)) {
-      // Written before the files moved to the generation's manifest: they are here.
-      return {
-        ...state,
-        files,
-        served: isSummary(served) ? served : summarize(Object.entries(files), extension),
-      };
-    }
+    // Written before the files moved to the generation's manifest: they are here.
+    if (isFiles(files)) return { ...state, files, served: countedInside({ release, files, served }) };
     if (isSummary(served)) return { ...state, served };
     // A summary edited into something else is counted again from the files.
-    return { ...state, served: summarize(await servedFiles(dir, state), extension) };
+    return {
+      ...state,
+      served: summarize(await servedFiles(dir, state), formatFor(release).packageExtension),
+    };
   } catch {
     return emptyState(release);
   }
+}
+
+/**
+ * The counts of a state that holds its files inside (one written before they moved out, or a kept
+ * generation's): as it says, or, when it has none or they were edited into something else, counted.
+ */
+export function countedInside(state: {
+  release: string;
+  files: Record<string, ServedFile>;
+  served?: unknown;
+}): ServedSummary {
+  if (isSummary(state.served)) return state.served;
+  return summarize(Object.entries(state.files), formatFor(state.release).packageExtension);
 }
 
 /**

@@ -79,9 +79,13 @@ export async function publishRelease(
   unchanged: boolean,
 ): Promise<string> {
   const current = await currentGeneration(ctx.dir, ctx.release);
-  const manifest = unchanged && current !== undefined ? undefined : await files();
-  const generation = manifest === undefined ? current : await buildGeneration(ctx.dir, manifest, ctx.now());
-  if (generation === undefined) throw new Error(`${ctx.release}: no generation to publish`);
+  // A tree built anew: its files, which the kept record holds whole.
+  let manifest: Manifest | undefined;
+  let generation = unchanged ? current : undefined;
+  if (generation === undefined) {
+    manifest = await files();
+    generation = await buildGeneration(ctx.dir, manifest, ctx.now());
+  }
   // A run whose lock was taken over (it ran for too long, seen from another host) must not switch.
   await ctx.lock.assertHeld();
   const published = { ...state, generation };

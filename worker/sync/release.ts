@@ -10,7 +10,7 @@ import { AbortedError } from '../errors.js';
 import { parseSha256Sums } from '../feeds/profiles.js';
 import { type FeedFormat, formatFor } from '../formats/index.js';
 import { currentGeneration, generationDir, manifestsEqual, switchGeneration } from '../publish/generation.js';
-import { type ServedSummary, summarize } from '../publish/served.js';
+import { summarize } from '../publish/served.js';
 import { type FeedState, readSyncState, servedFiles } from '../publish/state.js';
 import type { ServedFile } from '../publish/types.js';
 import { packageListSource } from '../status/package-list.js';
@@ -61,7 +61,6 @@ export async function syncRelease(
     lastFiles ??= servedFiles(ctx.dir, previous);
     return lastFiles;
   };
-  const previousServed = previous.served;
 
   // The release's list of targets, a side request (side.ts): it takes a start the round trip of
   // profiles.json leaves unused; placed when assembled, and a quiet night waits for it.
@@ -106,14 +105,13 @@ export async function syncRelease(
     isQuiet({ previous, fingerprint: plannedWith, configured, discovered, indexes })
   ) {
     await early.settled();
-    if (sameTargetsList(await targetsList, previousServed)) {
+    if (sameTargetsList(await targetsList, previous.served)) {
       return keepQuietly(ctx, {
         format,
         configured,
         discovered,
         indexes,
         previousFiles,
-        previousServed,
         plannedWith,
       });
     }
@@ -341,12 +339,11 @@ async function keepQuietly(
     indexes: IndexStage;
     /** The generation's files, read only if its tree must be built again (its link is gone). */
     previousFiles: () => Promise<Map<string, ServedFile>>;
-    previousServed: ServedSummary;
     plannedWith: string;
   },
 ): Promise<ReleaseOutcome> {
   const { previous, release, report } = ctx;
-  const { format, configured, discovered, indexes, previousFiles, previousServed, plannedWith } = input;
+  const { format, configured, discovered, indexes, previousFiles, plannedWith } = input;
   ctx.logger.info(`${release}: every index and target unchanged upstream: the plan stays as it was`, {
     phase: 'plan',
   });
@@ -364,12 +361,12 @@ async function keepQuietly(
       lastSuccessAt,
       sets,
       withdrawn: {},
-      served: previousServed,
+      served: previous.served,
       plannedWith,
     },
     true,
   );
-  countKept(report, release, previousServed, discovered, indexes);
+  countKept(report, release, previous.served, discovered, indexes);
   report.published = true;
   report.generations[release] = generation;
   const outcome = publishedOutcome({
@@ -378,7 +375,7 @@ async function keepQuietly(
     configured,
     discovered,
     sets,
-    served: previousServed,
+    served: previous.served,
     generation,
     failed: new Set(),
     withdrawn: new Map(),
