@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { renderStatus, statusCommand } from '../worker/commands/status.js';
 import { emptyStatus, readStatus, type StatusFile } from '../worker/status/status-file.js';
 import { formatBytes } from '../worker/status/units.js';
-import { createHarness, type Harness, sameBytes } from './helpers/sync-harness.js';
+import { bytesOf, createHarness, type Harness, sameBytes } from './helpers/sync-harness.js';
 import { LAB_REQUIRED, labClosure } from './helpers/tree/index.js';
 
 /** Runs `openwrt-mirror status [--json]` in process; returns what it printed and its exit code. */
@@ -81,7 +81,7 @@ describe('status', function () {
   it('lists each failure with its reason', async () => {
     h = await createHarness();
     const missing = [...labClosure(h.tree)][5] as string;
-    h.upstream.fault({ match: missing, kind: '404' });
+    h.upstream.fault({ match: bytesOf(h.tree, missing), kind: '404' });
     expect(
       (await h.sync({ REQUIRED_PACKAGES: [...LAB_REQUIRED, 'no-such-package'].join(',') })).exitCode,
     ).to.equal(1);

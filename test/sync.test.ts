@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { verifyMirror } from '../worker/commands/verify.js';
 import { readStatus } from '../worker/status/status-file.js';
 import { listFiles, sha256 } from './helpers/files.js';
-import { createHarness, type Harness } from './helpers/sync-harness.js';
+import { bytesOf, createHarness, type Harness } from './helpers/sync-harness.js';
 import { labClosure } from './helpers/tree/index.js';
 
 const isPackageRequest = (p: string) => p.endsWith('.ipk');
@@ -163,7 +163,7 @@ describe('sync', function () {
     const kinds = ['503', '429', 'reset', 'stall', 'short', 'corrupt'] as const;
     kinds.forEach((kind, i) => {
       h.upstream.fault({
-        match: targets[i] as string,
+        match: bytesOf(h.tree, targets[i] as string),
         kind,
         times: 1,
         retryAfter: kind === '429' ? 1 : undefined,
@@ -175,10 +175,10 @@ describe('sync', function () {
     for (const target of targets) {
       const served = await fs.readFile(path.join(h.mirrorDir, target));
       expect(served.equals(h.tree.files.get(target) as Buffer), target).to.be.true;
-      const hits = h.upstream.requests.filter((r) => r.path === target);
+      const hits = h.upstream.requests.filter((r) => bytesOf(h.tree, target)(r.path));
       expect(hits.length, `${target} was retried`).to.equal(2);
     }
-    const limited = h.upstream.requests.filter((r) => r.path === targets[1]);
+    const limited = h.upstream.requests.filter((r) => bytesOf(h.tree, targets[1] as string)(r.path));
     expect((limited[1]?.start ?? 0) - (limited[0]?.start ?? 0)).to.be.at.least(950);
     expect((await verifyMirror(h.config())).problems).to.deep.equal([]);
   });
@@ -187,14 +187,15 @@ describe('sync', function () {
     h = await createHarness({ env: { DOWNLOAD_TIMEOUT: '1', DOWNLOAD_MIN_RATE: '1024', MAX_RETRIES: '1' } });
     const victim = [...labClosure(h.tree)].find(
       (p) => p.endsWith('.ipk') && (h.tree.files.get(p)?.length ?? 0) > 8192,
-    );
+    ) as string;
+    const isVictim = bytesOf(h.tree, victim);
     // One byte every 20 ms: never silent, and a day for a few MB.
-    h.upstream.fault({ match: victim ?? '', kind: 'trickle', bytesPerSecond: 50 });
+    h.upstream.fault({ match: isVictim, kind: 'trickle', bytesPerSecond: 50 });
     const { exitCode, report } = await h.sync();
     expect(exitCode).to.equal(1);
-    const failure = report.failures.find((f) => victim?.endsWith(f.file ?? '\0'));
+    const failure = report.failures.find((f) => victim.endsWith(f.file ?? '\0'));
     expect(failure?.reason).to.match(/slower than 1024 B\/s for 1 s .*DOWNLOAD_MIN_RATE/);
-    expect(h.upstream.requests.filter((r) => r.path === victim)).to.have.length(2);
+    expect(h.upstream.requests.filter((r) => isVictim(r.path))).to.have.length(2);
   });
 
   it('a permanent fault fails with exit 1 naming the file, and the previous state stays served', async () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { type Config, loadConfig } from '../../worker/config.js';
 import { runSync, type SyncOptions, type SyncResult } from '../../worker/sync/run.js';
 import { type FakeUpstream, type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream.js';
-import { buildRelease, type ReleaseTree, type TreeOptions } from './tree/index.js';
+import { buildRelease, labClosure, type ReleaseTree, type TreeOptions } from './tree/index.js';
 import { createUsignSigner, type UsignSigner } from './usign-signer.js';
 
 export interface Harness {
@@ -103,4 +103,14 @@ export function distinctContents(tree: ReleaseTree, paths: Iterable<string>): nu
 export function sameBytes(tree: ReleaseTree, paths: Iterable<string>, file: string): string[] {
   const bytes = tree.files.get(file);
   return [...paths].filter((p) => bytes !== undefined && tree.files.get(p)?.equals(bytes));
+}
+
+/**
+ * A fault rule's `match` for `file` and every path of the lab closure with its bytes. The mirror
+ * fetches the same bytes once (a kernel module sits in core and kmods), from whichever feed's index
+ * verified first: a fault on one of the paths alone may never fire.
+ */
+export function bytesOf(tree: ReleaseTree, file: string): (p: string) => boolean {
+  const twins = new Set(sameBytes(tree, labClosure(tree), file));
+  return (p) => twins.has(p);
 }
