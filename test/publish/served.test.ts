@@ -40,6 +40,7 @@ describe('served summary', () => {
     expect(servedTotals(served)).to.deep.equal({
       files: FILES.length,
       bytes: FILES.reduce((sum, [, f]) => sum + f.size, 0),
+      packages: FILES.filter(([name]) => name.endsWith('.ipk')).length,
     });
   });
 

@@ -69,7 +69,11 @@ describe('the release state on disk', () => {
     expect(served.get('1234')?.size).to.equal(1);
     expect(back.validators).to.deep.equal(state.validators);
     expect(back.generation).to.equal('g1');
-    expect(servedTotals(back.served)).to.deep.equal({ files: 2502, bytes: (2499 * 2500) / 2 + 3 });
+    expect(servedTotals(back.served)).to.deep.equal({
+      files: 2502,
+      bytes: (2499 * 2500) / 2 + 3,
+      packages: 2500,
+    });
     // The state is a few lines; the files a hundred a line: greppable, and no line is all of them.
     expect((await fs.stat(stateFile())).size).to.be.lessThan(2000);
     const text = await fs.readFile(path.join(manifests(), 'g1.json'), 'utf8');

@@ -70,15 +70,17 @@ export function looseIn(served: ServedSummary, dir: string): [string, ServedFile
   );
 }
 
-/** Every served file and byte. */
-export function servedTotals(served: ServedSummary): { files: number; bytes: number } {
+/** Every served file and byte, and the package files among them. */
+export function servedTotals(served: ServedSummary): { files: number; bytes: number; packages: number } {
   let files = 0;
   let bytes = 0;
+  let packages = 0;
   for (const tally of Object.values(served.dirs)) {
     files += tally.files;
     bytes += tally.bytes;
+    packages += tally.packages;
   }
-  return { files, bytes };
+  return { files, bytes, packages };
 }
 
 /** A generation of nothing: what a release never published serves. */

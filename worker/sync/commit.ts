@@ -12,7 +12,7 @@ import { allFormats } from '../formats/index.js';
 import { buildGeneration, currentGeneration, switchGeneration } from '../publish/generation.js';
 import { recordGeneration, removeUnkeptGenerations } from '../publish/kept.js';
 import type { MirrorDir } from '../publish/mirror-dir.js';
-import { type ServedSummary, servedTotals } from '../publish/served.js';
+import { servedTotals } from '../publish/served.js';
 import { type FeedState, type ReleaseState, writeState } from '../publish/state.js';
 import type { Manifest } from '../publish/types.js';
 import { MIRROR_URL_PLACEHOLDER, renderDistfeeds } from '../status/distfeeds.js';
@@ -98,7 +98,7 @@ export async function publishRelease(
       id: generation,
       release: ctx.release,
       publishedAt: ctx.now().toISOString(),
-      ...servedCounts(state.served),
+      ...servedTotals(state.served),
       state: { ...published, files: manifest },
     });
     await switchGeneration(ctx.dir, ctx.release, generation);
@@ -214,13 +214,6 @@ export async function writePackageList(dir: MirrorDir, list: ListSource): Promis
 export async function removeOtherPackageLists(dir: MirrorDir, served: SetLines[]): Promise<void> {
   const wanted = new Set(served.filter((set) => set.feeds.length > 0).map((set) => packageListPath(set)));
   await removeOtherFiles(dir, SEARCH_DIR, wanted);
-}
-
-/** What a generation serves, counted for its kept record. */
-function servedCounts(served: ServedSummary) {
-  let packages = 0;
-  for (const tally of Object.values(served.dirs)) packages += tally.packages;
-  return { ...servedTotals(served), packages };
 }
 
 /** Whether `pieces` joined are `text`, without joining them. */

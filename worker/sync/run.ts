@@ -21,7 +21,6 @@ import { readLearnedStrictly } from '../publish/learned.js';
 import { acquireLock, LockLostError, MirrorBusyError, type MirrorLock } from '../publish/lock.js';
 import { MirrorDir } from '../publish/mirror-dir.js';
 import { Pool } from '../publish/pool.js';
-import { servesUnder } from '../publish/served.js';
 import { readState, releasesWithState, removeState, writeState } from '../publish/state.js';
 import { appendHistory, historyRun } from '../status/history.js';
 import { failureLine } from '../status/lines.js';
@@ -45,7 +44,7 @@ import { syncVersionsFile } from './metadata.js';
 import { Progress } from './progress.js';
 import { syncRelease } from './release.js';
 import { emptyReport, exitCodeOf, finishReport } from './report.js';
-import { feedRefOf, graceEnd, withdrawnStatus } from './sets.js';
+import { graceEnd, recordedLines, withdrawnStatus } from './sets.js';
 import { SideRequests } from './side.js';
 import type { ReleaseOutcome, SyncReport } from './types.js';
 
@@ -394,15 +393,7 @@ async function withdrawReleases(run: RunContext, configured: Set<string>): Promi
       generation: state.generation,
       ...(state.lastSuccessAt !== undefined && { lastSuccessAt: state.lastSuccessAt }),
       ...(state.pinned !== undefined && { pinned: state.pinned }),
-      lines: sets.map(([target, set]) => ({
-        release,
-        target,
-        arch: set.arch,
-        format,
-        feeds: set.feedDirs
-          .map((dir) => feedRefOf(dir, set.arch))
-          .filter((ref) => servesUnder(served, ref.dir)),
-      })),
+      lines: sets.map(([target, set]) => recordedLines(release, target, set, format, served)),
       status: sets.map(([target, set]) => ({
         ...withdrawnStatus(release, target, set, format),
         withdrawnUntil: until.toISOString(),

@@ -119,20 +119,31 @@ export function publishedOutcome(input: {
   for (const [target, last] of Object.entries(input.sets)) {
     if (input.configured.some((set) => set.target === target)) continue;
     const since = input.withdrawn.get(last.targetDir);
-    const refs = last.feedDirs.map((dir) => feedRefOf(dir, last.arch));
-    lines.push({
-      release,
-      target,
-      arch: last.arch,
-      format,
-      feeds: refs.filter((ref) => servesUnder(served, ref.dir)),
-    });
+    lines.push(recordedLines(release, target, last, format, served));
     status.push({
       ...withdrawnStatus(release, target, last, format),
       ...(since !== undefined && { withdrawnUntil: graceEnd(since, input.graceHours) }),
     });
   }
   return { release, served, generation: input.generation, lines, status };
+}
+
+/** A set's feed lines as a state recorded the set: those of its feeds the generation serves. */
+export function recordedLines(
+  release: string,
+  target: string,
+  set: SetState,
+  format: FeedFormat,
+  served: ServedSummary,
+): SetLines {
+  const feeds = set.feedDirs.map((dir) => feedRefOf(dir, set.arch));
+  return {
+    release,
+    target,
+    arch: set.arch,
+    format,
+    feeds: feeds.filter((ref) => servesUnder(served, ref.dir)),
+  };
 }
 
 /** A release this run could not publish: its sets as the last state served them. */
@@ -149,15 +160,7 @@ export function lastOutcome(
     release: previous.release,
     served,
     generation: previous.generation,
-    lines: sets.map(([target, set]) => ({
-      release: previous.release,
-      target,
-      arch: set.arch,
-      format,
-      feeds: set.feedDirs
-        .map((dir) => feedRefOf(dir, set.arch))
-        .filter((ref) => servesUnder(served, ref.dir)),
-    })),
+    lines: sets.map(([target, set]) => recordedLines(previous.release, target, set, format, served)),
     status: sets.map(([target, set]) => ({
       release: previous.release,
       target,
